@@ -1,0 +1,19 @@
+"""agents_sdk: observability and a tamper-evident audit journal for AI agents."""
+
+from agents_sdk.audit.chain import InvalidEvent
+from agents_sdk.audit.journal import JournalCorrupt, JournalLocked, JournalWriter
+from agents_sdk.observability import Observability
+from agents_sdk.shipping.shipper import Shipper
+from agents_sdk.shipping.transports import BatchRejected, CeleryTransport, TransportError
+
+__all__ = [
+    "BatchRejected",
+    "CeleryTransport",
+    "InvalidEvent",
+    "JournalCorrupt",
+    "JournalLocked",
+    "JournalWriter",
+    "Observability",
+    "Shipper",
+    "TransportError",
+]

@@ -1,0 +1,81 @@
+"""RFC 8785 (JSON Canonicalization Scheme) serialization.
+
+The fast path uses orjson, whose output is byte-identical to RFC 8785 for the
+values it is allowed to see here: no floats (ECMAScript number formatting
+differs from orjson's) and only ASCII object keys (RFC 8785 sorts keys by
+UTF-16 code units, orjson by code points; the orders agree on ASCII). Anything
+else goes through the `rfc8785` reference package. Property tests hold the two
+paths to the same bytes.
+
+Beyond RFC 8785, U+0000 is refused in strings and keys: PostgreSQL's jsonb
+cannot store it, and an event the portal cannot store must fail at the call site.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import orjson
+import rfc8785
+
+# I-JSON (RFC 7493) interoperable integer range: what every verifier, in any
+# language, can read back exactly.
+MAX_SAFE_INTEGER = 2**53 - 1
+
+
+class NotCanonicalizable(ValueError):
+    """The value cannot be represented as interoperable JSON."""
+
+
+def canonicalize(value: Any) -> bytes:
+    """Return the RFC 8785 bytes of `value`, refusing anything that is not plain JSON."""
+    if _needs_reference_path(value, "$"):
+        try:
+            return rfc8785.dumps(value)
+        except rfc8785.CanonicalizationError as exc:  # pragma: no cover - checked above
+            raise NotCanonicalizable(str(exc)) from exc
+    try:
+        return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+    except orjson.JSONEncodeError as exc:
+        raise NotCanonicalizable(str(exc)) from exc
+
+
+def _needs_reference_path(value: Any, where: str) -> bool:
+    """Validate `value` as plain JSON; True when it holds a float or a non-ASCII key."""
+    kind = type(value)
+    if kind is str:
+        if "\x00" in value:
+            raise NotCanonicalizable(f"{where}: strings may not contain NUL (U+0000)")
+        return False
+    if kind is dict:
+        slow = False
+        for key, item in value.items():
+            if type(key) is not str:
+                raise NotCanonicalizable(f"{where}: object keys must be strings, got {key!r}")
+            if not key.isascii():
+                slow = True
+            if "\x00" in key:
+                raise NotCanonicalizable(f"{where}: keys may not contain NUL (U+0000)")
+            if _needs_reference_path(item, f"{where}.{key}"):
+                slow = True
+        return slow
+    if kind is list or kind is tuple:
+        slow = False
+        for index, item in enumerate(value):
+            if _needs_reference_path(item, f"{where}[{index}]"):
+                slow = True
+        return slow
+    if kind is bool or value is None:
+        return False
+    if kind is int:
+        if -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER:
+            return False
+        raise NotCanonicalizable(f"{where}: integer {value} is outside the range ±2^53")
+    if kind is float:
+        if math.isfinite(value):
+            return True
+        raise NotCanonicalizable(f"{where}: {value} is not a JSON number (NaN, Infinity)")
+    raise NotCanonicalizable(
+        f"{where}: {kind.__name__} is not a JSON value (str, int, float, bool, None, list, dict)"
+    )

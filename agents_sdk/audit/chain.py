@@ -1,0 +1,181 @@
+"""Envelope v1 and its SHA-256 hash chain: the one implementation of DESIGN.md's rules.
+
+hash = sha256(bytes.fromhex(prev_hash) + RFC8785(body)), where body is the
+event without `hash` and without the erasable `pii` sidecar. Personal data is
+hashed only as a salted commitment, so erasing the sidecar keeps the chain whole.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from agents_sdk.audit.canonical import NotCanonicalizable, canonicalize
+
+ENVELOPE_VERSION = 1
+GENESIS_HASH = "0" * 64
+RESULTS = frozenset({"success", "failure", "denied", "error"})
+# The largest canonical body an event may have. Audit events are records, not
+# payload stores; 64 KiB leaves room for rich tool arguments while keeping a
+# batch of 1,000 events within a broker message of comfortable size.
+MAX_EVENT_BYTES = 64 * 1024
+
+TS_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
+HEX64 = re.compile(r"^[0-9a-f]{64}$")
+TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
+SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
+
+# field -> (accepted types, nullable)
+_ENVELOPE_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {
+    "v": ((int,), False),
+    "event_id": ((str,), False),
+    "stream": ((str,), False),
+    "seq": ((int,), False),
+    "ts": ((str,), False),
+    "agent_id": ((str,), False),
+    "action": ((str,), False),
+    "result": ((str,), False),
+    "user_id": ((str,), True),
+    "resource": ((str,), True),
+    "details": ((dict,), False),
+    "trace_id": ((str,), True),
+    "span_id": ((str,), True),
+    "pii_commitments": ((dict,), False),
+    "prev_hash": ((str,), False),
+    "hash": ((str,), False),
+}
+HASHED_FIELDS = tuple(name for name in _ENVELOPE_FIELDS if name != "hash")
+# Longest accepted text of the indexed string fields (the portal's column sizes).
+MAX_LENGTHS = {
+    "event_id": 36,
+    "stream": 200,
+    "agent_id": 200,
+    "action": 200,
+    "user_id": 200,
+    "resource": 1000,
+}
+
+
+class InvalidEvent(ValueError):
+    """An event that does not follow envelope v1; the message says which field and why."""
+
+
+@dataclass(frozen=True, slots=True)
+class PersonalValue:
+    """One personal-data field: the commitment goes into the hashed body, the rest is erasable."""
+
+    commitment: str
+    value: Any
+    salt: str
+
+
+def commit_personal_value(value: Any, salt: bytes | None = None) -> PersonalValue:
+    """Commit to `value` with a fresh 16-byte salt: sha256(salt + RFC8785(value))."""
+    salt = salt if salt is not None else os.urandom(16)
+    digest = hashlib.sha256(salt + canonicalize(value)).hexdigest()
+    return PersonalValue(commitment=digest, value=value, salt=salt.hex())
+
+
+def personal_value_matches(commitment: str, value: Any, salt_hex: str) -> bool:
+    """True when a sidecar entry still opens its commitment."""
+    return hashlib.sha256(bytes.fromhex(salt_hex) + canonicalize(value)).hexdigest() == commitment
+
+
+def hashed_body(event: dict[str, Any]) -> dict[str, Any]:
+    """The part of an event the hash covers."""
+    return {name: event[name] for name in HASHED_FIELDS}
+
+
+def compute_hash(body: dict[str, Any], prev_hash: str) -> str:
+    return hashlib.sha256(bytes.fromhex(prev_hash) + canonicalize(body)).hexdigest()
+
+
+def seal(body: dict[str, Any]) -> tuple[str, bytes]:
+    """Hash a complete body; return the hash and the canonical bytes (for size checks)."""
+    canonical = canonicalize(body)
+    if len(canonical) > MAX_EVENT_BYTES:
+        raise InvalidEvent(
+            f"event is {len(canonical)} bytes once canonicalized; the limit is {MAX_EVENT_BYTES}"
+        )
+    digest = hashlib.sha256(bytes.fromhex(body["prev_hash"]) + canonical).hexdigest()
+    return digest, canonical
+
+
+def validate_envelope(event: Any) -> None:
+    """Check shape and types of an event as received; raise InvalidEvent with the first problem."""
+    if not isinstance(event, dict):
+        raise InvalidEvent(f"an event must be a JSON object, got {type(event).__name__}")
+    for name, (types, nullable) in _ENVELOPE_FIELDS.items():
+        if name not in event:
+            raise InvalidEvent(f"field '{name}' is missing")
+        value = event[name]
+        if value is None and nullable:
+            continue
+        if type(value) not in types:
+            expected = " or ".join(t.__name__ for t in types) + (" or null" if nullable else "")
+            raise InvalidEvent(f"field '{name}' must be {expected}, got {type(value).__name__}")
+    for name, limit in MAX_LENGTHS.items():
+        value = event[name]
+        if value is not None and len(value) > limit:
+            raise InvalidEvent(f"field '{name}' is {len(value)} characters; the limit is {limit}")
+    extra = set(event) - set(_ENVELOPE_FIELDS) - {"pii"}
+    if extra:
+        raise InvalidEvent(f"unknown field(s): {', '.join(sorted(extra))}")
+    if event["v"] != ENVELOPE_VERSION:
+        raise InvalidEvent(f"envelope version {event['v']} is not supported (expected 1)")
+    try:
+        uuid.UUID(event["event_id"])
+    except ValueError:
+        raise InvalidEvent(f"event_id '{event['event_id'][:40]}' is not a UUID") from None
+    if event["seq"] < 0:
+        raise InvalidEvent(f"seq must be >= 0, got {event['seq']}")
+    if event["result"] not in RESULTS:
+        raise InvalidEvent(f"result '{event['result']}' is not one of {', '.join(sorted(RESULTS))}")
+    if not TS_PATTERN.match(event["ts"]):
+        raise InvalidEvent(f"ts '{event['ts']}' is not RFC 3339 UTC with microseconds and Z")
+    for name in ("prev_hash", "hash"):
+        if not HEX64.match(event[name]):
+            raise InvalidEvent(f"{name} must be 64 lowercase hex digits")
+    if event["seq"] == 0 and event["prev_hash"] != GENESIS_HASH:
+        raise InvalidEvent("the first event of a stream (seq 0) must have prev_hash of 64 zeros")
+    if event["trace_id"] is not None and not TRACE_ID.match(event["trace_id"]):
+        raise InvalidEvent("trace_id must be 32 lowercase hex digits")
+    if event["span_id"] is not None and not SPAN_ID.match(event["span_id"]):
+        raise InvalidEvent("span_id must be 16 lowercase hex digits")
+    for name, commitment in event["pii_commitments"].items():
+        if not isinstance(commitment, str) or not HEX64.match(commitment):
+            raise InvalidEvent(f"pii_commitments['{name}'] must be 64 lowercase hex digits")
+    pii = event.get("pii", {})
+    if not isinstance(pii, dict):
+        raise InvalidEvent("pii must be an object")
+    for name, entry in pii.items():
+        if name not in event["pii_commitments"]:
+            raise InvalidEvent(f"pii['{name}'] has no commitment in pii_commitments")
+        if not isinstance(entry, dict) or set(entry) != {"value", "salt"}:
+            raise InvalidEvent(f"pii['{name}'] must be an object with 'value' and 'salt'")
+
+
+def verify_event_hash(event: dict[str, Any]) -> str:
+    """Recompute an event's hash; raise InvalidEvent when it differs from the one it carries."""
+    try:
+        recomputed = compute_hash(hashed_body(event), event["prev_hash"])
+    except NotCanonicalizable as exc:
+        raise InvalidEvent(f"event body is not canonical JSON: {exc}") from exc
+    if recomputed != event["hash"]:
+        raise InvalidEvent(
+            f"hash does not match the event's content (carried {event['hash'][:12]}…, "
+            f"recomputed {recomputed[:12]}…)"
+        )
+    return recomputed
+
+
+def verify_personal_data(event: dict[str, Any]) -> None:
+    """Each sidecar entry present must open its commitment."""
+    commitments = event["pii_commitments"]
+    for name, entry in event.get("pii", {}).items():
+        if not personal_value_matches(commitments[name], entry["value"], entry["salt"]):
+            raise InvalidEvent(f"pii['{name}'] does not match its commitment")

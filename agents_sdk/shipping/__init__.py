@@ -1,0 +1,1 @@
+"""Shipping journal events to the portal: the shipper loop and its transports."""

@@ -1,0 +1,14 @@
+from django.core.management.base import BaseCommand
+
+from obsportal.accounts.services import issue_agent_token
+
+
+class Command(BaseCommand):
+    help = "Issue an ingest token for an agent. The token is printed once; store it safely."
+
+    def add_arguments(self, parser):
+        parser.add_argument("agent_id", help="the agent the token may write events for")
+        parser.add_argument("--label", default="", help="a note to recognise the token by")
+
+    def handle(self, *args, agent_id: str, label: str, **options):
+        self.stdout.write(issue_agent_token(agent_id, label))

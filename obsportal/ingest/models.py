@@ -1,0 +1,117 @@
+"""Stored audit events, their streams, and what ingestion refused or flagged."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Stream(models.Model):
+    """One writer's hash chain; its head is what the next event must link to."""
+
+    class Status(models.TextChoices):
+        OK = "ok", "ok"
+        FORKED = "forked", "forked"
+        BROKEN = "broken", "broken"
+
+    id = models.CharField(primary_key=True, max_length=200)
+    agent_id = models.CharField(max_length=200, db_index=True)
+    head_seq = models.BigIntegerField(default=-1)
+    head_hash = models.CharField(max_length=64, default="0" * 64)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.OK)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"stream {self.id} (head {self.head_seq})"
+
+
+class AuditEvent(models.Model):
+    """One envelope-v1 event exactly as its agent hashed it (personal data aside)."""
+
+    event_id = models.UUIDField(unique=True)
+    stream = models.ForeignKey(Stream, on_delete=models.PROTECT, related_name="events")
+    seq = models.BigIntegerField()
+    ts = models.DateTimeField()
+    agent_id = models.CharField(max_length=200)
+    action = models.CharField(max_length=200)
+    result = models.CharField(max_length=16)
+    user_id = models.CharField(max_length=200, null=True, blank=True)
+    resource = models.CharField(max_length=1000, null=True, blank=True)
+    details = models.JSONField(default=dict)
+    trace_id = models.CharField(max_length=32, null=True, blank=True)
+    span_id = models.CharField(max_length=16, null=True, blank=True)
+    pii_commitments = models.JSONField(default=dict)
+    prev_hash = models.CharField(max_length=64)
+    hash = models.CharField(max_length=64)
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["stream", "seq"], name="audit_event_stream_seq"),
+        ]
+        indexes = [
+            models.Index(fields=["agent_id", "ts"], name="audit_agent_ts"),
+            models.Index(fields=["action", "ts"], name="audit_action_ts"),
+            models.Index(fields=["user_id", "ts"], name="audit_user_ts"),
+            models.Index(fields=["result", "ts"], name="audit_result_ts"),
+            models.Index(fields=["ts"], name="audit_ts"),
+            models.Index(fields=["trace_id"], name="audit_trace"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.stream_id}#{self.seq} {self.action} {self.result}"
+
+
+class PersonalDatum(models.Model):
+    """The erasable sidecar of one personal-data field; erasure deletes this row only."""
+
+    event = models.ForeignKey(AuditEvent, on_delete=models.CASCADE, related_name="personal_data")
+    field = models.CharField(max_length=200)
+    value = models.JSONField()
+    salt = models.CharField(max_length=32)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["event", "field"], name="personal_datum_event_field"),
+        ]
+
+
+class PendingEvent(models.Model):
+    """An event that arrived ahead of a gap in its stream; admitted once the gap fills."""
+
+    stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="pending")
+    seq = models.BigIntegerField()
+    payload = models.JSONField()
+    received_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["stream", "seq"], name="pending_event_stream_seq"),
+        ]
+
+
+class IntegrityIncident(models.Model):
+    """Something the chain rules forbid, recorded instead of stored: a fork, a broken link."""
+
+    class Kind(models.TextChoices):
+        FORK = "fork", "fork"
+
+    stream = models.ForeignKey(Stream, on_delete=models.PROTECT, related_name="incidents")
+    seq = models.BigIntegerField()
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    stored_hash = models.CharField(max_length=64)
+    offered_hash = models.CharField(max_length=64)
+    offered_event = models.JSONField()
+    detected_at = models.DateTimeField(auto_now_add=True)
+
+
+class RejectedBatch(models.Model):
+    """A dead letter: a batch refused as a whole, with the reason, nothing of it stored."""
+
+    received_at = models.DateTimeField(auto_now_add=True)
+    agent_id = models.CharField(max_length=200, blank=True)
+    reason_code = models.CharField(max_length=64)
+    reason = models.TextField()
+    event_count = models.IntegerField(default=0)
+    # The first events only: enough to investigate, bounded in size.
+    sample = models.JSONField(default=list)

@@ -1,0 +1,34 @@
+from __future__ import annotations
+
+import pytest
+from django.db.backends.signals import connection_created
+
+
+def _allow_test_flush(sender, connection, **kwargs):
+    # The append-only trigger refuses TRUNCATE; the test process itself must
+    # still be able to empty tables between transactional tests. Workers and
+    # other connections keep the trigger's full force.
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SET obsportal.audit_mutation = 'on'")
+
+
+connection_created.connect(_allow_test_flush)
+
+
+@pytest.fixture
+def agent_token(db):
+    from obsportal.accounts.services import issue_agent_token
+
+    return "agent-7", issue_agent_token("agent-7")
+
+
+@pytest.fixture
+def api_client(db, django_user_model):
+    from rest_framework.authtoken.models import Token
+    from rest_framework.test import APIClient
+
+    user = django_user_model.objects.create_user("auditor", password="pw-auditor-123")
+    client = APIClient()
+    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    return client

@@ -1,0 +1,86 @@
+"""From an agent to the portal: SDK -> journal -> shipper -> Redis -> worker -> PostgreSQL."""
+
+from __future__ import annotations
+
+import pytest
+from django.conf import settings
+
+from agents_sdk import CeleryTransport, Observability, Shipper
+from agents_sdk.shipping.transports import INGEST_QUEUE, INGEST_TASK
+from obsportal.ingest.models import AuditEvent, RejectedBatch
+from obsportal.ingest.selectors import as_envelope
+from tests.factories import journal_events, tampered
+from tests.independent_chain import read_journal
+
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("celery_worker")]
+
+
+def test_sdk_event_arrives_in_postgres_identical_and_is_returned_by_the_api(
+    agent_token, api_client, tmp_path
+):
+    agent, token = agent_token
+    path = tmp_path / "agent.jsonl"
+    obs = Observability(agent, path, broker_url=settings.CELERY_BROKER_URL, ingest_token=token)
+    obs.record_audit("llm_call", details={"model": "m-1", "cost_usd": 0.0042})
+    obs.record_audit(
+        "tool_execute",
+        "denied",
+        user_id="alice",
+        resource="crm://7",
+        personal_data={"email": "alice@example.com"},
+    )
+    assert obs.shutdown(timeout=30), obs.shipper.last_error
+    journal = read_journal(path)
+
+    stored = [as_envelope(e) for e in AuditEvent.objects.order_by("seq")]
+    assert stored == [{k: v for k, v in e.items() if k != "pii"} for e in journal]
+    sidecar = AuditEvent.objects.get(seq=1).personal_data.get()
+    assert (sidecar.field, sidecar.value) == ("email", "alice@example.com")
+
+    listed = api_client.get("/api/v1/events/?agent_id=agent-7").json()["results"]
+    assert {e["hash"] for e in listed} == {e["hash"] for e in journal}
+
+
+def test_worker_refuses_malformed_batches_and_keeps_ingesting(agent_token, tmp_path):
+    from obsportal.celery import app
+
+    agent, token = agent_token
+    events = journal_events(tmp_path, agent, count=2)
+    missing = {k: v for k, v in events[0].items() if k != "hash"}
+    bad = [
+        {"token": token, "events": [missing]},
+        {"token": token, "events": [tampered(events[0], result="success", action="forged")]},
+        {"token": token, "events": "not a list"},
+    ]
+    verdicts = [
+        app.send_task(INGEST_TASK, args=[batch], queue=INGEST_QUEUE).get(timeout=30)
+        for batch in bad
+    ]
+    assert [v["reason_code"] for v in verdicts] == ["invalid_event", "bad_hash", "malformed"]
+    assert "field 'hash' is missing" in verdicts[0]["reason"]
+
+    transport = CeleryTransport(settings.CELERY_BROKER_URL, token=token)
+    good = transport.send(events)
+    transport.close()
+    assert good["admitted"] == 2
+    assert AuditEvent.objects.count() == 2
+    assert RejectedBatch.objects.count() == 3
+
+
+def test_shipper_resumes_after_a_restart_without_loss_or_duplicates(agent_token, tmp_path):
+    agent, token = agent_token
+    events = journal_events(tmp_path, agent, count=10)
+    path = tmp_path / "agent.jsonl"
+
+    first = Shipper(path, CeleryTransport(settings.CELERY_BROKER_URL, token=token), batch_size=4)
+    assert first.ship_once() == 4
+    first.transport.close()  # the agent process stops here
+
+    second = Shipper(path, CeleryTransport(settings.CELERY_BROKER_URL, token=token), batch_size=4)
+    assert second.cursor.seq == 3
+    assert second.drain(deadline=None)
+    second.transport.close()
+    assert second.shipped_events == 6
+    assert list(AuditEvent.objects.order_by("seq").values_list("hash", flat=True)) == [
+        e["hash"] for e in events
+    ]

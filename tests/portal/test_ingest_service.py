@@ -1,0 +1,135 @@
+import pytest
+
+from obsportal.ingest.models import (
+    AuditEvent,
+    IntegrityIncident,
+    PendingEvent,
+    RejectedBatch,
+    Stream,
+)
+from obsportal.ingest.selectors import as_envelope
+from obsportal.ingest.services import admit_batch
+from tests.factories import journal_events, tampered
+
+pytestmark = pytest.mark.django_db
+
+
+def test_a_valid_batch_is_stored_with_identical_hashed_fields(agent_token, tmp_path):
+    agent, token = agent_token
+    events = journal_events(tmp_path, agent, personal_data={"email": "a@example.com"})
+    verdict = admit_batch({"token": token, "events": events})
+    assert verdict.status == "accepted" and verdict.admitted == 3
+    stored = [as_envelope(e) for e in AuditEvent.objects.order_by("seq")]
+    assert stored == [{k: v for k, v in e.items() if k != "pii"} for e in events]
+    stream = Stream.objects.get()
+    assert (stream.head_seq, stream.head_hash) == (2, events[-1]["hash"])
+
+
+def test_replayed_batch_stores_nothing_new(agent_token, tmp_path):
+    agent, token = agent_token
+    events = journal_events(tmp_path, agent)
+    admit_batch({"token": token, "events": events})
+    verdict = admit_batch({"token": token, "events": events})
+    assert (verdict.admitted, verdict.duplicates) == (0, 3)
+    assert AuditEvent.objects.count() == 3
+
+
+def _bad_batches(events):
+    missing = dict(events[0])
+    del missing["action"]
+    return {
+        "missing_field": ([missing], "invalid_event", "field 'action' is missing"),
+        "wrong_type": ([tampered(events[0], seq="0")], "invalid_event", "field 'seq' must be int"),
+        "bad_hash": (
+            [tampered(events[0], action="something_else")],
+            "bad_hash",
+            "hash does not match",
+        ),
+        "renumbered": ([events[0], tampered(events[2], seq=1)], "bad_hash", "hash does not match"),
+    }
+
+
+@pytest.mark.parametrize("case", ["missing_field", "wrong_type", "bad_hash", "renumbered"])
+def test_malformed_batch_is_refused_whole_with_a_reason(agent_token, tmp_path, case):
+    agent, token = agent_token
+    events = journal_events(tmp_path, agent)
+    batch, code, message = _bad_batches(events)[case]
+    verdict = admit_batch({"token": token, "events": [*batch]})
+    assert verdict.status == "rejected"
+    assert verdict.reason_code == code and message in verdict.reason
+    assert AuditEvent.objects.count() == 0
+    rejected = RejectedBatch.objects.get()
+    assert rejected.reason_code == code and message in rejected.reason
+
+
+def test_event_that_does_not_link_to_the_stored_head_is_refused(agent_token, tmp_path):
+    agent, token = agent_token
+    first = journal_events(tmp_path, agent, count=2, name="a.jsonl")
+    admit_batch({"token": token, "events": first[:1]})
+    # A correctly hashed event of the same stream at seq 1 whose prev_hash is another chain's.
+    other = journal_events(tmp_path, agent, count=2, name="b.jsonl")
+    forged = tampered(other[1], stream=first[0]["stream"])
+    from agents_sdk.audit.chain import compute_hash, hashed_body
+
+    forged["hash"] = compute_hash(hashed_body(forged), forged["prev_hash"])
+    verdict = admit_batch({"token": token, "events": [forged]})
+    assert verdict.reason_code == "broken_link"
+    assert "does not link to the stored head" in verdict.reason
+    assert AuditEvent.objects.count() == 1
+
+
+def test_a_different_event_at_a_stored_seq_is_a_fork_and_the_original_stays(agent_token, tmp_path):
+    agent, token = agent_token
+    events = journal_events(tmp_path, agent, count=2)
+    admit_batch({"token": token, "events": events})
+    from agents_sdk.audit.chain import compute_hash, hashed_body
+
+    fork = tampered(events[1], action="rewritten")
+    fork["hash"] = compute_hash(hashed_body(fork), fork["prev_hash"])
+    verdict = admit_batch({"token": token, "events": [fork]})
+    assert verdict.forks == 1 and verdict.admitted == 0
+    incident = IntegrityIncident.objects.get()
+    assert (incident.seq, incident.stored_hash, incident.offered_hash) == (
+        1,
+        events[1]["hash"],
+        fork["hash"],
+    )
+    assert AuditEvent.objects.get(seq=1).action == "tool_execute"
+    assert Stream.objects.get().status == "forked"
+
+
+def test_out_of_order_events_wait_for_the_gap_then_admit(agent_token, tmp_path):
+    agent, token = agent_token
+    events = journal_events(tmp_path, agent, count=4)
+    assert admit_batch({"token": token, "events": events[2:]}).pending == 2
+    assert AuditEvent.objects.count() == 0
+    verdict = admit_batch({"token": token, "events": events[:2]})
+    assert verdict.admitted == 4
+    assert PendingEvent.objects.count() == 0
+    assert list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True)) == [0, 1, 2, 3]
+
+
+def test_unknown_token_and_another_agents_events_are_refused(agent_token, tmp_path):
+    agent, token = agent_token
+    events = journal_events(tmp_path, "someone-else")
+    assert admit_batch({"token": "agt_nope", "events": events}).reason_code == "bad_token"
+    verdict = admit_batch({"token": token, "events": events})
+    assert verdict.reason_code == "wrong_agent"
+    assert "belongs to agent 'agent-7'" in verdict.reason
+    assert AuditEvent.objects.count() == 0
+
+
+def test_database_refuses_update_and_delete_of_audit_rows(agent_token, tmp_path):
+    from django.db import DatabaseError, connection, transaction
+
+    agent, token = agent_token
+    admit_batch({"token": token, "events": journal_events(tmp_path, agent, count=1)})
+    for statement in ("UPDATE ingest_auditevent SET action = 'x'", "DELETE FROM ingest_auditevent"):
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute("SET LOCAL obsportal.audit_mutation = 'off'")
+            cursor.execute(statement)
+    assert AuditEvent.objects.get().action == "tool_execute"

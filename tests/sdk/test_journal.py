@@ -1,0 +1,136 @@
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+from agents_sdk import InvalidEvent, JournalLocked, JournalWriter, Observability
+from agents_sdk.audit.journal import torn_path
+from tests.independent_chain import read_journal, verify_chain
+
+
+def test_recorded_events_verify_independently(tmp_path):
+    path = tmp_path / "agent.jsonl"
+    with Observability("agent-1", path, ship=False) as obs:
+        obs.record_audit("llm_call", details={"model": "m", "cost_usd": 0.5, "ünï": [1.5, None]})
+        obs.record_audit(
+            "tool_execute",
+            "failure",
+            user_id="u-1",
+            resource="db://x",
+            personal_data={"email": "u1@example.com"},
+        )
+    events = read_journal(path)
+    assert [e["seq"] for e in events] == [0, 1]
+    assert verify_chain(events) == []
+    assert events[1]["pii"]["email"]["value"] == "u1@example.com"
+    assert "u1@example.com" not in json.dumps({k: v for k, v in events[1].items() if k != "pii"})
+
+
+def test_reopening_continues_the_same_chain(tmp_path):
+    path = tmp_path / "agent.jsonl"
+    for _ in range(3):
+        with JournalWriter(path, "agent-1") as journal:
+            journal.append("step")
+            journal.append("step")
+    events = read_journal(path)
+    assert [e["seq"] for e in events] == list(range(6))
+    assert len({e["stream"] for e in events}) == 1
+    assert verify_chain(events) == []
+
+
+def test_a_second_writer_is_refused(tmp_path):
+    path = tmp_path / "agent.jsonl"
+    with (
+        JournalWriter(path, "agent-1"),
+        pytest.raises(JournalLocked, match="already open for writing"),
+    ):
+        JournalWriter(path, "agent-1")
+
+
+def test_a_second_writer_in_another_process_is_refused(tmp_path):
+    path = tmp_path / "agent.jsonl"
+    with JournalWriter(path, "agent-1"):
+        code = f"from agents_sdk import JournalWriter\nJournalWriter({str(path)!r}, 'agent-1')"
+        proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode != 0
+    assert "JournalLocked" in proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"details": {"x": float("nan")}}, "NaN"),
+        ({"details": {"when": object()}}, "not a JSON value"),
+        ({"result": "maybe"}, "not one of"),
+        ({"details": {"blob": "x" * 70_000}}, "limit is 65536"),
+        ({"details": "text"}, "details must be a dict"),
+        ({"user_id": 42}, "user_id must be a string"),
+    ],
+)
+def test_bad_input_raises_and_writes_nothing(tmp_path, kwargs, message):
+    path = tmp_path / "agent.jsonl"
+    with JournalWriter(path, "agent-1") as journal:
+        journal.append("ok")
+        with pytest.raises(InvalidEvent, match=message):
+            journal.append(kwargs.pop("action", "tool_execute"), **kwargs)
+        journal.append("ok")
+    events = read_journal(path)
+    assert [e["seq"] for e in events] == [0, 1]
+    assert verify_chain(events) == []
+
+
+@pytest.mark.parametrize("fsync", ["batch", "always", "never"])
+def test_every_durability_mode_writes_a_whole_chain(tmp_path, fsync):
+    path = tmp_path / "agent.jsonl"
+    with JournalWriter(path, "agent-1", fsync=fsync) as journal:
+        for i in range(200):
+            journal.append("step", details={"i": i})
+        assert journal.flush(timeout=5)
+        assert journal.durable_offset == path.stat().st_size
+    assert verify_chain(read_journal(path)) == []
+
+
+WRITER = textwrap.dedent(
+    """
+    import sys
+    from agents_sdk import JournalWriter
+    journal = JournalWriter(sys.argv[1], "agent-1", fsync="always")
+    print("ready", flush=True)
+    i = 0
+    while True:
+        journal.append("step", details={"i": i, "pad": "x" * 200})
+        i += 1
+    """
+)
+
+
+def test_kill_9_mid_stream_then_reopen_continues_the_chain(tmp_path):
+    path = tmp_path / "agent.jsonl"
+    proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path)], stdout=subprocess.PIPE)
+    assert proc.stdout.readline().strip() == b"ready"
+    time.sleep(0.5)
+    os.kill(proc.pid, signal.SIGKILL)
+    proc.wait()
+    # Simulate the torn write a crash mid-line leaves behind.
+    with open(path, "ab") as handle:
+        handle.write(b'{"v":1,"event_id":"torn')
+    before = read_journal_lines(path)
+
+    with JournalWriter(path, "agent-1") as journal:
+        assert journal.torn_tail is not None
+        assert journal.torn_tail.size == len(b'{"v":1,"event_id":"torn')
+        journal.append("after_crash")
+    events = read_journal(path)
+    assert len(events) == before + 1
+    assert events[-1]["action"] == "after_crash"
+    assert verify_chain(events) == []
+    assert torn_path(path).exists()
+
+
+def read_journal_lines(path):
+    return path.read_bytes().count(b"\n")
