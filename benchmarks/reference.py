@@ -23,7 +23,10 @@ from pathlib import Path
 REFERENCE_PACKAGE = "kailash-kaizen"
 REFERENCE_VERSION = "2.46.1"
 VENV_DIR = Path(__file__).resolve().parent / ".ref-venv"
-_MARKER = VENV_DIR / f".installed-{REFERENCE_PACKAGE}-{REFERENCE_VERSION}"
+# The `observability` extra brings what its observability module imports
+# (prometheus-client, the OpenTelemetry SDK and OTLP exporter).
+REFERENCE_REQUIREMENT = f"{REFERENCE_PACKAGE}[observability]=={REFERENCE_VERSION}"
+_MARKER = VENV_DIR / f".installed-{REFERENCE_PACKAGE}-{REFERENCE_VERSION}-observability"
 
 
 def reference_python() -> Path:
@@ -43,7 +46,7 @@ def ensure_reference(quiet: bool = True) -> Path:
         "pip",
         "install",
         "--disable-pip-version-check",
-        f"{REFERENCE_PACKAGE}=={REFERENCE_VERSION}",
+        REFERENCE_REQUIREMENT,
     ]
     if quiet:
         command.append("--quiet")
