@@ -30,6 +30,11 @@ class NotCanonicalizable(ValueError):
 
 def canonicalize(value: Any) -> bytes:
     """Return the RFC 8785 bytes of `value`, refusing anything that is not plain JSON."""
+    if _is_plain(value):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError as exc:  # lone surrogates
+            raise NotCanonicalizable(str(exc)) from exc
     if _needs_reference_path(value, "$"):
         try:
             return rfc8785.dumps(value)
@@ -39,6 +44,37 @@ def canonicalize(value: Any) -> bytes:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError as exc:
         raise NotCanonicalizable(str(exc)) from exc
+
+
+def _is_plain(value: Any) -> bool:
+    """A quick yes for what orjson may serialize as is: no floats, ASCII keys, valid.
+
+    Anything else (a float, a non-ASCII key, or an invalid value) answers False
+    and goes through `_needs_reference_path`, which decides and names the
+    problem. Leaves are checked inline: this runs on every recorded event.
+    """
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii() or "\x00" in key:
+                return False
+            kind = type(item)
+            if kind is str:
+                if "\x00" in item:
+                    return False
+            elif kind is int:
+                if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                    return False
+            elif not (kind is bool or item is None or _is_plain(item)):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(_is_plain(item) for item in value)
+    if kind is str:
+        return "\x00" not in value
+    if kind is int:
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    return kind is bool or value is None
 
 
 def _needs_reference_path(value: Any, where: str) -> bool:
