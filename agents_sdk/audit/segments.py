@@ -80,12 +80,37 @@ def journal_files(journal: Path) -> list[JournalFile]:
 
 
 def _last_seq(path: Path, default: int) -> int:
-    last = None
-    for _, line in read_lines(path):
-        last = line
+    last = last_line(path)
     if last is None:
         return default - 1
     return int(orjson.loads(last)["seq"])
+
+
+def last_line(path: Path) -> bytes | None:
+    """The last complete line of a file (read backwards), or None."""
+    try:
+        handle = open(path, "rb")  # noqa: SIM115 - closed below
+    except FileNotFoundError:
+        return None
+    with handle:
+        size = handle.seek(0, os.SEEK_END)
+        block = 64 * 1024
+        position = size
+        buffer = b""
+        while position > 0:
+            start = max(0, position - block)
+            handle.seek(start)
+            buffer = handle.read(position - start) + buffer
+            end = buffer.rfind(b"\n")
+            if end == -1:
+                position = start
+                continue
+            newline = buffer.rfind(b"\n", 0, end)
+            if newline != -1:
+                return buffer[newline + 1 : end]
+            position = start
+        end = buffer.rfind(b"\n")
+        return buffer[:end] if end > 0 else None
 
 
 def fsync_directory(directory: Path) -> None:
