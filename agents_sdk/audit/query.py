@@ -133,18 +133,20 @@ def follow_lines(
     path: str | Path,
     where: EventFilter,
     *,
+    start: JournalPosition | None = None,
     from_end: bool = False,
     poll_interval: float = 0.2,
     stop: Any = None,
 ) -> Iterator[bytes]:
     """Like `tail -f`: matching lines as they are written, across rotations.
 
-    `stop` is an optional threading.Event ending the loop (the CLI uses Ctrl-C).
+    Starts at `start` (or the end of the journal with `from_end`, else its
+    beginning). `stop` is an optional threading.Event ending the loop.
     """
     path = Path(path)
     matches = where.matcher()
-    position: JournalPosition | None = None
-    if from_end:
+    position = start
+    if position is None and from_end:
         files = journal_files(path)
         if files:
             last = files[-1]

@@ -65,6 +65,7 @@ class JournalReport:
     torn_tail_bytes: int = 0  # an unterminated last line, not yet set aside
     set_aside_tails: int = 0  # entries in <journal>.torn
     events: int = 0
+    last_seen_seq: int | None = None  # of the last line read, valid or not
 
     @property
     def ok(self) -> bool:
@@ -115,7 +116,7 @@ def verify_journal(
                 _check_line(report, file, line_number, line)
                 if progress is not None and report.events % progress_every == 0:
                     progress(done, total)
-        last = _last_seq_seen(report)
+        last = report.last_seen_seq if len(report.streams) == 1 else None
         expected_base = None if last is None else last + 1
     torn = path.with_name(path.name + ".torn")
     if torn.exists():
@@ -123,11 +124,6 @@ def verify_journal(
     if progress is not None:
         progress(total, total)
     return report
-
-
-def _last_seq_seen(report: JournalReport) -> int | None:
-    seqs = [s.last_seq for s in report.streams.values() if s.last_seq is not None]
-    return max(seqs) if len(report.streams) == 1 and seqs else None
 
 
 def _check_line(report: JournalReport, file: JournalFile, number: int, line: bytes) -> None:
@@ -144,10 +140,12 @@ def _check_line(report: JournalReport, file: JournalFile, number: int, line: byt
     if stream is None:
         stream = report.streams[stream_id] = StreamReport(stream=stream_id)
     report.events += 1
-    if stream.broken is not None:
-        return  # past the first broken link, later links prove nothing
     seq = event.get("seq")
     event_id = event.get("event_id")
+    if type(seq) is int:
+        report.last_seen_seq = seq
+    if stream.broken is not None:
+        return  # past the first broken link, later links prove nothing
 
     def broken(reason: str) -> None:
         stream.broken = BrokenLink(
