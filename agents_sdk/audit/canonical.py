@@ -28,14 +28,22 @@ class NotCanonicalizable(ValueError):
     """The value cannot be represented as interoperable JSON."""
 
 
-def canonicalize(value: Any) -> bytes:
-    """Return the RFC 8785 bytes of `value`, refusing anything that is not plain JSON."""
+def canonicalize(value: Any, *, round_trip: bool = False) -> bytes:
+    """Return the RFC 8785 bytes of `value`, refusing anything that is not plain JSON.
+
+    round_trip=True also refuses a float that RFC 8785 writes as an integer outside
+    ±2^53 (2.0**53 is written `9007199254740992`): whoever parses the event back
+    gets an integer that no verifier can canonicalize again, so an event holding
+    one could be recorded but never verified or stored by the portal.
+    """
     if _is_plain(value):
         try:
             return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
         except orjson.JSONEncodeError as exc:  # lone surrogates
             raise NotCanonicalizable(str(exc)) from exc
     if _needs_reference_path(value, "$"):
+        if round_trip:
+            _check_round_trip(value, "$")
         try:
             return rfc8785.dumps(value)
         except rfc8785.CanonicalizationError as exc:  # pragma: no cover - checked above
@@ -44,6 +52,21 @@ def canonicalize(value: Any) -> bytes:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError as exc:
         raise NotCanonicalizable(str(exc)) from exc
+
+
+def _check_round_trip(value: Any, where: str) -> None:
+    kind = type(value)
+    if kind is float:
+        if MAX_SAFE_INTEGER < abs(value) < 1e21 and value.is_integer():
+            raise NotCanonicalizable(
+                f"{where}: {value!r} would be read back as an integer outside the range ±2^53"
+            )
+    elif kind is dict:
+        for key, item in value.items():
+            _check_round_trip(item, f"{where}.{key}")
+    elif kind is list or kind is tuple:
+        for index, item in enumerate(value):
+            _check_round_trip(item, f"{where}[{index}]")
 
 
 def _is_plain(value: Any) -> bool:

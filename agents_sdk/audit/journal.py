@@ -283,7 +283,7 @@ class JournalWriter:
             raise InvalidEvent(f"details must be a dict, got {type(details).__name__}")
         else:
             try:
-                details_json = canonicalize(details)
+                details_json = canonicalize(details, round_trip=True)
             except NotCanonicalizable as exc:
                 raise InvalidEvent(f"details are not plain JSON: {exc}") from exc
         commitments: dict[str, str] = {}

@@ -104,13 +104,16 @@ def check_verdict(verdict: dict[str, Any]) -> dict[str, Any]:
 
 
 class _CeleryPending:
-    def __init__(self, async_result: Any):
+    def __init__(self, async_result: Any, on_error: Any = None):
         self._async_result = async_result
+        self._on_error = on_error
 
     def result(self, timeout: float | None = None) -> dict[str, Any]:
         try:
             verdict = self._async_result.get(timeout=timeout, propagate=True)
         except Exception as exc:  # broker down, timeout, worker crash: all mean "resend"
+            if self._on_error is not None:
+                self._on_error()
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
         finally:
             with contextlib.suppress(Exception):  # the backend may be what is down
@@ -129,27 +132,40 @@ class CeleryTransport:
         app: Any = None,
         result_timeout: float = 30.0,
     ):
-        if app is None:
-            if not broker_url:
-                raise ValueError("CeleryTransport needs a broker_url or a Celery app")
-            from celery import Celery
-
-            app = Celery("agents_sdk", broker=broker_url, backend=broker_url)
-            app.conf.update(
-                task_serializer="json",
-                result_serializer="json",
-                accept_content=["json"],
-                broker_connection_retry_on_startup=False,
-                broker_connection_max_retries=0,
-                broker_transport_options={"max_retries": 0},
-                result_backend_transport_options={"retry_policy": {"max_retries": 0}},
-            )
-            self._owns_app = True
-        else:
-            self._owns_app = False
-        self.app = app
+        if app is None and not broker_url:
+            raise ValueError("CeleryTransport needs a broker_url or a Celery app")
+        self.broker_url = broker_url
+        self._owns_app = app is None
+        self.app = app if app is not None else self._new_app()
         self.token = token
         self.result_timeout = result_timeout
+
+    def _new_app(self) -> Any:
+        from celery import Celery
+
+        app = Celery("agents_sdk", broker=self.broker_url, backend=self.broker_url)
+        app.conf.update(
+            task_serializer="json",
+            result_serializer="json",
+            accept_content=["json"],
+            broker_connection_retry_on_startup=False,
+            broker_connection_max_retries=0,
+            broker_transport_options={"max_retries": 0},
+            result_backend_transport_options={"retry_policy": {"max_retries": 0}},
+        )
+        return app
+
+    def _reset(self) -> None:
+        """After a broker or backend failure, start over with fresh connections.
+
+        Pooled connections and the result subscription may be dead after the
+        broker restarted; a new app is the one sure way to be rid of them.
+        """
+        if not self._owns_app:
+            return
+        old, self.app = self.app, self._new_app()
+        with contextlib.suppress(Exception):
+            old.close()
 
     def _eager(self) -> bool:
         return bool(self.app.conf.task_always_eager and INGEST_TASK in self.app.tasks)
@@ -184,8 +200,9 @@ class CeleryTransport:
                 INGEST_TASK, args=[self._batch(events)], queue=INGEST_QUEUE
             )
         except Exception as exc:  # the broker is down
+            self._reset()
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
-        return _CeleryPending(async_result)
+        return _CeleryPending(async_result, on_error=self._reset)
 
     def close(self) -> None:
         if self._owns_app:
