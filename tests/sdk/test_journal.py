@@ -191,6 +191,7 @@ def test_kill_9_mid_stream_then_reopen_continues_the_chain(tmp_path):
     time.sleep(0.5)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    proc.stdout.close()
     # Simulate the torn write a crash mid-line leaves behind.
     with open(path, "ab") as handle:
         handle.write(b'{"v":1,"event_id":"torn')
