@@ -365,7 +365,12 @@ class Observability:
             done = self.shipper.stop(timeout=left()) and done
         if self.journal is not None:
             self.journal.close()
-        done = traces_done.wait(left()) and all(traces_flushed) and done
+        if not traces_done.wait(left()):
+            # The collector is unreachable or slow: end the exporter's retries so the
+            # abandoned thread finishes soon instead of retrying for its own timeout.
+            self.tracing.abort()
+            done = False
+        done = all(traces_flushed) and done
         self.metrics.shutdown()
         close_json_logger(self.logger)
         return done

@@ -52,6 +52,11 @@ class CountingBatchSpanProcessor(SpanProcessor):
     ):
         self._exporter_factory = exporter_factory
         self._on_drop = on_drop
+        if max_queue_size is not None and max_export_batch_size is None:
+            # The SDK refuses a batch larger than the queue; a small queue means small batches.
+            max_export_batch_size = min(
+                max_queue_size, BatchSpanProcessor._default_max_export_batch_size()
+            )
         self._options = {
             "max_queue_size": max_queue_size,
             "schedule_delay_millis": schedule_delay_millis,
@@ -96,6 +101,13 @@ class CountingBatchSpanProcessor(SpanProcessor):
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._inner.force_flush(timeout_millis)
+
+    def abort(self) -> None:
+        """Stop the exporter's retries now (a deadline passed); queued spans are lost."""
+        try:
+            self._inner.span_exporter.shutdown()
+        except Exception:  # an exporter failing to stop must not fail the agent's shutdown
+            pass
 
 
 def _env(name: str, traces_name: str) -> str | None:
@@ -190,6 +202,10 @@ class AgentTracing:
     def shutdown(self) -> None:
         self.provider.shutdown()
 
+    def abort(self) -> None:
+        if self.processor is not None:
+            self.processor.abort()
+
 
 class NoTracing:
     """Tracing off: no spans are started; the active span (anyone's) still links audit events."""
@@ -202,6 +218,9 @@ class NoTracing:
         return True
 
     def shutdown(self) -> None:
+        pass
+
+    def abort(self) -> None:
         pass
 
 
