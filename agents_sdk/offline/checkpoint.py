@@ -53,7 +53,7 @@ def verifier_key(name: str, public_key: bytes) -> str:
 def parse_verifier_key(text: str) -> tuple[str, bytes]:
     """Return (name, 32-byte public key) from a verifier key string; check its key id."""
     try:
-        name, kid_hex, encoded = text.strip().split("+")
+        name, kid_hex, encoded = text.strip().split("+", 2)
         raw = base64.b64decode(encoded, validate=True)
     except ValueError as exc:
         raise CheckpointError(f"not a note verifier key: {text[:60]!r}") from exc

@@ -159,12 +159,12 @@ class PublicKey(APIView):
     """The checkpoint verification key, as PEM (SPKI) and as a signed-note verifier key."""
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
-    def get(self, request):
+    def get(self, request, pem: bool = False):
         try:
             key = load_signing_key()
         except SigningKeyMissing as exc:
             raise NotFound(str(exc)) from exc
-        if request.query_params.get("format") == "pem":
+        if pem:
             return HttpResponse(key.public_pem, content_type="application/x-pem-file")
         return Response(
             {

@@ -19,6 +19,12 @@ api_urlpatterns = [
     ),
     path("checkpoints/", api.CheckpointList.as_view(), name="checkpoint-list"),
     path("checkpoints/public-key/", api.PublicKey.as_view(), name="checkpoint-key"),
+    path(
+        "checkpoints/public-key.pem",
+        api.PublicKey.as_view(),
+        {"pem": True},
+        name="checkpoint-key-pem",
+    ),
     path("checkpoints/<int:pk>/", api.CheckpointDetail.as_view(), name="checkpoint-detail"),
     path("checkpoints/<int:pk>/note", api.CheckpointNote.as_view(), name="checkpoint-note"),
     path(
