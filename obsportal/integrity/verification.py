@@ -4,10 +4,12 @@ compare with signed checkpoints, and store what was found per stream."""
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+from django.db import connection, transaction
 from django.db.models import Min, Sum
 from django.utils import timezone
 
@@ -190,16 +192,9 @@ def verify_stream(
     stored_hash_at: dict[int, str] = {}
     expected, prev_hash, intact = 0, GENESIS_HASH, True
     with_commitments: list[tuple[int, int, str, dict[str, str]]] = []
-    rows = (
-        AuditEvent.objects.filter(stream_id=stream_id)
-        .order_by("seq")
-        .values_list(*COLUMNS)
-        .iterator(chunk_size=chunk_size)
-    )
     done = 0
-    for row in rows:
+    for row in stream_rows(stream_id, chunk_size):
         pk, event_id, seq, ts, *_rest, commitments, row_prev, row_hash = row
-        event_id = str(event_id)
         if seq != expected:
             findings.gaps.append([expected, seq - 1])
             findings.broke(expected, None, f"seq {expected}..{seq - 1} missing before {event_id}")
@@ -214,7 +209,7 @@ def verify_stream(
             findings.broke(seq, event_id, reason)
             intact = False
         try:
-            recomputed = compute_hash(_body(stream_id, row, event_id), row_prev)
+            recomputed = compute_hash(_body(stream_id, row), row_prev)
         except (NotCanonicalizable, ValueError) as exc:
             recomputed = f"unhashable: {exc}"
         if recomputed != row_hash:
@@ -255,10 +250,45 @@ def verify_stream(
     return findings
 
 
-def _body(stream_id: str, row: tuple, event_id: str) -> dict[str, Any]:
+# The envelope's text forms are produced by PostgreSQL itself (RFC 3339 `ts`,
+# UUID text, jsonb as text parsed by orjson): measured ~2x faster than the ORM's
+# per-row conversions, which made the read path the bottleneck.
+_STREAM_ROWS_SQL = """
+    SELECT id, event_id::text, seq,
+           to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+           agent_id, action, result, user_id, resource, details::text, trace_id, span_id,
+           pii_commitments::text, prev_hash, hash
+    FROM ingest_auditevent WHERE stream_id = %s ORDER BY seq
+"""
+
+
+def stream_rows(stream_id: str, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple]:
+    """A stream's events in seq order as tuples of COLUMNS with envelope text forms,
+    through a server-side cursor (a named cursor on PostgreSQL), `chunk_size` rows a fetch."""
+    if connection.vendor != "postgresql":
+        rows = (
+            AuditEvent.objects.filter(stream_id=stream_id)
+            .order_by("seq")
+            .values_list(*COLUMNS)
+            .iterator(chunk_size=chunk_size)
+        )
+        for pk, event_id, seq, ts, *middle, commitments, prev, digest in rows:
+            yield (pk, str(event_id), seq, format_ts(ts), *middle, commitments, prev, digest)
+        return
+    loads = orjson.loads
+    with transaction.atomic(), connection.chunked_cursor() as cursor:
+        cursor.execute(_STREAM_ROWS_SQL, [stream_id])
+        while batch := cursor.fetchmany(chunk_size):
+            for row in batch:
+                row = list(row)
+                row[9], row[12] = loads(row[9]), loads(row[12])
+                yield row
+
+
+def _body(stream_id: str, row: tuple) -> dict[str, Any]:
     (
         _pk,
-        _event_id,
+        event_id,
         seq,
         ts,
         agent_id,
@@ -278,7 +308,7 @@ def _body(stream_id: str, row: tuple, event_id: str) -> dict[str, Any]:
         "event_id": event_id,
         "stream": stream_id,
         "seq": seq,
-        "ts": format_ts(ts),
+        "ts": ts,
         "agent_id": agent_id,
         "action": action,
         "result": result,
