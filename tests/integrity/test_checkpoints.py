@@ -87,3 +87,12 @@ def test_without_a_key_the_command_says_how_to_make_one(db, settings, tmp_path, 
     with pytest.raises(CommandError, match="create_signing_key"):
         call_command("sign_checkpoint")
     assert not Checkpoint.objects.exists()
+
+
+def test_verification_without_the_key_reports_unchecked_checkpoints(two_chains, monkeypatch):
+    from obsportal.integrity.verification import verify_streams
+
+    settings.OBSPORTAL_SIGNING_KEY_FILE.unlink()
+    run = verify_streams()
+    assert run.status == "problems"
+    assert "checkpoint signatures cannot be checked" in run.checkpoint_problems[0]
