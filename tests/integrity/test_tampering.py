@@ -256,3 +256,31 @@ def test_verify_streams_command_exit_codes_and_progress(two_chains, capsys):
     assert exit_.value.code == 1
     out = capsys.readouterr().out
     assert "first broken link: seq 2" in out and "hash does not match" in out
+
+
+def test_events_admitted_during_a_walk_are_not_reported(two_chains, tmp_path):
+    from obsportal.ingest.models import Stream
+    from obsportal.ingest.services import admit_batch
+    from obsportal.integrity.verification import verify_stream
+    from tests.factories import journal_events
+
+    stale = Stream.objects.get(pk=two_chains["a"][0]["stream"])
+    grown = journal_events(tmp_path, "agent-7", count=3, name="c.jsonl")
+    assert admit_batch({"token": two_chains["token"], "events": grown}).admitted == 3
+    fresh_stream = Stream.objects.get(pk=grown[0]["stream"])
+    fresh_stream.head_seq = -1  # as read before its first events arrived
+    for stream, last in ((stale, 9), (fresh_stream, 2)):
+        findings = verify_stream(stream.pk, stream)
+        assert findings.problems == 0 and findings.last_seq == last
+
+
+def test_a_rewritten_head_event_disagrees_with_the_recorded_head(two_chains):
+    events = two_chains["a"]
+    forged = dict(events[9], result="denied")
+    forged_hash = compute_hash(hashed_body(forged), forged["prev_hash"])
+    superuser_sql(
+        (UPDATE_EVENT.format("result = 'denied', hash = %s"), (forged_hash, forged["stream"], 9))
+    )
+    result = result_for(verify_streams(), forged["stream"])
+    assert result.first_break["seq"] == 9
+    assert "does not have the recorded head hash" in result.first_break["reason"]
