@@ -47,6 +47,7 @@ INSTALLED_APPS = [
     "obsportal.accounts",
     "obsportal.ingest",
     "obsportal.portal",
+    "obsportal.integrity",
 ]
 
 MIDDLEWARE = [
@@ -135,6 +136,30 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
 CELERY_TASK_ROUTES = {"obsportal.ingest.*": {"queue": "ingest"}}
 CELERY_TASK_DEFAULT_QUEUE = "default"
+
+# Signed checkpoints (obsportal.integrity). The private key lives in a file or in
+# $OBSPORTAL_SIGNING_KEY, never in the database; copies of every checkpoint are
+# written outside PostgreSQL so a deleted chain end stays visible.
+OBSPORTAL_SIGNING_KEY_FILE = Path(
+    os.environ.get("OBSPORTAL_SIGNING_KEY_FILE", VAR_DIR / "keys" / "checkpoint.key")
+)
+OBSPORTAL_CHECKPOINT_DIR = Path(
+    os.environ.get("OBSPORTAL_CHECKPOINT_DIR", VAR_DIR / "checkpoints")
+)
+# The checkpoint origin line and the signing key's name (a schema-less URL, per C2SP).
+OBSPORTAL_CHECKPOINT_ORIGIN = os.environ.get(
+    "OBSPORTAL_CHECKPOINT_ORIGIN", "obsportal.localhost/audit-checkpoints"
+)
+CELERY_BEAT_SCHEDULE = {
+    "sign-checkpoint": {
+        "task": "obsportal.integrity.tasks.sign_checkpoint",
+        "schedule": float(os.environ.get("OBSPORTAL_CHECKPOINT_INTERVAL", 600)),
+    },
+    "verify-streams": {
+        "task": "obsportal.integrity.tasks.verify_streams",
+        "schedule": float(os.environ.get("OBSPORTAL_VERIFY_INTERVAL", 3600)),
+    },
+}
 
 GRAFANA_URL = os.environ.get("GRAFANA_URL", "http://localhost:3000")
 JAEGER_URL = os.environ.get("JAEGER_URL", "http://localhost:16686")
