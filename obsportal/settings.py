@@ -47,9 +47,12 @@ INSTALLED_APPS = [
     "obsportal.accounts",
     "obsportal.ingest",
     "obsportal.portal",
+    "django_prometheus",
+    "obsportal.telemetry",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -57,6 +60,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "obsportal.urls"
@@ -84,6 +88,10 @@ DATABASES = {
     )
 }
 EMBEDDED = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+# django-prometheus' wrappers of the same backends: query counts and latencies on /metrics.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends."
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 from obsportal.ingest import selectors
 from obsportal.ingest.models import AuditEvent
 from obsportal.ingest.services import MAX_BATCH_EVENTS, admit_batch
+from obsportal.telemetry.ingest import observed_admission
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -113,7 +114,7 @@ class IngestBatchView(APIView):
         header = request.headers.get("Authorization", "")
         token = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else None
         body = request.data if isinstance(request.data, dict) else {"events": request.data}
-        verdict = admit_batch({"token": token, "events": body.get("events")})
+        verdict = observed_admission(admit_batch, {"token": token, "events": body.get("events")})
         if verdict.status == "accepted":
             return Response(verdict.as_dict())
         code = (

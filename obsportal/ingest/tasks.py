@@ -9,6 +9,7 @@ from django.db import DatabaseError, InterfaceError
 
 from agents_sdk.shipping.transports import INGEST_TASK
 from obsportal.ingest.services import admit_batch
+from obsportal.telemetry.ingest import observed_admission
 
 
 def backoff(retries: int) -> float:
@@ -19,7 +20,7 @@ def backoff(retries: int) -> float:
 def ingest_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
     """Admit one batch; while the database is unreachable, retry with backoff."""
     try:
-        return admit_batch(batch).as_dict()
+        return observed_admission(admit_batch, batch).as_dict()
     except (DatabaseError, InterfaceError) as exc:
         # The database is down or refused the write: retry, never drop. Input that
         # can never be stored is refused by the service before it reaches the database.
