@@ -26,13 +26,15 @@ def in_celery_worker() -> bool:
 def _mark_worker(**kwargs) -> None:
     global _in_worker
     _in_worker = True
+    from obsportal.telemetry.exposition import reset_multiprocess_dir
+
+    reset_multiprocess_dir()
 
 
 @signals.worker_init.connect
 def _serve_metrics(**kwargs) -> None:
-    from obsportal.telemetry.exposition import reset_multiprocess_dir, serve_process_metrics
+    from obsportal.telemetry.exposition import serve_process_metrics
 
-    reset_multiprocess_dir()
     port = os.environ.get(METRICS_PORT_ENV)
     if port:
         serve_process_metrics(int(port), os.environ.get(METRICS_ADDR_ENV, "0.0.0.0"))
