@@ -16,8 +16,13 @@ import yaml
 from django.apps import apps
 
 from tests.factories import journal_events
-from tests.telemetry.conftest import free_port, portal_env, start_worker, wait_http
-from tests.telemetry.conftest import wait_worker_ready
+from tests.telemetry.conftest import (
+    free_port,
+    portal_env,
+    start_worker,
+    wait_http,
+    wait_worker_ready,
+)
 from tests.telemetry.expressions import RULE_FILES, alert_signals, dashboard_queries, promql
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
