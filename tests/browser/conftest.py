@@ -25,7 +25,9 @@ CHROMIUM_ARGS = [
 ]
 
 
-@pytest.fixture(scope="session")
+# Module scope: Playwright's sync API holds an asyncio loop in the main thread
+# while it runs, which later tests calling asyncio.run() must not inherit.
+@pytest.fixture(scope="module")
 def browser():
     from playwright.sync_api import sync_playwright
 
