@@ -73,6 +73,7 @@ class JsonFormatter(logging.Formatter):
         super().__init__()
         self.agent_id = agent_id
         self._ts = _Timestamps()
+        self._ids_cache: tuple[int, int, str, str] = (0, 0, "", "")
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -84,8 +85,17 @@ class JsonFormatter(logging.Formatter):
         }
         ctx = trace.get_current_span().get_span_context()
         if ctx.is_valid:
-            line["trace_id"] = format(ctx.trace_id, "032x")
-            line["span_id"] = format(ctx.span_id, "016x")
+            # Consecutive lines mostly come from the same span: reuse its hex ids.
+            # One tuple, swapped whole, so threads sharing the formatter never mix two spans.
+            cached = self._ids_cache
+            if cached[0] != ctx.trace_id or cached[1] != ctx.span_id:
+                cached = self._ids_cache = (
+                    ctx.trace_id,
+                    ctx.span_id,
+                    format(ctx.trace_id, "032x"),
+                    format(ctx.span_id, "016x"),
+                )
+            line["trace_id"], line["span_id"] = cached[2], cached[3]
         else:
             line["trace_id"] = line["span_id"] = None
         bound = _context.get()

@@ -72,7 +72,11 @@ def _tracing_wanted(tracing: bool | None) -> bool:
 
 
 class Observability:
-    """Metrics, JSON logs, traces and audit for one agent; any subset, by argument or env."""
+    """Metrics, JSON logs, traces and audit for one agent; any subset, by argument or env.
+
+    `journal_options` and `shipper_options` pass further settings (e.g. rotation, batches
+    in flight) through to the JournalWriter and the Shipper.
+    """
 
     def __init__(
         self,
@@ -85,6 +89,8 @@ class Observability:
         ingest_token: str | None = None,
         ship: bool = True,
         ship_batch_size: int = 500,
+        journal_options: dict[str, Any] | None = None,
+        shipper_options: dict[str, Any] | None = None,
         agent_name: str | None = None,
         metrics: bool | None = None,
         metrics_port: int | None = None,
@@ -147,7 +153,15 @@ class Observability:
         self.journal: JournalWriter | None = None
         self.shipper: Shipper | None = None
         self._setup_audit(
-            journal_path, fsync, transport, broker_url, ingest_token, ship, ship_batch_size
+            journal_path,
+            fsync,
+            transport,
+            broker_url,
+            ingest_token,
+            ship,
+            ship_batch_size,
+            journal_options or {},
+            shipper_options or {},
         )
         self._refresh_on_record = False
         if self.journal is not None:
@@ -172,12 +186,16 @@ class Observability:
         ingest_token: str | None,
         ship: bool,
         ship_batch_size: int,
+        journal_options: dict[str, Any],
+        shipper_options: dict[str, Any],
     ) -> None:
         if journal_path is None:
             journal_path = os.environ.get("AGENTS_SDK_JOURNAL")
         if journal_path is None:
             return
-        self.journal = JournalWriter(Path(journal_path), self.agent_id, fsync=fsync)
+        self.journal = JournalWriter(
+            Path(journal_path), self.agent_id, fsync=fsync, **journal_options
+        )
         self._audit = self._audit_to_journal
         if not ship:
             return
@@ -192,6 +210,7 @@ class Observability:
                 transport,
                 batch_size=ship_batch_size,
                 durable_offset=lambda: self.journal.durable_offset,
+                **shipper_options,
             )
             self.journal.add_listener(self.shipper.wakeup)
             self.shipper.start()
