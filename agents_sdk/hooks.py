@@ -24,10 +24,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
-
+from agents_sdk._otel import active_span_context, otel_context, trace
 from agents_sdk.audit.chain import RESULTS
 
 if TYPE_CHECKING:
@@ -46,10 +43,16 @@ def current_call() -> _Call | None:
 
 
 def _hex_ids(span: Any) -> tuple[str | None, str | None]:
-    ctx = (span if span is not None else trace.get_current_span()).get_span_context()
-    if not ctx.is_valid:
+    ctx = span.get_span_context() if span is not None else active_span_context()
+    if ctx is None or not ctx.is_valid:
         return None, None
     return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+
+
+def _error_status(description: str) -> Any:
+    from opentelemetry.trace import Status, StatusCode
+
+    return Status(StatusCode.ERROR, description)
 
 
 class _Call:
@@ -107,9 +110,7 @@ class _Call:
         tracer = obs._tracer
         self._context_token = None
         if tracer is not None:
-            self.span = tracer.start_span(
-                self._span_name(), kind=SpanKind.INTERNAL, attributes=self._span_attributes()
-            )
+            self.span = tracer.start_span(self._span_name(), attributes=self._span_attributes())
             self._context_token = otel_context.attach(trace.set_span_in_context(self.span))
         self._token = _current.set(self)
         self._overhead = 0.0
@@ -128,7 +129,7 @@ class _Call:
                 obs.metrics.error(kind)
                 if span is not None:
                     span.record_exception(exc)
-                    span.set_status(Status(StatusCode.ERROR, f"{kind}: {exc}"))
+                    span.set_status(_error_status(f"{kind}: {exc}"))
                     span.set_attribute("error.type", kind)
             self._finish_span(span)
             self._record_metrics(obs.metrics)

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 import orjson
-from opentelemetry import trace
+
+from agents_sdk._otel import active_span_context
 
 # Fields bound for the current thread / task; replaced, never mutated, so copies are cheap.
 _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
@@ -83,8 +84,8 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "agent_id": self.agent_id,
         }
-        ctx = trace.get_current_span().get_span_context()
-        if ctx.is_valid:
+        ctx = active_span_context()
+        if ctx is not None:
             # Consecutive lines mostly come from the same span: reuse its hex ids.
             # One tuple, swapped whole, so threads sharing the formatter never mix two spans.
             cached = self._ids_cache

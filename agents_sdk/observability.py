@@ -27,24 +27,22 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from opentelemetry import trace
-from opentelemetry.sdk.trace.export import SpanExporter
-
+from agents_sdk._off import NoMetrics, NoTracing
+from agents_sdk._otel import current_ids
+from agents_sdk._otel import trace as otel_trace
 from agents_sdk.audit.journal import FsyncMode, JournalWriter
 from agents_sdk.hooks import NO_CALL, LlmCall, Step, ToolCall
 from agents_sdk.logs import close_json_logger, json_logger, silent_logger
-from agents_sdk.metrics import AgentMetrics, NoMetrics, multiprocess_dir
 from agents_sdk.shipping.shipper import Shipper
 from agents_sdk.shipping.transports import CeleryTransport, Transport
-from agents_sdk.tracing import (
-    AgentTracing,
-    NoTracing,
-    current_ids,
-    exporter_factory_from_env,
-    otlp_exporter,
-)
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+    from agents_sdk.metrics import AgentMetrics
+    from agents_sdk.tracing import AgentTracing
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -119,12 +117,18 @@ class Observability:
             metrics_port = int(os.environ["AGENTS_SDK_METRICS_PORT"])
         if metrics is None:
             metrics = _env_flag("AGENTS_SDK_METRICS") or metrics_port is not None
-        self.metrics: AgentMetrics | NoMetrics = (
-            AgentMetrics(agent_id, registry=metrics_registry) if metrics else NoMetrics()
-        )
+        # The real parts are imported only when on: an agent without them never loads
+        # prometheus_client or the OpenTelemetry SDK.
+        self.metrics: AgentMetrics | NoMetrics = NoMetrics()
+        if metrics:
+            from agents_sdk.metrics import AgentMetrics
+
+            self.metrics = AgentMetrics(agent_id, registry=metrics_registry)
 
         self.tracing: AgentTracing | NoTracing = NoTracing()
         if _tracing_wanted(tracing):
+            from agents_sdk.tracing import AgentTracing, exporter_factory_from_env, otlp_exporter
+
             if span_exporter is not None:
                 factory: Callable[[], SpanExporter] | None = lambda: span_exporter  # noqa: E731
             elif otlp_endpoint is not None or otlp_protocol is not None:
@@ -167,7 +171,9 @@ class Observability:
         if self.journal is not None:
             self.metrics.track_audit_progress(self._audit_progress)
             # Under multiprocess, a scrape in another process cannot call us: keep the files fresh.
-            self._refresh_on_record = self.metrics.enabled and multiprocess_dir() is not None
+            self._refresh_on_record = self.metrics.enabled and bool(
+                os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+            )
 
         # With every part off a hook is one shared no-op object (decorators return fn itself).
         self._instrumented = bool(
@@ -246,8 +252,8 @@ class Observability:
     ) -> dict[str, Any] | None:
         """Record a permission decision: the decision metric and a `permission_request` event."""
         self.metrics.permission(granted)
-        span = trace.get_current_span()
-        if span.is_recording():
+        span = otel_trace.get_current_span() if otel_trace is not None else None
+        if span is not None and span.is_recording():
             span.add_event(
                 "permission_request",
                 {"permission": permission, "decision": "granted" if granted else "denied"},

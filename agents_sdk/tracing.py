@@ -205,28 +205,3 @@ class AgentTracing:
     def abort(self) -> None:
         if self.processor is not None:
             self.processor.abort()
-
-
-class NoTracing:
-    """Tracing off: no spans are started; the active span (anyone's) still links audit events."""
-
-    enabled = False
-    provider = None
-    tracer = None
-
-    def force_flush(self, timeout: float) -> bool:
-        return True
-
-    def shutdown(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-
-def current_ids() -> tuple[str | None, str | None]:
-    """(trace_id, span_id) of the active span as lowercase hex, or (None, None)."""
-    ctx = trace.get_current_span().get_span_context()
-    if not ctx.is_valid:
-        return None, None
-    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")

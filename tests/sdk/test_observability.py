@@ -1,7 +1,10 @@
 import asyncio
 import io
 import json
+import subprocess
+import sys
 import time
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -116,3 +119,19 @@ def test_bad_configuration_is_refused_clearly(monkeypatch):
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin")
     with pytest.raises(ValueError, match="OTEL_TRACES_EXPORTER"):
         Observability("a", tracing=True)
+
+
+def test_parts_that_are_off_do_not_even_load_their_libraries():
+    code = (
+        "import sys\n"
+        "from agents_sdk import Observability\n"
+        "obs = Observability('a')\n"
+        "with obs.step():\n"
+        "    pass\n"
+        "print(sorted(m for m in ('prometheus_client', 'opentelemetry.sdk') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
+    )
+    assert proc.stdout.strip() == "[]"
