@@ -16,6 +16,7 @@ carrying that span's trace_id and span_id. Parts that are off cost a no-op call.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -126,7 +127,11 @@ class _Call:
             if exc is not None:
                 self.result = "error"
                 kind = type(exc).__name__
-                obs.metrics.error(kind)
+                if not getattr(exc, "_agents_sdk_counted", False):
+                    # One exception crossing a tool call and its step is one error, not two.
+                    obs.metrics.error(kind)
+                    with contextlib.suppress(AttributeError, TypeError):
+                        exc._agents_sdk_counted = True  # type: ignore[union-attr]
                 if span is not None:
                     span.record_exception(exc)
                     span.set_status(_error_status(f"{kind}: {exc}"))
