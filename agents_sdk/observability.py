@@ -69,6 +69,13 @@ def _tracing_wanted(tracing: bool | None) -> bool:
     return bool(endpoint) or exporter not in ("", "none")
 
 
+def _port_from_env() -> int:
+    value = os.environ["AGENTS_SDK_METRICS_PORT"]
+    if not value.strip().isdigit() or not 0 <= int(value) <= 65535:
+        raise ValueError(f"AGENTS_SDK_METRICS_PORT={value!r} is not a port number (0-65535)")
+    return int(value)
+
+
 class Observability:
     """Metrics, JSON logs, traces and audit for one agent; any subset, by argument or env.
 
@@ -112,20 +119,87 @@ class Observability:
         self.agent_name = agent_name or agent_id
         self._closed = False
 
-        # Metrics first: the other parts report into them.
-        if metrics_port is None and os.environ.get("AGENTS_SDK_METRICS_PORT"):
-            metrics_port = int(os.environ["AGENTS_SDK_METRICS_PORT"])
-        if metrics is None:
-            metrics = _env_flag("AGENTS_SDK_METRICS") or metrics_port is not None
-        # The real parts are imported only when on: an agent without them never loads
-        # prometheus_client or the OpenTelemetry SDK.
+        # Every part starts off, so a failure half-way through can shut down what started.
         self.metrics: AgentMetrics | NoMetrics = NoMetrics()
+        self.tracing: AgentTracing | NoTracing = NoTracing()
+        self._tracer: Any = None
+        self.logger = silent_logger(agent_id)
+        self._audit: Callable[..., dict[str, Any] | None] = self._no_audit
+        self.journal: JournalWriter | None = None
+        self.shipper: Shipper | None = None
+        self._refresh_on_record = False
+        self._instrumented = False
+        self.metrics_port: int | None = None
+        try:
+            self._start_parts(
+                metrics, metrics_port, metrics_registry, logging, log_level, log_stream,
+                logger_name, tracing, service_name, otlp_endpoint, otlp_protocol, span_exporter,
+                span_queue_size, span_schedule_delay_millis, set_global_tracer_provider,
+            )  # fmt: skip
+            self._setup_audit(
+                journal_path,
+                fsync,
+                transport,
+                broker_url,
+                ingest_token,
+                ship,
+                ship_batch_size,
+                journal_options or {},
+                shipper_options or {},
+            )
+            if self.journal is not None:
+                self.metrics.track_audit_progress(self._audit_progress)
+                # Under multiprocess a scrape in another process cannot call us: keep files fresh.
+                self._refresh_on_record = self.metrics.enabled and bool(
+                    os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+                )
+            # With every part off a hook is one shared no-op object (decorators return fn).
+            self._instrumented = bool(
+                self.metrics.enabled
+                or self.tracing.enabled
+                or not self.logger.disabled
+                or self.journal is not None
+            )
+            if metrics_port is None and os.environ.get("AGENTS_SDK_METRICS_PORT"):
+                metrics_port = _port_from_env()
+            if metrics_port is not None:
+                self.metrics_port = self.metrics.serve(metrics_port)
+        except BaseException:
+            self.shutdown(timeout=1.0)
+            raise
+
+    def _start_parts(
+        self,
+        metrics: bool | None,
+        metrics_port: int | None,
+        metrics_registry: Any,
+        logging: bool | None,
+        log_level: int | str | None,
+        log_stream: IO[str] | None,
+        logger_name: str | None,
+        tracing: bool | None,
+        service_name: str | None,
+        otlp_endpoint: str | None,
+        otlp_protocol: str | None,
+        span_exporter: SpanExporter | None,
+        span_queue_size: int | None,
+        span_schedule_delay_millis: float | None,
+        set_global_tracer_provider: bool,
+    ) -> None:
+        agent_id = self.agent_id
+        # Metrics first: the other parts report into them. The real parts are imported only
+        # when on: an agent without them never loads prometheus_client or the OTel SDK.
+        if metrics is None:
+            metrics = bool(
+                _env_flag("AGENTS_SDK_METRICS")
+                or metrics_port is not None
+                or os.environ.get("AGENTS_SDK_METRICS_PORT")
+            )
         if metrics:
             from agents_sdk.metrics import AgentMetrics
 
             self.metrics = AgentMetrics(agent_id, registry=metrics_registry)
 
-        self.tracing: AgentTracing | NoTracing = NoTracing()
         if _tracing_wanted(tracing):
             from agents_sdk.tracing import AgentTracing, exporter_factory_from_env, otlp_exporter
 
@@ -143,45 +217,13 @@ class Observability:
                 schedule_delay_millis=span_schedule_delay_millis,
                 set_global=set_global_tracer_provider,
             )
-        self._tracer = self.tracing.tracer
+            self._tracer = self.tracing.tracer
 
         if logging is None:
             logging = bool(_env_flag("AGENTS_SDK_LOGGING"))
         if logging:
             level = log_level or os.environ.get("AGENTS_SDK_LOG_LEVEL", "INFO").upper()
             self.logger = json_logger(agent_id, name=logger_name, level=level, stream=log_stream)
-        else:
-            self.logger = silent_logger(agent_id)
-
-        self._audit: Callable[..., dict[str, Any] | None] = self._no_audit
-        self.journal: JournalWriter | None = None
-        self.shipper: Shipper | None = None
-        self._setup_audit(
-            journal_path,
-            fsync,
-            transport,
-            broker_url,
-            ingest_token,
-            ship,
-            ship_batch_size,
-            journal_options or {},
-            shipper_options or {},
-        )
-        self._refresh_on_record = False
-        if self.journal is not None:
-            self.metrics.track_audit_progress(self._audit_progress)
-            # Under multiprocess, a scrape in another process cannot call us: keep the files fresh.
-            self._refresh_on_record = self.metrics.enabled and bool(
-                os.environ.get("PROMETHEUS_MULTIPROC_DIR")
-            )
-
-        # With every part off a hook is one shared no-op object (decorators return fn itself).
-        self._instrumented = bool(
-            self.metrics.enabled or self.tracing.enabled or logging or self.journal is not None
-        )
-        self.metrics_port: int | None = None
-        if metrics_port is not None:
-            self.metrics_port = self.metrics.serve(metrics_port)
 
     def _setup_audit(
         self,
