@@ -114,6 +114,7 @@ class _Call:
             self.span = tracer.start_span(self._span_name(), attributes=self._span_attributes())
             self._context_token = otel_context.attach(trace.set_span_in_context(self.span))
         self._token = _current.set(self)
+        self.result = "success"
         self._overhead = 0.0
         self._started = t1 = _perf()
         self._overhead += t1 - t0
@@ -492,7 +493,7 @@ def _method_hook(
 def enable_observability(
     cls: type | None = None,
     *,
-    step: Iterable[str] | str | None = ("step",),
+    step: Iterable[str] | str | None = None,
     llm: Iterable[str] | Mapping[str, Mapping[str, Any]] | str | None = (),
     tools: Iterable[str] | Mapping[str, str] | str | None = (),
     agent_id_attribute: str = "agent_id",
@@ -501,7 +502,8 @@ def enable_observability(
     """Give an agent class `.observability` and instrument its step, LLM and tool methods.
 
     Use as `@enable_observability` or `@enable_observability(step="run", llm=["complete"],
-    tools={"search": "web_search"}, metrics=True, tracing=True)`. Instances build their
+    tools={"search": "web_search"}, metrics=True, tracing=True)`. Without `step=`, a method
+    named `step` is instrumented if the class has one. Instances build their
     `Observability(agent_id=self.<agent_id_attribute> or the class name, **options)` on first
     use, or take one assigned to `agent.observability`. An LLM method's provider and model
     come from its mapping (`llm={"complete": {"provider": "openai", "model": "gpt-4o"}}`),
@@ -524,16 +526,23 @@ def enable_observability(
 
         agent_cls.observability = property(get, set_)  # type: ignore[attr-defined]
 
-        for name in _as_mapping(step):
-            if hasattr(agent_cls, name):
-                setattr(
-                    agent_cls,
-                    name,
-                    _method_hook(
-                        getattr(agent_cls, name),
-                        lambda self, n=name: Step(self.observability, n),
-                    ),
-                )
+        step_names = _as_mapping(step)
+        if step is None:
+            step_names = {"step": None} if callable(getattr(agent_cls, "step", None)) else {}
+        named = [*step_names, *_as_mapping(llm), *_as_mapping(tools)]
+        missing = [n for n in named if not callable(getattr(agent_cls, n, None))]
+        if missing:
+            raise AttributeError(
+                f"enable_observability: {agent_cls.__name__} has no method {', '.join(missing)}"
+            )
+        for name in step_names:
+            setattr(
+                agent_cls,
+                name,
+                _method_hook(
+                    getattr(agent_cls, name), lambda self, n=name: Step(self.observability, n)
+                ),
+            )
         for name, spec in _as_mapping(llm).items():
             fixed = dict(spec or {})
 
