@@ -27,6 +27,7 @@ _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar
 )
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
+_PLAIN_RECORD_SIZE = len(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
 _RECORD_ATTRS = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
 )
@@ -102,9 +103,11 @@ class JsonFormatter(logging.Formatter):
         bound = _context.get()
         if bound:
             line.update(bound)
-        for key, value in record.__dict__.items():
-            if key not in _RECORD_ATTRS:
-                line[key] = value
+        fields = record.__dict__
+        if len(fields) > _PLAIN_RECORD_SIZE:  # only a record given `extra=` has more
+            for key, value in fields.items():
+                if key not in _RECORD_ATTRS:
+                    line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         if record.stack_info:
