@@ -145,7 +145,12 @@ class _Call:
                 details["error_type"] = type(exc).__name__
             logger = obs.logger
             if logger.isEnabledFor(_DEBUG):
-                logger.debug(self.log_message, extra={"result": self.result, **details})
+                # Nested under one key: a detail named like a LogRecord field ("name",
+                # "args") would otherwise make logging refuse the record.
+                logger.debug(
+                    self.log_message,
+                    extra={"action": self.action, "result": self.result, "details": details},
+                )
             self.event = obs._audit(
                 self.action,
                 self.result,
