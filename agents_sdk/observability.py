@@ -69,6 +69,26 @@ def _tracing_wanted(tracing: bool | None) -> bool:
     return bool(endpoint) or exporter not in ("", "none")
 
 
+def _in_background(work: Callable[[], None], name: str) -> threading.Event:
+    """Run `work` on a daemon thread; the event is set when it has finished (or failed)."""
+    finished = threading.Event()
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            finished.set()
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return finished
+
+
+def _finished() -> threading.Event:
+    done = threading.Event()
+    done.set()
+    return done
+
+
 def _port_from_env() -> int:
     value = os.environ["AGENTS_SDK_METRICS_PORT"]
     if not value.strip().isdigit() or not 0 <= int(value) <= 65535:
@@ -413,18 +433,18 @@ class Observability:
         def left() -> float:
             return max(0.0, deadline - time.monotonic())
 
-        traces_done = threading.Event()
         traces_flushed: list[bool] = []
 
         def stop_tracing() -> None:
-            try:
-                traces_flushed.append(self.tracing.force_flush(left()))
-                self.tracing.shutdown()
-            finally:
-                traces_done.set()
+            traces_flushed.append(self.tracing.force_flush(left()))
+            self.tracing.shutdown()
 
-        # Spans export while the journal flushes: both are I/O bound.
-        threading.Thread(target=stop_tracing, name="agents-sdk-trace-shutdown", daemon=True).start()
+        # Spans export while the journal flushes: both wait on I/O.
+        traces_done = (
+            _in_background(stop_tracing, "agents-sdk-trace-shutdown")
+            if self.tracing.enabled
+            else _finished()
+        )
         done = True
         if self.journal is not None:
             done = self.journal.flush(timeout=left())
@@ -432,13 +452,19 @@ class Observability:
             done = self.shipper.stop(timeout=left()) and done
         if self.journal is not None:
             self.journal.close()
+        # Last: the pending/shipped figures are final now. The exposition server takes up
+        # to its poll interval (0.5 s) to stop, so it too only gets what time is left.
+        if self.metrics_port is None:
+            self.metrics.shutdown()
+            metrics_done = _finished()
+        else:
+            metrics_done = _in_background(self.metrics.shutdown, "agents-sdk-metrics-shutdown")
         if not traces_done.wait(left()):
             # The collector is unreachable or slow: end the exporter's retries so the
             # abandoned thread finishes soon instead of retrying for its own timeout.
             self.tracing.abort()
             done = False
-        done = all(traces_flushed) and done
-        self.metrics.shutdown()
+        done = metrics_done.wait(left()) and all(traces_flushed) and done
         close_json_logger(self.logger)
         return done
 
