@@ -154,7 +154,8 @@ def wait_until_broker_idle(broker_url: str, timeout: float) -> None:
         if client.llen("ingest") == 0 and client.hlen("unacked") == 0:
             return
         time.sleep(0.5)
-    ages = [time.time() - score for _, score in client.zrange("unacked_index", 0, -1, withscores=True)]
+    index = client.zrange("unacked_index", 0, -1, withscores=True)
+    ages = [round(time.time() - score) for _, score in index]
     raise AssertionError(
         f"ingest messages still queued ({client.llen('ingest')}) or unacknowledged "
         f"({client.hlen('unacked')}, ages {ages}); keys {client.keys('*')[:20]}"
