@@ -205,7 +205,8 @@ def verify_stream(
         pk, event_id, seq, ts, *_rest, commitments, row_prev, row_hash = row
         if seq != expected:
             findings.gaps.append([expected, seq - 1])
-            findings.broke(expected, None, f"seq {expected}..{seq - 1} missing before {event_id}")
+            missing = f"seq {expected}" if seq - 1 == expected else f"seq {expected}..{seq - 1}"
+            findings.broke(expected, None, f"{missing} missing before event {event_id}")
             intact = False
         elif row_prev != prev_hash:
             reason = (

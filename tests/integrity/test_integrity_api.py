@@ -87,6 +87,6 @@ def test_the_streams_pages_show_status_and_the_located_break(two_chains, client,
     assert stream in page and "broken" in page and "problems found" in page
     assert 'href="/streams/"' in client.get("/").content.decode()  # the nav link
     detail = client.get(f"/streams/{stream}/").content.decode()
-    assert "seq 5 missing" in detail or "seq 5..5 missing" in detail
+    assert "seq 5 missing before event" in detail
     assert "5..5" in detail  # the gap column
     assert client.get("/streams/unknown-stream/").status_code == 404

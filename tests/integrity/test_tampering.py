@@ -75,7 +75,11 @@ def test_a_deleted_row_shows_as_a_located_gap(two_chains):
     result = result_for(verify_streams(), stream)
     assert result.status == "broken"
     assert result.gaps == [[6, 6]]
-    assert result.first_break["seq"] == 6 and "missing" in result.first_break["reason"]
+    assert result.first_break["seq"] == 6
+    assert (
+        result.first_break["reason"]
+        == f"seq 6 missing before event {two_chains['a'][7]['event_id']}"
+    )
     assert result.verified_to == 5
 
 
