@@ -48,9 +48,12 @@ INSTALLED_APPS = [
     "obsportal.ingest",
     "obsportal.portal",
     "obsportal.integrity",
+    "django_prometheus",
+    "obsportal.telemetry",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -58,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "obsportal.urls"
@@ -85,6 +89,10 @@ DATABASES = {
     )
 }
 EMBEDDED = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+# django-prometheus' wrappers of the same backends: query counts and latencies on /metrics.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends."
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [

@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 from obsportal.ingest import api as ingest_api
 from obsportal.integrity.urls import api_urlpatterns as integrity_api
 from obsportal.portal import views as portal_views
+from obsportal.telemetry.exposition import metrics_view
 
 api_v1 = [
     path("events/", ingest_api.AuditEventList.as_view(), name="event-list"),
@@ -23,4 +24,5 @@ urlpatterns = [
     path("api/v1/", include(api_v1)),
     path("healthz", portal_views.healthz, name="healthz"),
     path("readyz", portal_views.readyz, name="readyz"),
+    path("metrics", metrics_view, name="metrics"),
 ]
