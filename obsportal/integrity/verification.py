@@ -3,7 +3,6 @@ compare with signed checkpoints, and store what was found per stream."""
 
 from __future__ import annotations
 
-import hashlib
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -14,8 +13,7 @@ from django.db import connection, transaction
 from django.db.models import Min, Sum
 from django.utils import timezone
 
-from agents_sdk.audit import canonical
-from agents_sdk.audit.canonical import MAX_SAFE_INTEGER, NotCanonicalizable
+from agents_sdk.audit.canonical import NotCanonicalizable
 from agents_sdk.audit.chain import GENESIS_HASH, compute_hash, personal_value_matches
 from obsportal.ingest.models import AuditEvent, IntegrityIncident, PersonalDatum, Stream
 from obsportal.ingest.services import format_ts
@@ -257,7 +255,7 @@ def verify_stream(
             findings.broke(seq, event_id, reason)
             intact = False
         try:
-            recomputed = stored_event_hash(_body(stream_id, row), row_prev)
+            recomputed = compute_hash(_body(stream_id, row), row_prev)
         except (NotCanonicalizable, ValueError) as exc:
             recomputed = f"unhashable: {exc}"
         if recomputed != row_hash:
@@ -333,27 +331,6 @@ def stream_rows(stream_id: str, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple]
                 row = list(row)
                 row[9], row[12] = loads(row[9]), loads(row[12])
                 yield row
-
-
-# canonicalize() scans every value for what orjson cannot render as RFC 8785 (floats,
-# non-ASCII keys, NUL, big integers); that scan was 55% of verification time. For a
-# stored row, only `details`, `pii_commitments` and `seq` can hold such values (the
-# other fields are text columns, which cannot hold NUL, under fixed ASCII keys), so
-# only they are scanned, with the SDK's own predicate. Tests hold this equal to
-# compute_hash(); without the predicate it falls back to compute_hash().
-_needs_reference_path = getattr(canonical, "_needs_reference_path", None)
-
-
-def stored_event_hash(body: dict[str, Any], prev_hash: str) -> str:
-    """compute_hash() of a body built from a stored row, scanning only its free-form parts."""
-    if _needs_reference_path is None or not -MAX_SAFE_INTEGER <= body["seq"] <= MAX_SAFE_INTEGER:
-        return compute_hash(body, prev_hash)
-    if _needs_reference_path(body["details"], "$.details") or _needs_reference_path(
-        body["pii_commitments"], "$.pii_commitments"
-    ):
-        return compute_hash(body, prev_hash)
-    encoded = orjson.dumps(body, option=orjson.OPT_SORT_KEYS)
-    return hashlib.sha256(bytes.fromhex(prev_hash) + encoded).hexdigest()
 
 
 def _body(stream_id: str, row: tuple) -> dict[str, Any]:
