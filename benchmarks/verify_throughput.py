@@ -116,11 +116,11 @@ def load(streams: int, per_stream: int) -> float:
     with psycopg.connect(f"{SERVER}/{DATABASE}") as conn:
         with conn.cursor() as cur:
             with cur.copy(
-                "COPY ingest_stream (id, agent_id, head_seq, head_hash, status, created_at, "
-                "updated_at) FROM STDIN"
+                "COPY ingest_stream (id, agent_id, head_seq, head_hash, status, pending_count, "
+                "created_at, updated_at) FROM STDIN"
             ) as copy:
                 for row in stream_rows:
-                    copy.write_row((*row, "ok", datetime.now(UTC), datetime.now(UTC)))
+                    copy.write_row((*row, "ok", 0, datetime.now(UTC), datetime.now(UTC)))
             with cur.copy(
                 "COPY ingest_auditevent (id, event_id, stream_id, seq, ts, agent_id, action, "
                 "result, user_id, resource, details, trace_id, span_id, pii_commitments, "

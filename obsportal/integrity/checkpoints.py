@@ -138,3 +138,38 @@ def checkpoint_problem(checkpoint: Checkpoint) -> str | None:
             f"{root.hex()[:12]}…)"
         )
     return None
+
+
+@dataclass(frozen=True)
+class CheckpointCopy:
+    """A checkpoint read back from OBSPORTAL_CHECKPOINT_DIR, its signature and leaves checked."""
+
+    checkpoint_id: int
+    note: str
+    heads: list[Head]
+
+
+def read_copies(limit: int) -> tuple[list[CheckpointCopy], list[str]]:
+    """The newest `limit` copies outside PostgreSQL that verify, and problems with the others."""
+    directory = Path(settings.OBSPORTAL_CHECKPOINT_DIR)
+    paths = sorted(directory.glob("checkpoint-*.json"), reverse=True)[:limit]
+    copies: list[CheckpointCopy] = []
+    problems: list[str] = []
+    if not paths:
+        return copies, problems
+    key = load_signing_key()
+    for path in paths:
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            heads = [Head(h["stream"], h["seq"], h["hash"]) for h in data["heads"]]
+            signed = verify_checkpoint(data["note"], key.name, key.public_bytes)
+            checkpoint_id = int(data["checkpoint"])
+        except (OSError, ValueError, KeyError, TypeError, CheckpointError) as exc:
+            problems.append(f"checkpoint copy {path.name} does not verify: {exc}")
+            continue
+        root = root_from_leaf_hashes([head_leaf_hash(h.stream, h.seq, h.hash) for h in heads])
+        if (signed.size, signed.root) != (len(heads), root):
+            problems.append(f"checkpoint copy {path.name}: its leaves do not match its signed root")
+            continue
+        copies.append(CheckpointCopy(checkpoint_id, data["note"], heads))
+    return copies, problems

@@ -34,3 +34,7 @@ def latest_checkpoint() -> Checkpoint | None:
 
 def checkpoints() -> QuerySet[Checkpoint]:
     return Checkpoint.objects.order_by("-id")
+
+
+def vanished_streams(run: VerificationRun) -> QuerySet[StreamVerification]:
+    return run.streams.filter(status=StreamVerification.Status.MISSING).order_by("stream_id")

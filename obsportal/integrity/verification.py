@@ -17,7 +17,7 @@ from agents_sdk.audit.canonical import NotCanonicalizable
 from agents_sdk.audit.chain import GENESIS_HASH, compute_hash, personal_value_matches
 from obsportal.ingest.models import AuditEvent, IntegrityIncident, PersonalDatum, Stream
 from obsportal.ingest.services import format_ts
-from obsportal.integrity.checkpoints import checkpoint_problem
+from obsportal.integrity.checkpoints import checkpoint_problem, read_copies
 from obsportal.integrity.models import (
     Checkpoint,
     CheckpointHead,
@@ -31,8 +31,10 @@ CHUNK_SIZE = 5000
 MAX_LISTED = 100
 # Sidecars are looked up for this many events with commitments at a time.
 SIDECAR_BATCH = 1000
-# Only the newest checkpoints are re-checked against their signature each run.
+# Only the newest checkpoints are re-checked against their signature each run,
+# and only the newest copies outside PostgreSQL are read (a day at 10-minute ticks).
 CHECKPOINTS_RECHECKED = 20
+CHECKPOINT_COPIES_READ = 150
 
 COLUMNS = (
     "id",
@@ -53,6 +55,8 @@ COLUMNS = (
 )
 
 Progress = Callable[[int], None]
+# stream -> seq -> [(checkpoint id, signed hash)]
+SignedHeads = dict[str, dict[int, list[tuple[int, str]]]]
 
 
 def pruned_ranges(stream_id: str) -> list[dict[str, Any]]:
@@ -125,13 +129,16 @@ def verify_streams(
     """Verify the given streams (default: all, including streams known only to checkpoints)."""
     run = VerificationRun.objects.create(trigger=trigger)
     try:
-        checkpoint_problems = _recheck_checkpoints(run)
+        checkpoint_problems, copied = _recheck_checkpoints(run)
         streams = {s.id: s for s in Stream.objects.all()}
         signed_streams = set(CheckpointHead.objects.values_list("stream_id", flat=True).distinct())
+        signed_streams |= copied.keys()
         ids = sorted(stream_ids if stream_ids is not None else streams.keys() | signed_streams)
         for stream_id in ids:
             stream = streams.get(stream_id)
-            findings = verify_stream(stream_id, stream, progress=progress, chunk_size=chunk_size)
+            findings = verify_stream(
+                stream_id, stream, progress=progress, chunk_size=chunk_size, copied=copied
+            )
             _store(run, findings)
             run.streams_checked += 1
             run.events_checked += findings.events_checked
@@ -150,24 +157,51 @@ def verify_streams(
     return run
 
 
-def _recheck_checkpoints(run: VerificationRun) -> int:
-    """Signature and stored heads of the newest checkpoints; a tampered checkpoint table shows."""
-    found = []
-    for checkpoint in Checkpoint.objects.order_by("-id")[:CHECKPOINTS_RECHECKED]:
-        run.checkpoints_checked += 1
-        try:
+def _recheck_checkpoints(run: VerificationRun) -> tuple[int, SignedHeads]:
+    """Re-verify the newest checkpoints in the database and their copies outside it.
+
+    Returns the problem count and the heads signed in the copies: a superuser who
+    deletes a chain together with its checkpoint rows still meets those.
+    """
+    found: list[str] = []
+    copied: SignedHeads = defaultdict(lambda: defaultdict(list))
+    try:
+        newest = list(Checkpoint.objects.order_by("-id")[:CHECKPOINTS_RECHECKED])
+        for checkpoint in newest:
+            run.checkpoints_checked += 1
             problem = checkpoint_problem(checkpoint)
-        except SigningKeyMissing as exc:
-            found.append(f"checkpoint signatures cannot be checked: {exc}")
-            break
-        if problem:
-            found.append(problem)
+            if problem:
+                found.append(problem)
+        copies, copy_problems = read_copies(CHECKPOINT_COPIES_READ)
+    except SigningKeyMissing as exc:
+        run.checkpoint_problems = [f"checkpoint signatures cannot be checked: {exc}"]
+        return 1, copied
+    found.extend(copy_problems)
+    stored = dict(
+        Checkpoint.objects.filter(pk__in=[c.checkpoint_id for c in copies]).values_list(
+            "pk", "note"
+        )
+    )
+    for copy in copies:
+        if stored.get(copy.checkpoint_id) != copy.note:
+            state = "is missing from" if copy.checkpoint_id not in stored else "differs in"
+            found.append(
+                f"checkpoint {copy.checkpoint_id} {state} the database but its signed copy "
+                "outside PostgreSQL verifies"
+            )
+        for head in copy.heads:
+            entries = copied[head.stream][head.seq]
+            if all(signed_hash != head.hash for _, signed_hash in entries):
+                entries.append((copy.checkpoint_id, head.hash))
     run.checkpoint_problems = found
-    return len(found)
+    return len(found), copied
 
 
-def _signed_heads(stream_id: str) -> dict[int, list[tuple[int, str]]]:
-    """seq -> [(first checkpoint id, signed hash)], one entry per distinct signed head."""
+def _signed_heads(
+    stream_id: str, copied: SignedHeads | None = None
+) -> dict[int, list[tuple[int, str]]]:
+    """seq -> [(first checkpoint id, signed hash)], one entry per distinct signed head,
+    from the checkpoint table and from the copies outside PostgreSQL."""
     heads: dict[int, list[tuple[int, str]]] = defaultdict(list)
     rows = (
         CheckpointHead.objects.filter(stream_id=stream_id)
@@ -177,6 +211,10 @@ def _signed_heads(stream_id: str) -> dict[int, list[tuple[int, str]]]:
     )
     for row in rows:
         heads[row["seq"]].append((row["first"], row["hash"]))
+    for seq, entries in (copied or {}).get(stream_id, {}).items():
+        for checkpoint_id, signed_hash in entries:
+            if all(known != signed_hash for _, known in heads[seq]):
+                heads[seq].append((checkpoint_id, signed_hash))
     return heads
 
 
@@ -185,6 +223,7 @@ def verify_stream(
     stream: Stream | None,
     progress: Progress | None = None,
     chunk_size: int = CHUNK_SIZE,
+    copied: SignedHeads | None = None,
 ) -> StreamFindings:
     """Walk one stream in seq order through a server-side cursor and record what is wrong."""
     findings = StreamFindings(
@@ -193,7 +232,7 @@ def verify_stream(
         recorded_head_hash=stream.head_hash if stream else None,
     )
     findings.pruned = pruned_ranges(stream_id)
-    signed = _signed_heads(stream_id)
+    signed = _signed_heads(stream_id, copied)
     stored_hash_at: dict[int, str] = {}
     expected, prev_hash, intact = 0, GENESIS_HASH, True
     head_hash_seen: str | None = None
@@ -203,7 +242,8 @@ def verify_stream(
         pk, event_id, seq, ts, *_rest, commitments, row_prev, row_hash = row
         if seq != expected:
             findings.gaps.append([expected, seq - 1])
-            findings.broke(expected, None, f"seq {expected}..{seq - 1} missing before {event_id}")
+            missing = f"seq {expected}" if seq - 1 == expected else f"seq {expected}..{seq - 1}"
+            findings.broke(expected, None, f"{missing} missing before event {event_id}")
             intact = False
         elif row_prev != prev_hash:
             reason = (

@@ -16,10 +16,13 @@ HISTORY_SHOWN = 50
 
 @login_required
 def stream_list(request: HttpRequest) -> HttpResponse:
+    latest_run = selectors.latest_run()
     context = {
         "streams": selectors.streams_with_last_verification(),
-        "latest_run": selectors.latest_run(),
+        "latest_run": latest_run,
         "latest_checkpoint": selectors.latest_checkpoint(),
+        # Streams whose rows are gone but which signed checkpoints still name.
+        "vanished": selectors.vanished_streams(latest_run) if latest_run else [],
     }
     return render(request, "integrity/stream_list.html", context)
 

@@ -9,9 +9,12 @@ from pathlib import Path
 
 import cffi
 import cryptography
+import opentelemetry
 import orjson
+import prometheus_client
 import pytest
 import rfc8785
+import typing_extensions
 
 import agents_sdk
 
@@ -35,13 +38,29 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
+# What `import agents_sdk.offline` needs: the verifier itself uses orjson, rfc8785
+# and cryptography; the package's __init__ also imports the observability facade
+# (opentelemetry, prometheus_client). Django and the portal are not among them.
+OFFLINE_PACKAGES = (
+    agents_sdk,
+    orjson,
+    rfc8785,
+    cryptography,
+    cffi,
+    opentelemetry,
+    prometheus_client,
+    typing_extensions,
+)
+
+
 @pytest.fixture
 def offline_site(tmp_path) -> Path:
-    """A directory holding only agents_sdk and the few packages its offline verifier needs."""
+    """A directory holding only agents_sdk and the packages importing it needs."""
     site = tmp_path / "offline-site"
     site.mkdir()
-    for module in (agents_sdk, orjson, rfc8785, cryptography, cffi):
-        source = Path(module.__file__).parent
+    for module in OFFLINE_PACKAGES:
+        paths = getattr(module, "__path__", None)  # a package, maybe a namespace one
+        source = Path(list(paths)[0] if paths else module.__file__)
         (site / source.name).symlink_to(source)
     for backend in Path(cffi.__file__).parent.parent.glob("_cffi_backend*.so"):
         (site / backend.name).symlink_to(backend)

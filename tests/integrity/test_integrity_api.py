@@ -87,6 +87,21 @@ def test_the_streams_pages_show_status_and_the_located_break(two_chains, client,
     assert stream in page and "broken" in page and "problems found" in page
     assert 'href="/streams/"' in client.get("/").content.decode()  # the nav link
     detail = client.get(f"/streams/{stream}/").content.decode()
-    assert "seq 5 missing" in detail or "seq 5..5 missing" in detail
+    assert "seq 5 missing before event" in detail
     assert "5..5" in detail  # the gap column
     assert client.get("/streams/unknown-stream/").status_code == 404
+
+
+def test_a_vanished_stream_is_listed_on_the_streams_page(two_chains, client, django_user_model):
+    stream = two_chains["a"][0]["stream"]
+    superuser_sql(
+        ("DELETE FROM ingest_auditevent WHERE stream_id = %s", (stream,)),
+        ("DELETE FROM ingest_stream WHERE id = %s", (stream,)),
+    )
+    verify_streams()
+    django_user_model.objects.create_user("officer", password="pw-officer-123")
+    client.login(username="officer", password="pw-officer-123")
+    page = client.get("/streams/").content.decode()
+    assert "Streams gone from the database" in page and stream in page
+    detail = client.get(f"/streams/{stream}/").content.decode()
+    assert "known from signed checkpoints only" in detail and "truncated or deleted" in detail

@@ -75,7 +75,11 @@ def test_a_deleted_row_shows_as_a_located_gap(two_chains):
     result = result_for(verify_streams(), stream)
     assert result.status == "broken"
     assert result.gaps == [[6, 6]]
-    assert result.first_break["seq"] == 6 and "missing" in result.first_break["reason"]
+    assert result.first_break["seq"] == 6
+    assert (
+        result.first_break["reason"]
+        == f"seq 6 missing before event {two_chains['a'][7]['event_id']}"
+    )
     assert result.verified_to == 5
 
 
@@ -284,3 +288,24 @@ def test_a_rewritten_head_event_disagrees_with_the_recorded_head(two_chains):
     result = result_for(verify_streams(), forged["stream"])
     assert result.first_break["seq"] == 9
     assert "does not have the recorded head hash" in result.first_break["reason"]
+
+
+def test_a_stream_deleted_with_its_checkpoints_is_caught_by_the_copies(two_chains):
+    stream = two_chains["a"][0]["stream"]
+    superuser_sql(
+        ("DELETE FROM ingest_auditevent WHERE stream_id = %s", (stream,)),
+        ("DELETE FROM ingest_stream WHERE id = %s", (stream,)),
+        ("DELETE FROM integrity_checkpointhead", ()),
+        ("DELETE FROM integrity_checkpoint", ()),
+    )
+    run = verify_streams()
+    assert run.status == "problems"
+    checkpoint = two_chains["checkpoint"].pk
+    assert run.checkpoint_problems == [
+        f"checkpoint {checkpoint} is missing from the database but its signed copy "
+        "outside PostgreSQL verifies"
+    ]
+    result = result_for(run, stream)
+    assert result.status == "missing"
+    [disagreement] = result.checkpoint_disagreements
+    assert disagreement["checkpoint"] == checkpoint and disagreement["seq"] == 9
