@@ -47,9 +47,13 @@ INSTALLED_APPS = [
     "obsportal.accounts",
     "obsportal.ingest",
     "obsportal.portal",
+    "obsportal.integrity",
+    "django_prometheus",
+    "obsportal.telemetry",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -57,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "obsportal.urls"
@@ -84,6 +89,10 @@ DATABASES = {
     )
 }
 EMBEDDED = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+# django-prometheus' wrappers of the same backends: query counts and latencies on /metrics.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends."
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -129,12 +138,48 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Redis redelivers an unacknowledged message after the visibility timeout. An
-# ingest batch takes well under a second, so 5 minutes only delays redelivery
-# after a crash; it must exceed the longest task (the retention job is chunked).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+# Redis redelivers an unacknowledged message after the visibility timeout. It only
+# matters when a whole worker dies (a killed pool child is requeued at once by its
+# parent): an ingest batch takes well under a second and the shipper resends after
+# its own result timeout (30 s), so 5 minutes costs nothing in loss, only a late
+# no-op redelivery. It must exceed the longest task (the retention job is chunked),
+# or a slow task is delivered twice (harmless for ingest, which is idempotent).
+# Any live worker sweeps for such expired messages every 10 s (kombu's default sweep
+# is 10 s x throttle 10 = 100 s), so a dead worker's batch is back within ~310 s.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300")),
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+}
+# Keep reconnecting to a broker that went away instead of giving up after 100 tries.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ROUTES = {"obsportal.ingest.*": {"queue": "ingest"}}
 CELERY_TASK_DEFAULT_QUEUE = "default"
+
+# Signed checkpoints (obsportal.integrity). The private key lives in a file or in
+# $OBSPORTAL_SIGNING_KEY, never in the database; copies of every checkpoint are
+# written outside PostgreSQL so a deleted chain end stays visible.
+OBSPORTAL_SIGNING_KEY_FILE = Path(
+    os.environ.get("OBSPORTAL_SIGNING_KEY_FILE", VAR_DIR / "keys" / "checkpoint.key")
+)
+OBSPORTAL_CHECKPOINT_DIR = Path(
+    os.environ.get("OBSPORTAL_CHECKPOINT_DIR", VAR_DIR / "checkpoints")
+)
+# The checkpoint origin line and the signing key's name (a schema-less URL, per C2SP).
+OBSPORTAL_CHECKPOINT_ORIGIN = os.environ.get(
+    "OBSPORTAL_CHECKPOINT_ORIGIN", "obsportal.localhost/audit-checkpoints"
+)
+CELERY_BEAT_SCHEDULE = {
+    "sign-checkpoint": {
+        "task": "obsportal.integrity.tasks.sign_checkpoint",
+        "schedule": float(os.environ.get("OBSPORTAL_CHECKPOINT_INTERVAL", 600)),
+    },
+    "verify-streams": {
+        "task": "obsportal.integrity.tasks.verify_streams",
+        "schedule": float(os.environ.get("OBSPORTAL_VERIFY_INTERVAL", 3600)),
+    },
+}
 
 GRAFANA_URL = os.environ.get("GRAFANA_URL", "http://localhost:3000")
 JAEGER_URL = os.environ.get("JAEGER_URL", "http://localhost:16686")

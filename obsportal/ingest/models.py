@@ -18,6 +18,8 @@ class Stream(models.Model):
     head_seq = models.BigIntegerField(default=-1)
     head_hash = models.CharField(max_length=64, default="0" * 64)
     status = models.CharField(max_length=16, choices=Status.choices, default=Status.OK)
+    # Events parked ahead of a gap; lets admission skip the pending table when zero.
+    pending_count = models.IntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -29,7 +31,10 @@ class AuditEvent(models.Model):
     """One envelope-v1 event exactly as its agent hashed it (personal data aside)."""
 
     event_id = models.UUIDField(unique=True)
-    stream = models.ForeignKey(Stream, on_delete=models.PROTECT, related_name="events")
+    # No index of its own: the unique (stream, seq) index serves stream lookups.
+    stream = models.ForeignKey(
+        Stream, on_delete=models.PROTECT, related_name="events", db_index=False
+    )
     seq = models.BigIntegerField()
     ts = models.DateTimeField()
     agent_id = models.CharField(max_length=200)
@@ -49,12 +54,16 @@ class AuditEvent(models.Model):
         constraints = [
             models.UniqueConstraint(fields=["stream", "seq"], name="audit_event_stream_seq"),
         ]
+        # The API lists newest first, ordered by (ts, id): each filter's index ends in
+        # (ts, id) so a filtered page is one backward index range scan, no sort.
         indexes = [
-            models.Index(fields=["agent_id", "ts"], name="audit_agent_ts"),
-            models.Index(fields=["action", "ts"], name="audit_action_ts"),
-            models.Index(fields=["user_id", "ts"], name="audit_user_ts"),
-            models.Index(fields=["result", "ts"], name="audit_result_ts"),
-            models.Index(fields=["ts"], name="audit_ts"),
+            models.Index(fields=["agent_id", "ts", "id"], name="audit_agent_ts"),
+            models.Index(fields=["action", "ts", "id"], name="audit_action_ts"),
+            models.Index(fields=["user_id", "ts", "id"], name="audit_user_ts"),
+            models.Index(fields=["result", "ts", "id"], name="audit_result_ts"),
+            models.Index(fields=["stream", "ts", "id"], name="audit_stream_ts"),
+            models.Index(fields=["resource", "ts", "id"], name="audit_resource_ts"),
+            models.Index(fields=["ts", "id"], name="audit_ts"),
             models.Index(fields=["trace_id"], name="audit_trace"),
         ]
 

@@ -5,10 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 from celery import shared_task
-from django.db import DatabaseError, InterfaceError
+from django.db import DatabaseError, InterfaceError, OperationalError
 
 from agents_sdk.shipping.transports import INGEST_TASK
-from obsportal.ingest.services import admit_batch
+from obsportal.ingest.services import Reason, admit_batch, refuse_batch
+from obsportal.telemetry.ingest import observed_admission
+
+# A database that refuses the rows themselves (not the connection) is retried a few
+# times, in case it was a passing state such as a migration, then dead-lettered.
+MAX_STORAGE_RETRIES = 5
 
 
 def backoff(retries: int) -> float:
@@ -17,10 +22,14 @@ def backoff(retries: int) -> float:
 
 @shared_task(name=INGEST_TASK, bind=True, acks_late=True, max_retries=None)
 def ingest_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
-    """Admit one batch; while the database is unreachable, retry with backoff."""
+    """Admit one batch; while the database is unreachable, retry with backoff, never drop."""
     try:
-        return admit_batch(batch).as_dict()
-    except (DatabaseError, InterfaceError) as exc:
-        # The database is down or refused the write: retry, never drop. Input that
-        # can never be stored is refused by the service before it reaches the database.
+        return observed_admission(admit_batch, batch).as_dict()
+    except (OperationalError, InterfaceError) as exc:
+        # Down, restarting or unreachable: the batch waits in the broker as long as it takes.
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+    except DatabaseError as exc:
+        if self.request.retries < MAX_STORAGE_RETRIES:
+            raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
+        reason = f"the database refused the batch {self.request.retries + 1} times: {exc}"
+        return refuse_batch(batch, Reason.STORAGE_ERROR, reason).as_dict()
