@@ -201,3 +201,27 @@ def test_the_portal_exports_the_same_bundle(two_chains, client, django_user_mode
     assert len(json.loads(response.content)["selected"]) == 20
     bad = client.get("/streams/evidence/", {"export": "1", "since": "yesterday"})
     assert bad.status_code == 400 and b"ISO 8601" in bad.content
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda b: b.update(streams="nope"),
+        lambda b: b["streams"][0].update(events=[1, 2]),
+        lambda b: b["checkpoints"][0]["proofs"][0].update(index="x"),
+        lambda b: b["checkpoints"][0]["proofs"][0].update(proof=["***"]),
+        lambda b: b["public_key"].update(verifier_key="junk"),
+        lambda b: b.pop("selected"),
+    ],
+)
+def test_a_malformed_bundle_is_refused_without_a_traceback(
+    two_chains, api_client, tmp_path, offline_site, corrupt
+):
+    path = fetch_bundle(api_client, tmp_path, agent_id="agent-7")
+    bundle = json.loads(path.read_text())
+    corrupt(bundle)
+    path.write_text(json.dumps(bundle))
+    done = verify_offline(offline_site, str(path))
+    assert done.returncode in (1, 2), done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "VERIFIED" not in done.stdout
