@@ -309,3 +309,21 @@ def test_a_stream_deleted_with_its_checkpoints_is_caught_by_the_copies(two_chain
     assert result.status == "missing"
     [disagreement] = result.checkpoint_disagreements
     assert disagreement["checkpoint"] == checkpoint and disagreement["seq"] == 9
+
+
+def test_a_fork_offered_at_ingest_is_reported_and_the_chain_stays_whole(two_chains):
+    from obsportal.ingest.services import admit_batch
+    from tests.factories import tampered
+
+    original = two_chains["a"][4]
+    fork = tampered(original, event_id="01900000-0000-7000-8000-0000000000f0", result="denied")
+    fork["hash"] = compute_hash(hashed_body(fork), fork["prev_hash"])
+    verdict = admit_batch({"token": two_chains["token"], "events": [fork]})
+    assert verdict.forks == 1
+    result = result_for(verify_streams(), original["stream"])
+    assert result.status == "forked" and result.first_break is None
+    assert result.verified_to == 9
+    [reported] = result.forks
+    assert reported["seq"] == 4
+    assert reported["stored_hash"] == original["hash"]
+    assert reported["offered_hash"] == fork["hash"]
