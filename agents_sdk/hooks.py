@@ -16,6 +16,7 @@ carrying that span's trace_id and span_id. Parts that are off cost a no-op call.
 
 from __future__ import annotations
 
+import contextlib
 import contextvars
 import functools
 import inspect
@@ -24,10 +25,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from opentelemetry import context as otel_context
-from opentelemetry import trace
-from opentelemetry.trace import SpanKind, Status, StatusCode
-
+from agents_sdk._otel import active_span_context, otel_context, trace
 from agents_sdk.audit.chain import RESULTS
 
 if TYPE_CHECKING:
@@ -46,10 +44,16 @@ def current_call() -> _Call | None:
 
 
 def _hex_ids(span: Any) -> tuple[str | None, str | None]:
-    ctx = (span if span is not None else trace.get_current_span()).get_span_context()
-    if not ctx.is_valid:
+    ctx = span.get_span_context() if span is not None else active_span_context()
+    if ctx is None or not ctx.is_valid:
         return None, None
     return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+
+
+def _error_status(description: str) -> Any:
+    from opentelemetry.trace import Status, StatusCode
+
+    return Status(StatusCode.ERROR, description)
 
 
 class _Call:
@@ -107,11 +111,10 @@ class _Call:
         tracer = obs._tracer
         self._context_token = None
         if tracer is not None:
-            self.span = tracer.start_span(
-                self._span_name(), kind=SpanKind.INTERNAL, attributes=self._span_attributes()
-            )
+            self.span = tracer.start_span(self._span_name(), attributes=self._span_attributes())
             self._context_token = otel_context.attach(trace.set_span_in_context(self.span))
         self._token = _current.set(self)
+        self.result = "success"
         self._overhead = 0.0
         self._started = t1 = _perf()
         self._overhead += t1 - t0
@@ -125,10 +128,14 @@ class _Call:
             if exc is not None:
                 self.result = "error"
                 kind = type(exc).__name__
-                obs.metrics.error(kind)
+                if not getattr(exc, "_agents_sdk_counted", False):
+                    # One exception crossing a tool call and its step is one error, not two.
+                    obs.metrics.error(kind)
+                    with contextlib.suppress(AttributeError, TypeError):
+                        exc._agents_sdk_counted = True  # type: ignore[union-attr]
                 if span is not None:
                     span.record_exception(exc)
-                    span.set_status(Status(StatusCode.ERROR, f"{kind}: {exc}"))
+                    span.set_status(_error_status(f"{kind}: {exc}"))
                     span.set_attribute("error.type", kind)
             self._finish_span(span)
             self._record_metrics(obs.metrics)
@@ -138,7 +145,12 @@ class _Call:
                 details["error_type"] = type(exc).__name__
             logger = obs.logger
             if logger.isEnabledFor(_DEBUG):
-                logger.debug(self.log_message, extra={"result": self.result, **details})
+                # Nested under one key: a detail named like a LogRecord field ("name",
+                # "args") would otherwise make logging refuse the record.
+                logger.debug(
+                    self.log_message,
+                    extra={"action": self.action, "result": self.result, "details": details},
+                )
             self.event = obs._audit(
                 self.action,
                 self.result,
@@ -486,7 +498,7 @@ def _method_hook(
 def enable_observability(
     cls: type | None = None,
     *,
-    step: Iterable[str] | str | None = ("step",),
+    step: Iterable[str] | str | None = None,
     llm: Iterable[str] | Mapping[str, Mapping[str, Any]] | str | None = (),
     tools: Iterable[str] | Mapping[str, str] | str | None = (),
     agent_id_attribute: str = "agent_id",
@@ -495,7 +507,8 @@ def enable_observability(
     """Give an agent class `.observability` and instrument its step, LLM and tool methods.
 
     Use as `@enable_observability` or `@enable_observability(step="run", llm=["complete"],
-    tools={"search": "web_search"}, metrics=True, tracing=True)`. Instances build their
+    tools={"search": "web_search"}, metrics=True, tracing=True)`. Without `step=`, a method
+    named `step` is instrumented if the class has one. Instances build their
     `Observability(agent_id=self.<agent_id_attribute> or the class name, **options)` on first
     use, or take one assigned to `agent.observability`. An LLM method's provider and model
     come from its mapping (`llm={"complete": {"provider": "openai", "model": "gpt-4o"}}`),
@@ -518,16 +531,23 @@ def enable_observability(
 
         agent_cls.observability = property(get, set_)  # type: ignore[attr-defined]
 
-        for name in _as_mapping(step):
-            if hasattr(agent_cls, name):
-                setattr(
-                    agent_cls,
-                    name,
-                    _method_hook(
-                        getattr(agent_cls, name),
-                        lambda self, n=name: Step(self.observability, n),
-                    ),
-                )
+        step_names = _as_mapping(step)
+        if step is None:
+            step_names = {"step": None} if callable(getattr(agent_cls, "step", None)) else {}
+        named = [*step_names, *_as_mapping(llm), *_as_mapping(tools)]
+        missing = [n for n in named if not callable(getattr(agent_cls, n, None))]
+        if missing:
+            raise AttributeError(
+                f"enable_observability: {agent_cls.__name__} has no method {', '.join(missing)}"
+            )
+        for name in step_names:
+            setattr(
+                agent_cls,
+                name,
+                _method_hook(
+                    getattr(agent_cls, name), lambda self, n=name: Step(self.observability, n)
+                ),
+            )
         for name, spec in _as_mapping(llm).items():
             fixed = dict(spec or {})
 

@@ -18,7 +18,8 @@ from collections.abc import Iterator
 from typing import IO, Any
 
 import orjson
-from opentelemetry import trace
+
+from agents_sdk._otel import active_span_context
 
 # Fields bound for the current thread / task; replaced, never mutated, so copies are cheap.
 _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
@@ -26,6 +27,7 @@ _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar
 )
 
 # Attributes every LogRecord has; anything else on a record came from `extra=`.
+_PLAIN_RECORD_SIZE = len(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
 _RECORD_ATTRS = frozenset(
     vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
 )
@@ -73,6 +75,7 @@ class JsonFormatter(logging.Formatter):
         super().__init__()
         self.agent_id = agent_id
         self._ts = _Timestamps()
+        self._ids_cache: tuple[int, int, str, str] = (0, 0, "", "")
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -82,18 +85,29 @@ class JsonFormatter(logging.Formatter):
             "message": record.getMessage(),
             "agent_id": self.agent_id,
         }
-        ctx = trace.get_current_span().get_span_context()
-        if ctx.is_valid:
-            line["trace_id"] = format(ctx.trace_id, "032x")
-            line["span_id"] = format(ctx.span_id, "016x")
+        ctx = active_span_context()
+        if ctx is not None:
+            # Consecutive lines mostly come from the same span: reuse its hex ids.
+            # One tuple, swapped whole, so threads sharing the formatter never mix two spans.
+            cached = self._ids_cache
+            if cached[0] != ctx.trace_id or cached[1] != ctx.span_id:
+                cached = self._ids_cache = (
+                    ctx.trace_id,
+                    ctx.span_id,
+                    format(ctx.trace_id, "032x"),
+                    format(ctx.span_id, "016x"),
+                )
+            line["trace_id"], line["span_id"] = cached[2], cached[3]
         else:
             line["trace_id"] = line["span_id"] = None
         bound = _context.get()
         if bound:
             line.update(bound)
-        for key, value in record.__dict__.items():
-            if key not in _RECORD_ATTRS:
-                line[key] = value
+        fields = record.__dict__
+        if len(fields) > _PLAIN_RECORD_SIZE:  # only a record given `extra=` has more
+            for key, value in fields.items():
+                if key not in _RECORD_ATTRS:
+                    line[key] = value
         if record.exc_info:
             line["exception"] = self.formatException(record.exc_info)
         if record.stack_info:

@@ -256,52 +256,6 @@ class AgentMetrics:
             prom_multiprocess.mark_process_dead(os.getpid())
 
 
-class NoMetrics:
-    """Metrics off: every report is a no-op."""
-
-    enabled = False
-    registry = None
-
-    def step(self, status: str, seconds: float) -> None:
-        pass
-
-    def tool_call(self, tool: str, status: str, seconds: float) -> None:
-        pass
-
-    def llm_call(self, *args: Any) -> None:
-        pass
-
-    def error(self, kind: str) -> None:
-        pass
-
-    def permission(self, granted: bool) -> None:
-        pass
-
-    def audit_event_recorded(self) -> None:
-        pass
-
-    def span_dropped(self, count: int = 1) -> None:
-        pass
-
-    def step_overhead(self, seconds: float) -> None:
-        pass
-
-    def track_audit_progress(self, progress: Callable[[], tuple[int, int]]) -> None:
-        pass
-
-    def refresh_audit_progress(self) -> None:
-        pass
-
-    def exposition(self) -> bytes:
-        return b""
-
-    def serve(self, port: int, addr: str = "127.0.0.1") -> int:
-        raise RuntimeError("metrics are off: pass metrics=True (or set AGENTS_SDK_METRICS=1)")
-
-    def shutdown(self) -> None:
-        pass
-
-
 def global_registry() -> CollectorRegistry:
     """prometheus_client's process-wide registry, for callers who ask for it explicitly."""
     return REGISTRY

@@ -27,24 +27,22 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, TYPE_CHECKING, Any
 
-from opentelemetry import trace
-from opentelemetry.sdk.trace.export import SpanExporter
-
+from agents_sdk._off import NoMetrics, NoTracing
+from agents_sdk._otel import current_ids
+from agents_sdk._otel import trace as otel_trace
 from agents_sdk.audit.journal import FsyncMode, JournalWriter
 from agents_sdk.hooks import NO_CALL, LlmCall, Step, ToolCall
 from agents_sdk.logs import close_json_logger, json_logger, silent_logger
-from agents_sdk.metrics import AgentMetrics, NoMetrics, multiprocess_dir
 from agents_sdk.shipping.shipper import Shipper
 from agents_sdk.shipping.transports import CeleryTransport, Transport
-from agents_sdk.tracing import (
-    AgentTracing,
-    NoTracing,
-    current_ids,
-    exporter_factory_from_env,
-    otlp_exporter,
-)
+
+if TYPE_CHECKING:
+    from opentelemetry.sdk.trace.export import SpanExporter
+
+    from agents_sdk.metrics import AgentMetrics
+    from agents_sdk.tracing import AgentTracing
 
 _TRUE = {"1", "true", "yes", "on"}
 
@@ -71,8 +69,39 @@ def _tracing_wanted(tracing: bool | None) -> bool:
     return bool(endpoint) or exporter not in ("", "none")
 
 
+def _in_background(work: Callable[[], None], name: str) -> threading.Event:
+    """Run `work` on a daemon thread; the event is set when it has finished (or failed)."""
+    finished = threading.Event()
+
+    def run() -> None:
+        try:
+            work()
+        finally:
+            finished.set()
+
+    threading.Thread(target=run, name=name, daemon=True).start()
+    return finished
+
+
+def _finished() -> threading.Event:
+    done = threading.Event()
+    done.set()
+    return done
+
+
+def _port_from_env() -> int:
+    value = os.environ["AGENTS_SDK_METRICS_PORT"]
+    if not value.strip().isdigit() or not 0 <= int(value) <= 65535:
+        raise ValueError(f"AGENTS_SDK_METRICS_PORT={value!r} is not a port number (0-65535)")
+    return int(value)
+
+
 class Observability:
-    """Metrics, JSON logs, traces and audit for one agent; any subset, by argument or env."""
+    """Metrics, JSON logs, traces and audit for one agent; any subset, by argument or env.
+
+    `journal_options` and `shipper_options` pass further settings (e.g. rotation, batches
+    in flight) through to the JournalWriter and the Shipper.
+    """
 
     def __init__(
         self,
@@ -85,6 +114,8 @@ class Observability:
         ingest_token: str | None = None,
         ship: bool = True,
         ship_batch_size: int = 500,
+        journal_options: dict[str, Any] | None = None,
+        shipper_options: dict[str, Any] | None = None,
         agent_name: str | None = None,
         metrics: bool | None = None,
         metrics_port: int | None = None,
@@ -108,17 +139,90 @@ class Observability:
         self.agent_name = agent_name or agent_id
         self._closed = False
 
-        # Metrics first: the other parts report into them.
-        if metrics_port is None and os.environ.get("AGENTS_SDK_METRICS_PORT"):
-            metrics_port = int(os.environ["AGENTS_SDK_METRICS_PORT"])
-        if metrics is None:
-            metrics = _env_flag("AGENTS_SDK_METRICS") or metrics_port is not None
-        self.metrics: AgentMetrics | NoMetrics = (
-            AgentMetrics(agent_id, registry=metrics_registry) if metrics else NoMetrics()
-        )
-
+        # Every part starts off, so a failure half-way through can shut down what started.
+        self.metrics: AgentMetrics | NoMetrics = NoMetrics()
         self.tracing: AgentTracing | NoTracing = NoTracing()
+        self._tracer: Any = None
+        self.logger = silent_logger(agent_id)
+        self._audit: Callable[..., dict[str, Any] | None] = self._no_audit
+        self.journal: JournalWriter | None = None
+        self.shipper: Shipper | None = None
+        self._refresh_on_record = False
+        self._instrumented = False
+        self.metrics_port: int | None = None
+        try:
+            self._start_parts(
+                metrics, metrics_port, metrics_registry, logging, log_level, log_stream,
+                logger_name, tracing, service_name, otlp_endpoint, otlp_protocol, span_exporter,
+                span_queue_size, span_schedule_delay_millis, set_global_tracer_provider,
+            )  # fmt: skip
+            self._setup_audit(
+                journal_path,
+                fsync,
+                transport,
+                broker_url,
+                ingest_token,
+                ship,
+                ship_batch_size,
+                journal_options or {},
+                shipper_options or {},
+            )
+            if self.journal is not None:
+                self.metrics.track_audit_progress(self._audit_progress)
+                # Under multiprocess a scrape in another process cannot call us: keep files fresh.
+                self._refresh_on_record = self.metrics.enabled and bool(
+                    os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+                )
+            # With every part off a hook is one shared no-op object (decorators return fn).
+            self._instrumented = bool(
+                self.metrics.enabled
+                or self.tracing.enabled
+                or not self.logger.disabled
+                or self.journal is not None
+            )
+            if metrics_port is None and os.environ.get("AGENTS_SDK_METRICS_PORT"):
+                metrics_port = _port_from_env()
+            if metrics_port is not None:
+                self.metrics_port = self.metrics.serve(metrics_port)
+        except BaseException:
+            self.shutdown(timeout=1.0)
+            raise
+
+    def _start_parts(
+        self,
+        metrics: bool | None,
+        metrics_port: int | None,
+        metrics_registry: Any,
+        logging: bool | None,
+        log_level: int | str | None,
+        log_stream: IO[str] | None,
+        logger_name: str | None,
+        tracing: bool | None,
+        service_name: str | None,
+        otlp_endpoint: str | None,
+        otlp_protocol: str | None,
+        span_exporter: SpanExporter | None,
+        span_queue_size: int | None,
+        span_schedule_delay_millis: float | None,
+        set_global_tracer_provider: bool,
+    ) -> None:
+        agent_id = self.agent_id
+        # Metrics first: the other parts report into them. The real parts are imported only
+        # when on: an agent without them never loads prometheus_client or the OTel SDK.
+        if metrics is None:
+            metrics = bool(
+                _env_flag("AGENTS_SDK_METRICS")
+                or metrics_port is not None
+                or os.environ.get("AGENTS_SDK_METRICS_PORT")
+            )
+        if metrics:
+            from agents_sdk.metrics import AgentMetrics
+
+            self.metrics = AgentMetrics(agent_id, registry=metrics_registry)
+
         if _tracing_wanted(tracing):
+            from agents_sdk.tracing import AgentTracing, exporter_factory_from_env, otlp_exporter
+
             if span_exporter is not None:
                 factory: Callable[[], SpanExporter] | None = lambda: span_exporter  # noqa: E731
             elif otlp_endpoint is not None or otlp_protocol is not None:
@@ -133,35 +237,13 @@ class Observability:
                 schedule_delay_millis=span_schedule_delay_millis,
                 set_global=set_global_tracer_provider,
             )
-        self._tracer = self.tracing.tracer
+            self._tracer = self.tracing.tracer
 
         if logging is None:
             logging = bool(_env_flag("AGENTS_SDK_LOGGING"))
         if logging:
             level = log_level or os.environ.get("AGENTS_SDK_LOG_LEVEL", "INFO").upper()
             self.logger = json_logger(agent_id, name=logger_name, level=level, stream=log_stream)
-        else:
-            self.logger = silent_logger(agent_id)
-
-        self._audit: Callable[..., dict[str, Any] | None] = self._no_audit
-        self.journal: JournalWriter | None = None
-        self.shipper: Shipper | None = None
-        self._setup_audit(
-            journal_path, fsync, transport, broker_url, ingest_token, ship, ship_batch_size
-        )
-        self._refresh_on_record = False
-        if self.journal is not None:
-            self.metrics.track_audit_progress(self._audit_progress)
-            # Under multiprocess, a scrape in another process cannot call us: keep the files fresh.
-            self._refresh_on_record = self.metrics.enabled and multiprocess_dir() is not None
-
-        # With every part off a hook is one shared no-op object (decorators return fn itself).
-        self._instrumented = bool(
-            self.metrics.enabled or self.tracing.enabled or logging or self.journal is not None
-        )
-        self.metrics_port: int | None = None
-        if metrics_port is not None:
-            self.metrics_port = self.metrics.serve(metrics_port)
 
     def _setup_audit(
         self,
@@ -172,12 +254,16 @@ class Observability:
         ingest_token: str | None,
         ship: bool,
         ship_batch_size: int,
+        journal_options: dict[str, Any],
+        shipper_options: dict[str, Any],
     ) -> None:
         if journal_path is None:
             journal_path = os.environ.get("AGENTS_SDK_JOURNAL")
         if journal_path is None:
             return
-        self.journal = JournalWriter(Path(journal_path), self.agent_id, fsync=fsync)
+        self.journal = JournalWriter(
+            Path(journal_path), self.agent_id, fsync=fsync, **journal_options
+        )
         self._audit = self._audit_to_journal
         if not ship:
             return
@@ -192,6 +278,7 @@ class Observability:
                 transport,
                 batch_size=ship_batch_size,
                 durable_offset=lambda: self.journal.durable_offset,
+                **shipper_options,
             )
             self.journal.add_listener(self.shipper.wakeup)
             self.shipper.start()
@@ -227,8 +314,8 @@ class Observability:
     ) -> dict[str, Any] | None:
         """Record a permission decision: the decision metric and a `permission_request` event."""
         self.metrics.permission(granted)
-        span = trace.get_current_span()
-        if span.is_recording():
+        span = otel_trace.get_current_span() if otel_trace is not None else None
+        if span is not None and span.is_recording():
             span.add_event(
                 "permission_request",
                 {"permission": permission, "decision": "granted" if granted else "denied"},
@@ -346,18 +433,18 @@ class Observability:
         def left() -> float:
             return max(0.0, deadline - time.monotonic())
 
-        traces_done = threading.Event()
         traces_flushed: list[bool] = []
 
         def stop_tracing() -> None:
-            try:
-                traces_flushed.append(self.tracing.force_flush(left()))
-                self.tracing.shutdown()
-            finally:
-                traces_done.set()
+            traces_flushed.append(self.tracing.force_flush(left()))
+            self.tracing.shutdown()
 
-        # Spans export while the journal flushes: both are I/O bound.
-        threading.Thread(target=stop_tracing, name="agents-sdk-trace-shutdown", daemon=True).start()
+        # Spans export while the journal flushes: both wait on I/O.
+        traces_done = (
+            _in_background(stop_tracing, "agents-sdk-trace-shutdown")
+            if self.tracing.enabled
+            else _finished()
+        )
         done = True
         if self.journal is not None:
             done = self.journal.flush(timeout=left())
@@ -365,13 +452,19 @@ class Observability:
             done = self.shipper.stop(timeout=left()) and done
         if self.journal is not None:
             self.journal.close()
+        # Last: the pending/shipped figures are final now. The exposition server takes up
+        # to its poll interval (0.5 s) to stop, so it too only gets what time is left.
+        if self.metrics_port is None:
+            self.metrics.shutdown()
+            metrics_done = _finished()
+        else:
+            metrics_done = _in_background(self.metrics.shutdown, "agents-sdk-metrics-shutdown")
         if not traces_done.wait(left()):
             # The collector is unreachable or slow: end the exporter's retries so the
             # abandoned thread finishes soon instead of retrying for its own timeout.
             self.tracing.abort()
             done = False
-        done = all(traces_flushed) and done
-        self.metrics.shutdown()
+        done = metrics_done.wait(left()) and all(traces_flushed) and done
         close_json_logger(self.logger)
         return done
 

@@ -8,6 +8,7 @@ is chosen from arguments or the standard `OTEL_*` variables.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import weakref
 from collections.abc import Callable
@@ -104,10 +105,9 @@ class CountingBatchSpanProcessor(SpanProcessor):
 
     def abort(self) -> None:
         """Stop the exporter's retries now (a deadline passed); queued spans are lost."""
-        try:
+        # An exporter failing to stop must not fail the agent's shutdown.
+        with contextlib.suppress(Exception):
             self._inner.span_exporter.shutdown()
-        except Exception:  # an exporter failing to stop must not fail the agent's shutdown
-            pass
 
 
 def _env(name: str, traces_name: str) -> str | None:
@@ -205,28 +205,3 @@ class AgentTracing:
     def abort(self) -> None:
         if self.processor is not None:
             self.processor.abort()
-
-
-class NoTracing:
-    """Tracing off: no spans are started; the active span (anyone's) still links audit events."""
-
-    enabled = False
-    provider = None
-    tracer = None
-
-    def force_flush(self, timeout: float) -> bool:
-        return True
-
-    def shutdown(self) -> None:
-        pass
-
-    def abort(self) -> None:
-        pass
-
-
-def current_ids() -> tuple[str | None, str | None]:
-    """(trace_id, span_id) of the active span as lowercase hex, or (None, None)."""
-    ctx = trace.get_current_span().get_span_context()
-    if not ctx.is_valid:
-        return None, None
-    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")

@@ -138,10 +138,22 @@ CELERY_RESULT_EXPIRES = 3600
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
-# Redis redelivers an unacknowledged message after the visibility timeout. An
-# ingest batch takes well under a second, so 5 minutes only delays redelivery
-# after a crash; it must exceed the longest task (the retention job is chunked).
-CELERY_BROKER_TRANSPORT_OPTIONS = {"visibility_timeout": 300}
+# Redis redelivers an unacknowledged message after the visibility timeout. It only
+# matters when a whole worker dies (a killed pool child is requeued at once by its
+# parent): an ingest batch takes well under a second and the shipper resends after
+# its own result timeout (30 s), so 5 minutes costs nothing in loss, only a late
+# no-op redelivery. It must exceed the longest task (the retention job is chunked),
+# or a slow task is delivered twice (harmless for ingest, which is idempotent).
+# Any live worker sweeps for such expired messages every 10 s (kombu's default sweep
+# is 10 s x throttle 10 = 100 s), so a dead worker's batch is back within ~310 s.
+CELERY_BROKER_TRANSPORT_OPTIONS = {
+    "visibility_timeout": int(os.environ.get("CELERY_VISIBILITY_TIMEOUT", "300")),
+    "unacked_restore_interval": 10,
+    "unacked_restore_throttle": 1,
+}
+# Keep reconnecting to a broker that went away instead of giving up after 100 tries.
+CELERY_BROKER_CONNECTION_MAX_RETRIES = None
+CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ROUTES = {"obsportal.ingest.*": {"queue": "ingest"}}
 CELERY_TASK_DEFAULT_QUEUE = "default"
 

@@ -145,6 +145,10 @@ class CeleryTransport:
 
         app = Celery("agents_sdk", broker=self.broker_url, backend=self.broker_url)
         app.conf.update(
+            # Celery lets $CELERY_BROKER_URL override `broker=`; the URL this transport
+            # was given must win (the read/write URLs are consulted first).
+            broker_read_url=self.broker_url,
+            broker_write_url=self.broker_url,
             task_serializer="json",
             result_serializer="json",
             accept_content=["json"],

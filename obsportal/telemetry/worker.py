@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import sys
 
 from celery import signals
 
@@ -19,7 +20,9 @@ _in_worker = False
 
 
 def in_celery_worker() -> bool:
-    return _in_worker
+    """True in a Celery worker, also before its first signal: Django's apps are ready
+    (obsportal.telemetry's ready() asks) before Celery sends celeryd_init."""
+    return _in_worker or ("celery" in sys.argv[0] and "worker" in sys.argv[1:])
 
 
 @signals.celeryd_init.connect

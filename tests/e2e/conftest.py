@@ -1,10 +1,19 @@
-"""A real Celery worker, on the real Redis, writing to the test PostgreSQL database."""
+"""A real Celery worker, on the real Redis, writing to the test PostgreSQL database.
+
+Fault tests start their own workers, Redis servers and PostgreSQL clusters through the
+helpers here, so that killing them never touches what other tests (or helpers) share.
+"""
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import signal
+import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -13,19 +22,158 @@ import redis
 from django.conf import settings
 
 ROOT = Path(__file__).resolve().parents[2]
+PG_BIN = Path("/usr/lib/postgresql/15/bin")
 
 
-def worker_env(database_name: str) -> dict[str, str]:
+def worker_env(database_name: str, broker_url: str | None = None, **extra: str) -> dict[str, str]:
     db = settings.DATABASES["default"]
+    broker = broker_url or settings.CELERY_BROKER_URL
     env = dict(os.environ)
     env.update(
         DJANGO_SETTINGS_MODULE="obsportal.settings",
         DATABASE_URL=f"postgres://{db['USER']}@{db['HOST']}:{db['PORT']}/{database_name}",
-        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-        CELERY_RESULT_BACKEND=settings.CELERY_RESULT_BACKEND,
+        CELERY_BROKER_URL=broker,
+        CELERY_RESULT_BACKEND=broker if broker_url else settings.CELERY_RESULT_BACKEND,
         PYTHONUNBUFFERED="1",
     )
+    env.update(extra)
     return env
+
+
+def start_worker(env: dict[str, str], log: Path, concurrency: int = 1) -> subprocess.Popen:
+    """`celery worker` in its own session (so a fault test can kill it and its pool at once)."""
+    handle = open(log, "a")  # noqa: SIM115 - owned by the process's lifetime
+    return subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "obsportal",
+            "worker",
+            "-Q",
+            "ingest,default",
+            "-c",
+            str(concurrency),
+            "--loglevel=INFO",
+            "-n",
+            f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+
+
+def start_worker_ready(env: dict[str, str], log: Path, concurrency: int = 1) -> subprocess.Popen:
+    """Start a worker and wait until it logs that it is ready (consuming)."""
+    before = log.read_text().count(" ready.") if log.exists() else 0
+    proc = start_worker(env, log, concurrency)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery worker exited early:\n{log.read_text()}")
+        if log.read_text().count(" ready.") > before:
+            return proc
+        time.sleep(0.1)
+    os.killpg(proc.pid, signal.SIGKILL)
+    raise RuntimeError(f"celery worker was not ready within 60 s:\n{log.read_text()}")
+
+
+def stop_worker(proc: subprocess.Popen) -> None:
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class OwnRedis:
+    """A throwaway redis-server (no persistence) that a test may stop and start again."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.url = f"redis://127.0.0.1:{self.port}/0"
+        self.proc: subprocess.Popen | None = None
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        client = redis.Redis(port=self.port)
+        for _ in range(100):
+            try:
+                client.ping()
+                return
+            except redis.ConnectionError:
+                time.sleep(0.05)
+        raise RuntimeError("redis-server did not start")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class OwnPostgres:
+    """A throwaway PostgreSQL cluster (initdb + pg_ctl, run as the postgres user)."""
+
+    def __init__(self) -> None:
+        self.port = free_port()
+        self.dir = Path(tempfile.mkdtemp(prefix="obsportal-pg-"))
+        shutil.chown(self.dir, "postgres")
+        self.data = self.dir / "data"
+
+    def _run(self, *args: str) -> None:
+        prefix = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*prefix, *args], check=True, capture_output=True, cwd=self.dir)
+
+    def init(self) -> None:
+        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-A", "trust", "-U", "postgres")
+        self.start()
+        self._run(str(PG_BIN / "createdb"), "-h", "127.0.0.1", "-p", str(self.port), "obsportal")
+
+    def start(self) -> None:
+        options = f"-p {self.port} -k {self.dir} -c listen_addresses=127.0.0.1 -c fsync=off"
+        self._run(
+            str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-o", options, "-w", "-l",
+            str(self.dir / "log"), "start",
+        )  # fmt: skip
+
+    def stop(self) -> None:
+        self._run(str(PG_BIN / "pg_ctl"), "-D", str(self.data), "-m", "immediate", "stop")
+
+    @property
+    def url(self) -> str:
+        return f"postgres://postgres@127.0.0.1:{self.port}/obsportal"
+
+    def destroy(self) -> None:
+        with contextlib.suppress(subprocess.CalledProcessError):
+            self.stop()
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+@pytest.fixture
+def own_redis():
+    server = OwnRedis()
+    server.start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")
@@ -37,45 +185,6 @@ def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
     log = tmp_path_factory.mktemp("worker") / "worker.log"
     with django_db_blocker.unblock():
         database_name = connection.settings_dict["NAME"]
-    handle = open(log, "w")  # noqa: SIM115 - closed at teardown
-    proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "obsportal",
-            "worker",
-            "-Q",
-            "ingest,default",
-            "-c",
-            "1",
-            "--loglevel=INFO",
-            "-n",
-            f"test-{os.getpid()}@%h",
-            "--without-gossip",
-            "--without-mingle",
-        ],
-        cwd=ROOT,
-        env=worker_env(database_name),
-        stdout=handle,
-        stderr=subprocess.STDOUT,
-    )
-    from obsportal.celery import app
-
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"celery worker exited early:\n{log.read_text()}")
-        if app.control.ping(timeout=0.5):
-            break
-    else:
-        proc.kill()
-        raise RuntimeError(f"celery worker did not answer within 60 s:\n{log.read_text()}")
+    proc = start_worker_ready(worker_env(database_name), log)
     yield log
-    proc.terminate()
-    try:
-        proc.wait(timeout=20)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    handle.close()
+    stop_worker(proc)

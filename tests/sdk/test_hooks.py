@@ -308,3 +308,32 @@ def test_overhead_is_observed_once_per_step_including_nested_calls(make_obs):
     step_time = registry.get_sample_value("agent_step_duration_seconds_sum", labels)
     assert overhead > 0
     assert step_time > 0
+
+
+def test_enable_observability_refuses_a_method_the_class_does_not_have():
+    class Agent:
+        def run(self):
+            pass
+
+    with pytest.raises(AttributeError, match="Agent has no method think"):
+        enable_observability(Agent, llm=["think"])
+
+
+def test_enable_observability_defaults_to_a_step_method_and_accepts_an_assigned_instance(
+    tmp_path,
+):
+    @enable_observability
+    class Agent:
+        def step(self, x):
+            return x * 2
+
+    agent = Agent()
+    agent.observability = Observability("assigned", tmp_path / "j.jsonl", ship=False)
+    assert agent.step(21) == 42
+    agent.observability.shutdown()
+    (event,) = read_journal(tmp_path / "j.jsonl")
+    assert (event["agent_id"], event["action"], event["details"]["step"]) == (
+        "assigned",
+        "agent_step",
+        "step",
+    )

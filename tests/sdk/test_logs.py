@@ -115,10 +115,11 @@ def test_hooks_log_at_debug_with_their_outcome():
         span_exporter=InMemorySpanExporter(),
     )
     with obs.tool_call("search") as call:
-        pass
+        call.add_details(name="a detail named like a LogRecord field", args=[1])
     (line,) = lines(out)
     assert line["message"] == "tool call finished"
-    assert line["tool"] == "search" and line["result"] == "success"
+    assert (line["action"], line["result"]) == ("tool_execute", "success")
+    assert line["details"]["tool"] == "search" and line["details"]["args"] == [1]
     assert line["span_id"] == call.span_id
 
 

@@ -95,9 +95,8 @@ def test_exposition_has_every_dashboard_metric_with_its_labels_and_values(tmp_pa
     assert value(text, "agent_llm_tokens_total", **llm, direction="input") == 200
     assert value(text, "agent_llm_tokens_total", **llm, direction="output") == 40
     assert value(text, "agent_llm_cost_usd_total", **llm) == pytest.approx(0.5)
-    # One exception crossed two hooks (tool inside step): counted where it was raised and
-    # again where it ended the step.
-    assert value(text, "agent_errors_total", agent_id="a-1", kind="KeyError") == 2
+    # One exception crossed two hooks (tool inside step): one error, two failed outcomes.
+    assert value(text, "agent_errors_total", agent_id="a-1", kind="KeyError") == 1
     assert value(text, "agent_permission_requests_total", agent_id="a-1", decision="granted") == 1
     assert value(text, "agent_permission_requests_total", agent_id="a-1", decision="denied") == 1
     # 3 steps + 2 LLM + 3 tool calls + 2 permission requests, one audit event each.

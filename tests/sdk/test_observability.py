@@ -1,12 +1,16 @@
 import asyncio
 import io
 import json
+import subprocess
+import sys
+import threading
 import time
+from pathlib import Path
 
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from agents_sdk import Observability
+from agents_sdk import JournalLocked, Observability
 from tests.independent_chain import read_journal, verify_chain
 
 
@@ -116,3 +120,35 @@ def test_bad_configuration_is_refused_clearly(monkeypatch):
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin")
     with pytest.raises(ValueError, match="OTEL_TRACES_EXPORTER"):
         Observability("a", tracing=True)
+
+
+def test_parts_that_are_off_do_not_even_load_their_libraries():
+    code = (
+        "import sys\n"
+        "from agents_sdk import Observability\n"
+        "obs = Observability('a')\n"
+        "with obs.step():\n"
+        "    pass\n"
+        "print(sorted(m for m in ('prometheus_client', 'opentelemetry.sdk') if m in sys.modules))\n"
+    )
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=root, check=True
+    )
+    assert proc.stdout.strip() == "[]"
+
+
+def test_a_failed_start_releases_what_it_had_started(tmp_path, monkeypatch):
+    path = tmp_path / "j.jsonl"
+    with Observability("a", path, ship=False):
+        before = {t.name for t in threading.enumerate()}
+        with pytest.raises(JournalLocked):
+            Observability(
+                "a", path, ship=False, tracing=True, span_exporter=InMemorySpanExporter(),
+                logging=True,
+            )  # fmt: skip
+        time.sleep(0.1)
+        assert {t.name for t in threading.enumerate()} <= before  # no span worker left behind
+    monkeypatch.setenv("AGENTS_SDK_METRICS_PORT", "http")
+    with pytest.raises(ValueError, match="AGENTS_SDK_METRICS_PORT='http' is not a port number"):
+        Observability("a")

@@ -195,3 +195,13 @@ def test_a_forked_child_exports_its_own_spans(grpc_receiver):
         pass
     assert obs.shutdown(timeout=10)
     assert len(grpc_receiver.wait_for(3)) == 3
+
+
+def test_the_global_tracer_provider_is_left_alone_unless_asked():
+    from opentelemetry import trace
+
+    before = trace.get_tracer_provider()
+    obs = Observability("a", tracing=True, otlp_endpoint="http://127.0.0.1:9", otlp_protocol="grpc")
+    assert trace.get_tracer_provider() is before
+    assert obs.tracing.provider is not before
+    obs.shutdown(timeout=0.5)

@@ -1,0 +1,187 @@
+"""`GET /api/v1/events/` filtered by agent and one day, 50 rows, at 5,000,000 stored events.
+
+    .venv/bin/python benchmarks/api_events.py --rows 5000000          # load, then measure
+    .venv/bin/python benchmarks/api_events.py --rows 5000000 --reuse  # measure again
+
+Rows are COPYed into a dedicated database (`obsportal_bench_api`, dropped first) with
+the secondary indexes dropped during the load and rebuilt after it, exactly as the
+migrations define them. 50 agents x 100 days, evenly spread: one agent-day holds
+rows/5000 events. The requests go through the whole Django stack in process (URL
+routing, token authentication, filters, cursor pagination, serialization); the
+baseline is the same query as raw SQL over psycopg, measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+
+import psycopg
+from _ingest_rig import ROOT, fresh_database, psycopg_dsn
+
+AGENTS, DAYS = 50, 100
+START = datetime(2026, 1, 1, tzinfo=UTC)
+
+
+def load(dsn: str, rows: int) -> None:
+    per_agent_day = rows // (AGENTS * DAYS)
+    with psycopg.connect(dsn) as conn:
+        secondary = conn.execute(
+            "SELECT i.indexname, i.indexdef FROM pg_indexes i WHERE i.tablename = "
+            "'ingest_auditevent' AND NOT EXISTS (SELECT 1 FROM pg_constraint c "
+            "WHERE c.conname = i.indexname)"
+        ).fetchall()
+        for name, _ in secondary:
+            conn.execute(f"DROP INDEX {name}")
+        conn.execute(
+            "INSERT INTO ingest_stream (id, agent_id, head_seq, head_hash, status, pending_count,"
+            " created_at, updated_at) SELECT 'stream-' || a, 'agent-' || a, -1, %s, 'ok', 0,"
+            " now(), now() FROM generate_series(0, %s) a",
+            ["0" * 64, AGENTS - 1],
+        )
+        conn.commit()
+        started, seqs, done = time.perf_counter(), [0] * AGENTS, 0
+        step = 86_400_000_000 // per_agent_day  # microseconds between an agent's events
+        columns = (
+            "event_id, stream_id, seq, ts, agent_id, action, result, user_id, resource,"
+            " details, trace_id, span_id, pii_commitments, prev_hash, hash, received_at"
+        )
+        actions = ("tool_execute", "llm_call", "data_access", "permission_request")
+        results = ("success",) * 7 + ("failure", "denied", "error")
+        with (
+            conn.cursor() as cursor,
+            cursor.copy(f"COPY ingest_auditevent ({columns}) FROM STDIN") as copy,
+        ):
+            for day in range(DAYS):
+                base = START + timedelta(days=day)
+                lines = []
+                for k in range(per_agent_day):
+                    moment = base + timedelta(microseconds=k * step)
+                    stamp = moment.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+                    for agent in range(AGENTS):
+                        n = done = done + 1
+                        h = f"{n:032x}"
+                        seq = seqs[agent]
+                        seqs[agent] = seq + 1
+                        lines.append(
+                            f"{h[:8]}-{h[8:12]}-7{h[13:16]}-8{h[17:20]}-{h[20:]}\tstream-{agent}\t"
+                            f"{seq}\t{stamp}\tagent-{agent}\t{actions[n % 4]}\t{results[n % 10]}\t"
+                            f"user-{n % 1000}\tcrm://t/{n % 5000}\t{{\"n\": {n}}}\t\\N\t\\N\t{{}}\t"
+                            f"{n - 1:064x}\t{n:064x}\t{stamp}\n"
+                        )  # fmt: skip
+                copy.write("".join(lines))
+                if day % 10 == 9:
+                    print(f"  loaded {done:,} rows", flush=True)
+        conn.commit()
+        print(f"COPY of {done:,} rows: {time.perf_counter() - started:.0f} s", flush=True)
+        started = time.perf_counter()
+        for _, definition in secondary:
+            conn.execute(definition)
+        conn.execute("UPDATE ingest_stream SET head_seq = %s - 1", [done // AGENTS])
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE ingest_auditevent")
+        print(f"indexes rebuilt and analysed: {time.perf_counter() - started:.0f} s", flush=True)
+
+
+def percentile(samples: list[float], share: float) -> float:
+    ordered = sorted(samples)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def summary(samples: list[float]) -> str:
+    ms = [s * 1000 for s in samples]
+    return (
+        f"p50 {statistics.median(ms):.2f} ms, p95 {percentile(ms, 0.95):.2f} ms, "
+        f"p99 {percentile(ms, 0.99):.2f} ms (n={len(ms)})"
+    )
+
+
+def measure(database_url: str, requests: int) -> None:
+    os.environ.update(
+        DATABASE_URL=database_url,
+        DJANGO_SETTINGS_MODULE="obsportal.settings",
+        DJANGO_ALLOWED_HOSTS="testserver",
+        LOG_LEVEL="WARNING",
+    )
+    os.environ.pop("CELERY_BROKER_URL", None)
+    sys.path.insert(0, str(ROOT))
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.test import Client
+    from rest_framework.authtoken.models import Token
+
+    user, _ = get_user_model().objects.get_or_create(username="bench-auditor")
+    token, _ = Token.objects.get_or_create(user=user)
+    client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    rng = random.Random(7)
+    queries = []
+    for _ in range(requests + 20):
+        day = START + timedelta(days=rng.randrange(DAYS))
+        queries.append((f"agent-{rng.randrange(AGENTS)}", day, day + timedelta(days=1)))
+
+    def url(agent: str, since: datetime, until: datetime) -> str:
+        fmt = "%Y-%m-%dT%H:%M:%SZ"
+        return (
+            f"/api/v1/events/?agent_id={agent}&since={since.strftime(fmt)}"
+            f"&until={until.strftime(fmt)}&page_size=50"
+        )
+
+    api = []
+    for index, query in enumerate(queries):
+        started = time.perf_counter()
+        response = client.get(url(*query))
+        elapsed = time.perf_counter() - started
+        assert response.status_code == 200 and response.json()["results"], response.content[:300]
+        if index >= 20:  # the first requests warm caches and connections
+            api.append(elapsed)
+
+    sql = (
+        "SELECT id, event_id, stream_id, seq, ts, agent_id, action, result, user_id, resource,"
+        " details, trace_id, span_id, pii_commitments, prev_hash, hash, received_at"
+        " FROM ingest_auditevent WHERE agent_id = %s AND ts >= %s AND ts < %s"
+        " ORDER BY ts DESC, id DESC LIMIT 51"
+    )
+    raw = []
+    with psycopg.connect(psycopg_dsn(database_url)) as conn:
+        plan = conn.execute("EXPLAIN " + sql, queries[0]).fetchall()
+        for index, query in enumerate(queries):
+            started = time.perf_counter()
+            rows = conn.execute(sql, query).fetchall()
+            elapsed = time.perf_counter() - started
+            assert rows
+            if index >= 20:
+                raw.append(elapsed)
+        stored = conn.execute("SELECT count(*) FROM ingest_auditevent").fetchone()[0]
+    print(f"stored events: {stored:,}")
+    print("plan: " + " | ".join(line for (line,) in plan[:3]))
+    print(f"GET /api/v1/events/ (agent + one day, 50 rows): {summary(api)}")
+    print(f"baseline, the same query as raw SQL:          {summary(raw)}")
+    p95 = percentile(api, 0.95) * 1000
+    print(f"goal p95 <= 20 ms: {'met' if p95 <= 20 else 'not met'} ({p95:.2f} ms)")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--requests", type=int, default=300)
+    parser.add_argument("--database", default="obsportal_bench_api")
+    parser.add_argument("--reuse", action="store_true", help="measure the loaded database again")
+    args = parser.parse_args()
+    if args.reuse:
+        database_url = f"postgres://postgres@127.0.0.1:5432/{args.database}"
+    else:
+        database_url = fresh_database(args.database)
+        load(psycopg_dsn(database_url), args.rows)
+    measure(database_url, args.requests)
+
+
+if __name__ == "__main__":
+    main()
