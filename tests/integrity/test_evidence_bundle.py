@@ -9,12 +9,9 @@ from pathlib import Path
 
 import cffi
 import cryptography
-import opentelemetry
 import orjson
-import prometheus_client
 import pytest
 import rfc8785
-import typing_extensions
 
 import agents_sdk
 
@@ -38,24 +35,13 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-# What `import agents_sdk.offline` needs: the verifier itself uses orjson, rfc8785
-# and cryptography; the package's __init__ also imports the observability facade
-# (opentelemetry, prometheus_client). Django and the portal are not among them.
-OFFLINE_PACKAGES = (
-    agents_sdk,
-    orjson,
-    rfc8785,
-    cryptography,
-    cffi,
-    opentelemetry,
-    prometheus_client,
-    typing_extensions,
-)
+# All that `agents_sdk.offline` needs besides the standard library.
+OFFLINE_PACKAGES = (agents_sdk, orjson, rfc8785, cryptography, cffi)
 
 
 @pytest.fixture
 def offline_site(tmp_path) -> Path:
-    """A directory holding only agents_sdk and the packages importing it needs."""
+    """A directory holding only agents_sdk and the few packages its offline verifier needs."""
     site = tmp_path / "offline-site"
     site.mkdir()
     for module in OFFLINE_PACKAGES:
