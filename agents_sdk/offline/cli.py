@@ -9,8 +9,6 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
-from agents_sdk.offline.bundle import BundleUnreadable, verify_bundle
-
 EXIT_VERIFIED, EXIT_PROBLEMS, EXIT_UNREADABLE = 0, 1, 2
 
 
@@ -48,6 +46,15 @@ def load_bundle(path: Path) -> Any:
 
 
 def run_verify_bundle(args: argparse.Namespace) -> int:
+    try:  # imported here so that registering the command costs nothing
+        from agents_sdk.offline.bundle import BundleUnreadable, verify_bundle
+    except ImportError as exc:  # `cryptography` is an optional dependency of the SDK
+        print(
+            f"verify-bundle needs the 'cryptography' package ({exc}); "
+            "install it with: pip install 'agents-sdk[offline]'",
+            file=sys.stderr,
+        )
+        return EXIT_UNREADABLE
     key = args.key
     if key and Path(key).is_file():
         key = Path(key).read_text().strip()

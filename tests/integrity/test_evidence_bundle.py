@@ -211,3 +211,15 @@ def test_a_malformed_bundle_is_refused_without_a_traceback(
     assert done.returncode in (1, 2), done.stdout + done.stderr
     assert "Traceback" not in done.stderr
     assert "VERIFIED" not in done.stdout
+
+
+def test_without_cryptography_the_verifier_says_what_to_install(tmp_path):
+    site = tmp_path / "no-crypto"
+    site.mkdir()
+    for module in (agents_sdk, orjson, rfc8785):
+        (site / Path(module.__file__).parent.name).symlink_to(Path(module.__file__).parent)
+    bundle = tmp_path / "b.json"
+    bundle.write_text("{}")
+    done = verify_offline(site, str(bundle))
+    assert done.returncode == 2
+    assert "pip install 'agents-sdk[offline]'" in done.stderr and "Traceback" not in done.stderr
