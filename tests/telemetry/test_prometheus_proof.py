@@ -209,6 +209,19 @@ def test_every_dashboard_query_and_alert_signal_returns_data(
         + f"\n\nworker log:\n{worker_log.read_text()[-3000:]}"
     )
 
+    # With one agent picked in the dashboards' $agent variable, its panels still have data.
+    one_agent = [q for q in expected if "$agent" in q.text]
+    assert one_agent
+    empty = [q for q in one_agent if not query(prometheus, promql(q.text, agent="proof-agent"))]
+    assert not empty, "no data for agent proof-agent:\n" + "\n".join(q.where for q in empty)
+
+    # The rules engine evaluates every shipped rule without error.
+    with urllib.request.urlopen(f"{prometheus}/api/v1/rules", timeout=10) as response:
+        groups = json.load(response)["data"]["groups"]
+    rules = [rule for group in groups for rule in group["rules"]]
+    assert len(rules) == len(alert_signals())
+    assert [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"] == []
+
     for q in elsewhere:
         query(prometheus, promql(q.text))  # valid PromQL, even while nothing feeds it
     if elsewhere:
