@@ -3,15 +3,15 @@ the agent spans of the events they admit, as a real OTLP/gRPC receiver sees them
 
 from __future__ import annotations
 
+import json
 import sys
+import time
+from collections.abc import Callable
 
 import pytest
-from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import OTLPSpanExporter
-from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import TracerProvider
-from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 
 from agents_sdk import Observability
+from tests.support.otlp_receiver import OtlpGrpcReceiver, ReceivedSpan
 from tests.telemetry.conftest import (
     free_port,
     portal_env,
@@ -19,43 +19,53 @@ from tests.telemetry.conftest import (
     wait_http,
     wait_worker_ready,
 )
-from tests.telemetry.otlp_receiver import OtlpReceiver
 from tests.telemetry.test_prometheus_proof import post_batch
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 INGEST_SPAN = "obsportal.ingest.admit_batch"
 
 
-def attribute(span, key: str):
-    for item in span.attributes:
-        if item.key == key:
-            value = item.value
-            return getattr(value, value.WhichOneof("value"))
-    return None
+def wait_until(
+    receiver: OtlpGrpcReceiver, predicate: Callable[[ReceivedSpan], bool], timeout: float = 30
+) -> list[ReceivedSpan]:
+    """The received spans that satisfy `predicate`, once there is at least one."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = [span for span in list(receiver.spans) if predicate(span)]
+        if found:
+            return found
+        time.sleep(0.2)
+    seen = sorted({(s.resource.get("service.name"), s.name) for s in receiver.spans})
+    raise AssertionError(f"no matching span within {timeout} s; received: {seen}")
 
 
-def agent_steps(receiver_endpoint: str, obs: Observability, count: int) -> list[tuple[str, str]]:
-    """Agent steps, each in its own span, each recording one audit event with its span's ids."""
-    provider = TracerProvider(resource=Resource.create({"service.name": "trace-agent"}))
-    provider.add_span_processor(
-        SimpleSpanProcessor(OTLPSpanExporter(endpoint=receiver_endpoint, insecure=True))
-    )
-    tracer = provider.get_tracer("agent")
+def service(span: ReceivedSpan) -> str:
+    return span.resource.get("service.name", "")
+
+
+def agent_steps(obs: Observability, count: int) -> list[tuple[str, str]]:
+    """Agent steps through the SDK: each its own span and audit event with the span's ids."""
     ids = []
     for i in range(count):
-        with tracer.start_as_current_span("agent.step") as span:
-            context = span.get_span_context()
-            trace_id, span_id = f"{context.trace_id:032x}", f"{context.span_id:016x}"
-            obs.record_audit(
-                "tool_execute", details={"step": i}, trace_id=trace_id, span_id=span_id
-            )
-            ids.append((trace_id, span_id))
-    provider.shutdown()
+        with obs.step("answer", details={"step": i}) as step:
+            pass
+        ids.append((step.trace_id, step.span_id))
     return ids
 
 
-def linked_ids(span) -> set[tuple[str, str]]:
-    return {(link.trace_id.hex(), link.span_id.hex()) for link in span.links}
+def traced_agent(agent: str, journal, receiver: OtlpGrpcReceiver, **options) -> Observability:
+    return Observability(
+        agent,
+        journal,
+        tracing=True,
+        otlp_endpoint=receiver.endpoint,
+        span_schedule_delay_millis=100,
+        **options,
+    )
+
+
+def linked_ids(span: ReceivedSpan) -> set[tuple[str, str]]:
+    return {(link.trace_id, link.span_id) for link in span.links}
 
 
 def test_worker_ingest_span_links_to_the_agent_step_spans(
@@ -67,7 +77,7 @@ def test_worker_ingest_span_links_to_the_agent_step_spans(
     # to CeleryTransport: point it at this test's own Redis.
     monkeypatch.setenv("CELERY_BROKER_URL", own_redis)
     token = issue_agent_token("trace-agent")
-    with OtlpReceiver() as receiver:
+    with OtlpGrpcReceiver() as receiver:
         otel = {
             "OTEL_EXPORTER_OTLP_ENDPOINT": receiver.endpoint,
             "OTEL_EXPORTER_OTLP_INSECURE": "true",
@@ -79,42 +89,39 @@ def test_worker_ingest_span_links_to_the_agent_step_spans(
             concurrency=1,
         )
         wait_worker_ready(log, worker)
-        obs = Observability("trace-agent", tmp_path / "agent.jsonl", broker_url=own_redis,
-                            ingest_token=token)  # fmt: skip
-        steps = agent_steps(receiver.endpoint, obs, 3)
-        assert obs.shutdown(timeout=30), obs.shipper.last_error
-
-        agent_spans = receiver.wait_for(lambda s, span: s == "trace-agent")
-        assert {(span.trace_id.hex(), span.span_id.hex()) for _, span in agent_spans} == set(steps)
-        ingest = receiver.wait_for(
-            lambda s, span: s == "obsportal-worker" and span.name == INGEST_SPAN
-            and attribute(span, "obsportal.ingest.admitted")
+        obs = traced_agent(
+            "trace-agent", tmp_path / "agent.jsonl", receiver,
+            broker_url=own_redis, ingest_token=token,
         )  # fmt: skip
-        linked = set().union(*(linked_ids(span) for _, span in ingest))
-        assert linked == set(steps)
-        _, span = ingest[0]
-        assert attribute(span, "obsportal.ingest.status") == "accepted"
+        steps = agent_steps(obs, 3)
+        assert all(trace and span for trace, span in steps)
+        assert obs.shutdown(timeout=30)
+
+        agent_spans = wait_until(receiver, lambda s: service(s) == "trace-agent")
+        assert {(s.trace_id, s.span_id) for s in agent_spans} == set(steps)
+        ingest = wait_until(
+            receiver,
+            lambda s: service(s) == "obsportal-worker" and s.name == INGEST_SPAN
+            and s.attributes.get("obsportal.ingest.admitted"),
+        )  # fmt: skip
+        assert set().union(*(linked_ids(span) for span in ingest)) == set(steps)
+        span = ingest[0]
+        assert span.attributes["obsportal.ingest.status"] == "accepted"
         # The ingest span runs inside the Celery task's span, and the statements under it.
-        trace_spans = receiver.wait_for(
-            lambda s, other: (
-                other.trace_id == span.trace_id and other.span_id == span.parent_span_id
-            )
+        task = wait_until(receiver, lambda s: s.span_id == span.parent_span_id)[0]
+        assert INGEST_SPAN in task.name  # run/<task name>
+        statements = wait_until(
+            receiver,
+            lambda s: s.trace_id == span.trace_id and s.attributes.get("db.system") == "postgresql",
         )
-        assert "obsportal.ingest.admit_batch" in trace_spans[0][1].name  # run/<task name>
-        statements = receiver.wait_for(
-            lambda s, other: (
-                other.trace_id == span.trace_id and attribute(other, "db.system") == "postgresql"
-            )
-        )
-        assert any("ingest_auditevent" in (attribute(st, "db.statement") or "")
-                   for _, st in statements)  # fmt: skip
+        assert any("ingest_auditevent" in s.attributes.get("db.statement", "") for s in statements)
 
 
 def test_portal_http_ingest_is_traced_with_links(processes, own_redis, test_database_url, tmp_path):
     from obsportal.accounts.services import issue_agent_token
 
     token = issue_agent_token("http-trace-agent")
-    with OtlpReceiver() as receiver:
+    with OtlpGrpcReceiver() as receiver:
         port = free_port()
         env = portal_env(
             test_database_url,
@@ -131,30 +138,23 @@ def test_portal_http_ingest_is_traced_with_links(processes, own_redis, test_data
             env,
         )
         wait_http(f"http://127.0.0.1:{port}/readyz", web, log)
-        obs = Observability("http-trace-agent", tmp_path / "agent.jsonl", ship=False)
-        steps = agent_steps(receiver.endpoint, obs, 2)
+        journal = tmp_path / "agent.jsonl"
+        obs = traced_agent("http-trace-agent", journal, receiver, ship=False)
+        steps = agent_steps(obs, 2)
         obs.shutdown(timeout=5)
-        events = _journal(tmp_path / "agent.jsonl")
+        events = [json.loads(line) for line in journal.read_text().splitlines() if line.strip()]
         verdict = post_batch(f"http://127.0.0.1:{port}", token, events)
         assert verdict["admitted"] == 2, verdict
 
-        ingest = receiver.wait_for(
-            lambda s, span: s == "obsportal-web" and span.name == INGEST_SPAN
+        ingest = wait_until(
+            receiver, lambda s: service(s) == "obsportal-web" and s.name == INGEST_SPAN
         )
-        assert linked_ids(ingest[0][1]) == set(steps)
-        request = receiver.wait_for(lambda s, span: span.span_id == ingest[0][1].parent_span_id)[0][
-            1
-        ]
+        assert linked_ids(ingest[0]) == set(steps)
+        request = wait_until(receiver, lambda s: s.span_id == ingest[0].parent_span_id)[0]
         assert request.name.startswith("POST")
-        status = attribute(request, "http.response.status_code") or attribute(
-            request, "http.status_code"
+        status = request.attributes.get("http.response.status_code") or request.attributes.get(
+            "http.status_code"
         )
         assert status == 200, request
-        # /metrics scrapes are not traced.
-        assert not [s for _, s in receiver.spans if "metrics" in s.name]
-
-
-def _journal(path):
-    import json
-
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        # /metrics scrapes and health checks are not traced.
+        assert not [s for s in receiver.spans if "readyz" in s.name or "metrics" in s.name]
