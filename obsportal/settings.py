@@ -47,9 +47,13 @@ INSTALLED_APPS = [
     "obsportal.accounts",
     "obsportal.ingest",
     "obsportal.portal",
+    "obsportal.integrity",
+    "django_prometheus",
+    "obsportal.telemetry",
 ]
 
 MIDDLEWARE = [
+    "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
@@ -57,6 +61,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
 ROOT_URLCONF = "obsportal.urls"
@@ -84,6 +89,10 @@ DATABASES = {
     )
 }
 EMBEDDED = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+# django-prometheus' wrappers of the same backends: query counts and latencies on /metrics.
+DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
+    "django.db.backends.", "django_prometheus.db.backends."
+)
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -147,6 +156,30 @@ CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ROUTES = {"obsportal.ingest.*": {"queue": "ingest"}}
 CELERY_TASK_DEFAULT_QUEUE = "default"
+
+# Signed checkpoints (obsportal.integrity). The private key lives in a file or in
+# $OBSPORTAL_SIGNING_KEY, never in the database; copies of every checkpoint are
+# written outside PostgreSQL so a deleted chain end stays visible.
+OBSPORTAL_SIGNING_KEY_FILE = Path(
+    os.environ.get("OBSPORTAL_SIGNING_KEY_FILE", VAR_DIR / "keys" / "checkpoint.key")
+)
+OBSPORTAL_CHECKPOINT_DIR = Path(
+    os.environ.get("OBSPORTAL_CHECKPOINT_DIR", VAR_DIR / "checkpoints")
+)
+# The checkpoint origin line and the signing key's name (a schema-less URL, per C2SP).
+OBSPORTAL_CHECKPOINT_ORIGIN = os.environ.get(
+    "OBSPORTAL_CHECKPOINT_ORIGIN", "obsportal.localhost/audit-checkpoints"
+)
+CELERY_BEAT_SCHEDULE = {
+    "sign-checkpoint": {
+        "task": "obsportal.integrity.tasks.sign_checkpoint",
+        "schedule": float(os.environ.get("OBSPORTAL_CHECKPOINT_INTERVAL", 600)),
+    },
+    "verify-streams": {
+        "task": "obsportal.integrity.tasks.verify_streams",
+        "schedule": float(os.environ.get("OBSPORTAL_VERIFY_INTERVAL", 3600)),
+    },
+}
 
 GRAFANA_URL = os.environ.get("GRAFANA_URL", "http://localhost:3000")
 JAEGER_URL = os.environ.get("JAEGER_URL", "http://localhost:16686")

@@ -44,4 +44,6 @@ def verify_chain(events: list[dict[str, Any]]) -> list[str]:
 
 
 def read_journal(path: Path) -> list[dict[str, Any]]:
-    return [json.loads(line) for line in Path(path).read_text().splitlines() if line.strip()]
+    # Split on b"\n" only: str.splitlines() also splits inside values at U+0085, U+2028, ...
+    lines = Path(path).read_bytes().split(b"\n")
+    return [json.loads(line) for line in lines if line.strip()]

@@ -28,9 +28,22 @@ class NotCanonicalizable(ValueError):
     """The value cannot be represented as interoperable JSON."""
 
 
-def canonicalize(value: Any) -> bytes:
-    """Return the RFC 8785 bytes of `value`, refusing anything that is not plain JSON."""
+def canonicalize(value: Any, *, round_trip: bool = False) -> bytes:
+    """Return the RFC 8785 bytes of `value`, refusing anything that is not plain JSON.
+
+    round_trip=True also refuses a float that RFC 8785 writes as an integer outside
+    ±2^53 (2.0**53 is written `9007199254740992`): whoever parses the event back
+    gets an integer that no verifier can canonicalize again, so an event holding
+    one could be recorded but never verified or stored by the portal.
+    """
+    if _is_plain(value):
+        try:
+            return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
+        except orjson.JSONEncodeError as exc:  # lone surrogates
+            raise NotCanonicalizable(str(exc)) from exc
     if _needs_reference_path(value, "$"):
+        if round_trip:
+            _check_round_trip(value, "$")
         try:
             return rfc8785.dumps(value)
         except rfc8785.CanonicalizationError as exc:  # pragma: no cover - checked above
@@ -39,6 +52,52 @@ def canonicalize(value: Any) -> bytes:
         return orjson.dumps(value, option=orjson.OPT_SORT_KEYS)
     except orjson.JSONEncodeError as exc:
         raise NotCanonicalizable(str(exc)) from exc
+
+
+def _check_round_trip(value: Any, where: str) -> None:
+    kind = type(value)
+    if kind is float:
+        if MAX_SAFE_INTEGER < abs(value) < 1e21 and value.is_integer():
+            raise NotCanonicalizable(
+                f"{where}: {value!r} would be read back as an integer outside the range ±2^53"
+            )
+    elif kind is dict:
+        for key, item in value.items():
+            _check_round_trip(item, f"{where}.{key}")
+    elif kind is list or kind is tuple:
+        for index, item in enumerate(value):
+            _check_round_trip(item, f"{where}[{index}]")
+
+
+def _is_plain(value: Any) -> bool:
+    """A quick yes for what orjson may serialize as is: no floats, ASCII keys, valid.
+
+    Anything else (a float, a non-ASCII key, or an invalid value) answers False
+    and goes through `_needs_reference_path`, which decides and names the
+    problem. Leaves are checked inline: this runs on every recorded event.
+    """
+    kind = type(value)
+    if kind is dict:
+        for key, item in value.items():
+            if type(key) is not str or not key.isascii() or "\x00" in key:
+                return False
+            kind = type(item)
+            if kind is str:
+                if "\x00" in item:
+                    return False
+            elif kind is int:
+                if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
+                    return False
+            elif not (kind is bool or item is None or _is_plain(item)):
+                return False
+        return True
+    if kind is list or kind is tuple:
+        return all(_is_plain(item) for item in value)
+    if kind is str:
+        return "\x00" not in value
+    if kind is int:
+        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+    return kind is bool or value is None
 
 
 def _needs_reference_path(value: Any, where: str) -> bool:

@@ -76,7 +76,7 @@ class PersonalValue:
 def commit_personal_value(value: Any, salt: bytes | None = None) -> PersonalValue:
     """Commit to `value` with a fresh 16-byte salt: sha256(salt + RFC8785(value))."""
     salt = salt if salt is not None else os.urandom(16)
-    digest = hashlib.sha256(salt + canonicalize(value)).hexdigest()
+    digest = hashlib.sha256(salt + canonicalize(value, round_trip=True)).hexdigest()
     return PersonalValue(commitment=digest, value=value, salt=salt.hex())
 
 

@@ -1,8 +1,11 @@
 """The background shipper: reads the journal from its cursor and ships acknowledged batches.
 
-The journal is the outbox. The cursor moves only after the portal answers for a
-batch, so a crash, a dead broker or a dead database means a resend, and the
-portal's idempotent admission turns a resend into a no-op.
+The journal is the outbox. Up to `max_in_flight` batches travel at once, but
+their answers are taken in journal order and the cursor moves only over a
+contiguous run of acknowledged batches; a failure drops everything after the
+cursor and starts again from it after a backoff. A crash, a dead broker or a
+dead database therefore means a resend, and the portal's idempotent admission
+turns a resend into a no-op.
 """
 
 from __future__ import annotations
@@ -10,14 +13,23 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import orjson
 
-from agents_sdk.audit.journal import read_lines
+from agents_sdk.audit.segments import JournalPosition, iter_journal_lines, journal_files, last_line
 from agents_sdk.shipping.cursor import Cursor, load_cursor, save_cursor
-from agents_sdk.shipping.transports import BatchRejected, Transport, TransportError
+from agents_sdk.shipping.transports import (
+    Batch,
+    BatchRejected,
+    Pending,
+    Transport,
+    TransportError,
+    submit,
+)
 
 log = logging.getLogger("agents_sdk.shipping")
 
@@ -27,7 +39,14 @@ def backoff_delay(attempt: int, base: float = 0.2, cap: float = 10.0) -> float:
 
 
 class Shipper:
-    """Ships one journal through one transport, in a background thread."""
+    """Ships one journal through one transport, in a background thread.
+
+    `journal` (a JournalWriter) bounds reading to what is durable, so an event
+    that a crash could still lose is never shipped; `durable_offset` (a callable
+    giving the durable byte offset of the active file) is the older form of the
+    same bound. Without either, every complete line on disk is shippable (the
+    CLI's `ship` of a closed journal).
+    """
 
     def __init__(
         self,
@@ -36,61 +55,152 @@ class Shipper:
         *,
         batch_size: int = 500,
         max_wait: float = 0.2,
-        durable_offset: Any = None,
+        max_in_flight: int = 4,
+        max_backoff: float = 10.0,
+        durable_offset: Callable[[], int] | None = None,
+        journal: Any = None,
+        result_timeout: float = 60.0,
     ):
+        if batch_size < 1 or max_in_flight < 1:
+            raise ValueError("batch_size and max_in_flight must be at least 1")
         self.journal_path = Path(journal_path)
         self.transport = transport
         self.batch_size = batch_size
         self.max_wait = max_wait
-        # A callable giving how far the file may be read (the writer's durable offset);
-        # without one, every complete line on disk is shippable.
+        self.max_in_flight = max_in_flight
+        self.max_backoff = max_backoff
+        self.result_timeout = result_timeout
+        self._journal = journal
         self._durable_offset = durable_offset
         self.cursor = load_cursor(self.journal_path)
         self.wakeup = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._state = threading.Lock()  # one pump at a time: the thread or drain()
         self.last_error: str | None = None
         self.shipped_events = 0
+        self.failures = 0
 
-    # -- one step, usable without the thread (the CLI's `ship`) --------------
+    # -- reading -------------------------------------------------------------
 
-    def read_batch(self) -> tuple[list[dict[str, Any]], int, int]:
-        """The next batch after the cursor: (events, offset after it, last seq)."""
-        if not self.journal_path.exists():
-            return [], self.cursor.offset, self.cursor.seq
-        limit = self._durable_offset() if self._durable_offset else None
-        events: list[dict[str, Any]] = []
-        offset, seq = self.cursor.offset, self.cursor.seq
-        for end, line in read_lines(self.journal_path, self.cursor.offset, limit):
-            event = orjson.loads(line)
-            events.append(event)
-            offset, seq = end, event["seq"]
-            if len(events) >= self.batch_size:
+    def _durable_limit(self) -> JournalPosition | None:
+        if self._journal is not None:
+            return self._journal.durable_position
+        if self._durable_offset is not None:
+            files = journal_files(self.journal_path)
+            base = files[-1].base if files else 0
+            return JournalPosition(base, self._durable_offset())
+        return None
+
+    def read_batch(self, start: JournalPosition | None = None) -> Batch | None:
+        """The next batch after `start` (default: the cursor); None when nothing is shippable."""
+        start = start or self.cursor.position
+        limit = self._durable_limit()
+        lines: list[bytes] = []
+        end = start
+        for file, offset, line in iter_journal_lines(self.journal_path, start):
+            if limit is not None and (
+                file.base > limit.base or (file.base == limit.base and offset > limit.offset)
+            ):
                 break
-        return events, offset, seq
+            lines.append(line)
+            end = JournalPosition(file.base, offset)
+            if len(lines) >= self.batch_size:
+                break
+        if not lines:
+            return None
+        return Batch(lines, end, _seq_of(lines[0]), _seq_of(lines[-1]))
+
+    def pending_events(self) -> int:
+        """Events recorded but not yet acknowledged by the portal."""
+        if self._journal is not None:
+            last = self._journal.last_seq
+        else:
+            last = -1
+            files = journal_files(self.journal_path)
+            for file in reversed(files):
+                line = last_line(file.path)
+                if line is not None:
+                    last = _seq_of(line)
+                    break
+        return max(0, last - self.cursor.seq)
+
+    # -- shipping --------------------------------------------------------------
 
     def ship_once(self) -> int:
-        """Send the next batch; return how many events the portal acknowledged."""
-        events, offset, seq = self.read_batch()
-        if not events:
-            return 0
-        self.transport.send(events)
-        self.cursor = Cursor(offset=offset, seq=seq)
+        """Send the next batch and wait for its answer; return how many events were acknowledged."""
+        with self._state:
+            batch = self.read_batch()
+            if batch is None:
+                return 0
+            submit(self.transport, batch).result(self.result_timeout)
+            self._acknowledge(batch)
+            return len(batch)
+
+    def _acknowledge(self, batch: Batch) -> None:
+        self.cursor = Cursor(base=batch.end.base, offset=batch.end.offset, seq=batch.last_seq)
         save_cursor(self.journal_path, self.cursor)
-        self.shipped_events += len(events)
+        self.shipped_events += len(batch)
         self.last_error = None
-        return len(events)
+
+    def _pump(self, *, until_empty: bool, deadline: float | None) -> bool:
+        """Ship with a window of batches in flight.
+
+        Returns True when everything shippable is acknowledged (`until_empty`),
+        False on a failure, on the deadline, or when asked to stop.
+        """
+        in_flight: deque[tuple[Batch, Pending]] = deque()
+        position = self.cursor.position
+        lingered = False
+        while True:
+            if deadline is not None and time.monotonic() >= deadline:
+                return False
+            if not until_empty and self._stop.is_set():
+                return False
+            while len(in_flight) < self.max_in_flight:
+                batch = self.read_batch(position)
+                if batch is None:
+                    break
+                if len(batch) < self.batch_size and not until_empty:
+                    # Batching by time: a short batch waits up to max_wait for company,
+                    # unless batches are already travelling (their answers come first).
+                    if in_flight:
+                        break
+                    if not lingered:
+                        lingered = True
+                        self.wakeup.clear()
+                        self._stop.wait(self.max_wait)
+                        continue
+                in_flight.append((batch, submit(self.transport, batch)))
+                position = batch.end
+                lingered = False
+            if not in_flight:
+                if until_empty:
+                    return True
+                self.wakeup.wait(self.max_wait)
+                self.wakeup.clear()
+                continue
+            batch, pending = in_flight[0]
+            remaining = self.result_timeout
+            if deadline is not None:
+                remaining = max(0.05, min(remaining, deadline - time.monotonic()))
+            try:
+                pending.result(remaining)
+            except (TransportError, BatchRejected) as exc:
+                # Everything after the cursor is sent again later, in order.
+                self.last_error = str(exc)
+                self.failures += 1
+                raise
+            in_flight.popleft()
+            with self._state:
+                self._acknowledge(batch)
 
     def drain(self, deadline: float | None = None) -> bool:
         """Ship until nothing is left (True) or the deadline passes or a send fails (False)."""
-        while deadline is None or time.monotonic() < deadline:
-            try:
-                if self.ship_once() == 0:
-                    return True
-            except (TransportError, BatchRejected) as exc:
-                self.last_error = str(exc)
-                return False
-        return False
+        try:
+            return self._pump(until_empty=True, deadline=deadline)
+        except (TransportError, BatchRejected):
+            return False
 
     # -- the background loop ----------------------------------------------------
 
@@ -102,25 +212,23 @@ class Shipper:
         attempt = 0
         while not self._stop.is_set():
             try:
-                shipped = self.ship_once()
+                self._pump(until_empty=False, deadline=None)
+                attempt = 0
             except TransportError as exc:
-                self.last_error = str(exc)
                 log.warning("shipping failed, will retry: %s", exc)
-                self._stop.wait(backoff_delay(attempt))
+                self._stop.wait(backoff_delay(attempt, cap=self.max_backoff))
                 attempt += 1
-                continue
             except BatchRejected as exc:
                 # A batch the portal will never take stays unshipped and visible;
                 # retrying slowly lets an operator fix the cause without a restart.
-                self.last_error = str(exc)
                 log.error("%s", exc)
-                self._stop.wait(backoff_delay(attempt, cap=60.0))
+                self._stop.wait(backoff_delay(attempt, cap=max(60.0, self.max_backoff)))
                 attempt += 1
-                continue
-            attempt = 0
-            if shipped < self.batch_size:
-                self.wakeup.wait(self.max_wait)
-                self.wakeup.clear()
+            except Exception as exc:  # noqa: BLE001 - the loop must outlive surprises
+                self.last_error = f"{type(exc).__name__}: {exc}"
+                log.exception("shipper loop error")
+                self._stop.wait(backoff_delay(attempt, cap=self.max_backoff))
+                attempt += 1
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop the loop, shipping what it can within `timeout`; True if nothing is left."""
@@ -135,3 +243,9 @@ class Shipper:
         if not busy:
             self.transport.close()
         return drained
+
+
+def _seq_of(line: bytes) -> int:
+    # `"seq":N,"span_id"` is top-level only (a nested "seq" key would be followed
+    # by another key order), but a parse is exact and rare here: once per batch end.
+    return int(orjson.loads(line)["seq"])

@@ -21,6 +21,7 @@ from obsportal.ingest.services import (
     admit_batch,
     refuse_batch,
 )
+from obsportal.telemetry.ingest import observed_admission
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -135,7 +136,7 @@ class IngestBatchView(APIView):
         if verdict is None:
             body = self._parsed
             events = body.get("events") if isinstance(body, dict) else body
-            verdict = admit_batch({"token": token, "events": events})
+            verdict = observed_admission(admit_batch, {"token": token, "events": events})
         if verdict.status == "accepted":
             return Response(verdict.as_dict())
         code = REFUSAL_STATUS.get(verdict.reason_code, status.HTTP_400_BAD_REQUEST)

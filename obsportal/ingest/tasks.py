@@ -9,6 +9,7 @@ from django.db import DatabaseError, InterfaceError, OperationalError
 
 from agents_sdk.shipping.transports import INGEST_TASK
 from obsportal.ingest.services import Reason, admit_batch, refuse_batch
+from obsportal.telemetry.ingest import observed_admission
 
 # A database that refuses the rows themselves (not the connection) is retried a few
 # times, in case it was a passing state such as a migration, then dead-lettered.
@@ -23,7 +24,7 @@ def backoff(retries: int) -> float:
 def ingest_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
     """Admit one batch; while the database is unreachable, retry with backoff, never drop."""
     try:
-        return admit_batch(batch).as_dict()
+        return observed_admission(admit_batch, batch).as_dict()
     except (OperationalError, InterfaceError) as exc:
         # Down, restarting or unreachable: the batch waits in the broker as long as it takes.
         raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc

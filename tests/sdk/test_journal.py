@@ -7,6 +7,8 @@ import textwrap
 import time
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from agents_sdk import InvalidEvent, JournalLocked, JournalWriter, Observability
 from agents_sdk.audit.journal import torn_path
@@ -65,11 +67,30 @@ def test_a_second_writer_in_another_process_is_refused(tmp_path):
     ("kwargs", "message"),
     [
         ({"details": {"x": float("nan")}}, "NaN"),
+        ({"details": {"deep": [{"x": float("inf")}]}}, r"\$\.deep\[0\]\.x: inf"),
+        ({"details": {"x": -float("inf")}}, "Infinity"),
         ({"details": {"when": object()}}, "not a JSON value"),
+        ({"details": {"at": __import__("datetime").datetime.now()}}, "datetime is not a JSON"),
+        ({"details": {1: "int key"}}, "keys must be strings"),
+        ({"details": {"n": 2**60}}, "outside the range"),
+        ({"details": {"n": [2.0**53]}}, "read back as an integer outside"),
+        ({"personal_data": {"n": -(2.0**60)}}, "read back as an integer outside"),
+        ({"details": {"s": "nul\x00"}}, "NUL"),
         ({"result": "maybe"}, "not one of"),
+        ({"result": None}, "not one of"),
+        ({"result": ["success"]}, "not one of"),
         ({"details": {"blob": "x" * 70_000}}, "limit is 65536"),
+        ({"details": {"blob": "é" * 40_000}}, "limit is 65536"),
         ({"details": "text"}, "details must be a dict"),
         ({"user_id": 42}, "user_id must be a string"),
+        ({"user_id": "u" * 201}, "user_id is 201 characters"),
+        ({"resource": "nul\x00"}, "NUL"),
+        ({"action": ""}, "action must be a non-empty string"),
+        ({"action": None}, "action must be a non-empty string"),
+        ({"trace_id": "not-hex"}, "trace_id must be 32 lowercase hex"),
+        ({"span_id": "ABCDEF0123456789"}, "span_id must be 16 lowercase hex"),
+        ({"personal_data": {"email": {1, 2}}}, "personal_data\\['email'\\]"),
+        ({"personal_data": {"email": float("nan")}}, "NaN"),
     ],
 )
 def test_bad_input_raises_and_writes_nothing(tmp_path, kwargs, message):
@@ -82,6 +103,60 @@ def test_bad_input_raises_and_writes_nothing(tmp_path, kwargs, message):
     events = read_journal(path)
     assert [e["seq"] for e in events] == [0, 1]
     assert verify_chain(events) == []
+    assert not torn_path(path).exists()
+
+
+def test_an_event_just_under_the_size_limit_is_recorded(tmp_path):
+    path = tmp_path / "agent.jsonl"
+    with JournalWriter(path, "agent-1") as journal:
+        journal.append("ok", details={"blob": "x" * 64_000})
+    assert verify_chain(read_journal(path)) == []
+
+
+TEXT = st.text(alphabet=st.characters(exclude_characters="\x00", exclude_categories=("Cs",)))
+JSON = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**53) + 1, 2**53 - 1)
+    # Integral floats beyond 2^53 (below 1e21) are refused: tested with the bad input.
+    | st.floats(allow_nan=False, allow_infinity=False).filter(
+        lambda f: not (2**53 <= abs(f) < 1e21 and f.is_integer())
+    )
+    | TEXT,
+    lambda children: st.lists(children, max_size=4) | st.dictionaries(TEXT, children, max_size=4),
+    max_leaves=12,
+)
+
+
+@settings(
+    max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    action=TEXT.filter(bool).map(lambda s: s[:200]),
+    user_id=st.none() | TEXT.map(lambda s: s[:200]),
+    resource=st.none() | TEXT,
+    details=st.dictionaries(TEXT, JSON, max_size=5),
+    personal=st.none() | st.dictionaries(TEXT.filter(bool), JSON, min_size=1, max_size=2),
+)
+def test_any_valid_input_gives_events_the_independent_verifier_accepts(
+    tmp_path_factory, action, user_id, resource, details, personal
+):
+    path = tmp_path_factory.mktemp("prop") / "agent.jsonl"
+    with JournalWriter(path, "agent-ü", fsync="never") as journal:
+        written = journal.append(
+            action,
+            "error",
+            details=details,
+            user_id=user_id,
+            resource=resource,
+            personal_data=personal,
+            trace_id="ab" * 16,
+            span_id="cd" * 8,
+        )
+        journal.append("next")
+    events = read_journal(path)
+    assert verify_chain(events) == []
+    assert events[0] == json.loads(json.dumps(written))
 
 
 @pytest.mark.parametrize("fsync", ["batch", "always", "never"])
@@ -116,6 +191,7 @@ def test_kill_9_mid_stream_then_reopen_continues_the_chain(tmp_path):
     time.sleep(0.5)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    proc.stdout.close()
     # Simulate the torn write a crash mid-line leaves behind.
     with open(path, "ab") as handle:
         handle.write(b'{"v":1,"event_id":"torn')
@@ -134,3 +210,41 @@ def test_kill_9_mid_stream_then_reopen_continues_the_chain(tmp_path):
 
 def read_journal_lines(path):
     return path.read_bytes().count(b"\n")
+
+
+def test_always_returns_once_durable_and_concurrent_callers_share_fsyncs(tmp_path, monkeypatch):
+    import threading
+
+    import agents_sdk.audit.journal as journal_module
+
+    path = tmp_path / "agent.jsonl"
+    calls = []
+    real_fsync = os.fsync
+
+    def slow_fsync(fd):
+        # A slow disk (2 ms per fsync) so that callers pile up behind one flush.
+        calls.append(fd)
+        time.sleep(0.002)
+        real_fsync(fd)
+
+    monkeypatch.setattr(journal_module.os, "fsync", slow_fsync)
+    not_durable = []
+    with JournalWriter(path, "agent-1", fsync="always") as journal:
+
+        def work():
+            for i in range(50):
+                event = journal.append("step", details={"i": i})
+                if journal.durable_seq < event["seq"]:
+                    not_durable.append(event["seq"])
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        fsyncs = len(calls)
+    assert not_durable == []
+    events = read_journal(path)
+    assert len(events) == 400
+    assert verify_chain(events) == []
+    assert fsyncs <= 200  # 400 events, far fewer fsyncs: commits were shared

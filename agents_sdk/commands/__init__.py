@@ -1,0 +1,72 @@
+"""The CLI's subcommands: each module defines one `Command`; `COMMANDS` lists them in order."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+
+class CommandError(Exception):
+    """A usage or input problem: printed without a traceback, exit code 2."""
+
+
+@dataclass(frozen=True, slots=True)
+class Command:
+    name: str
+    help: str
+    add_arguments: Callable[[argparse.ArgumentParser], None]
+    run: Callable[[argparse.Namespace], int]
+    description: str = ""
+
+
+def existing_journal(value: str) -> Path:
+    """argparse type: a journal path with at least one file (active or segment)."""
+    from agents_sdk.audit.segments import journal_files
+
+    path = Path(value)
+    if not journal_files(path):
+        raise argparse.ArgumentTypeError(f"no journal at {value}")
+    return path
+
+
+def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("filters (combined with AND)")
+    group.add_argument("--agent", metavar="AGENT_ID", help="events of this agent_id")
+    group.add_argument("--action", help="events with this action, e.g. tool_execute")
+    group.add_argument("--user", metavar="USER_ID", help="events on behalf of this user_id")
+    group.add_argument(
+        "--result",
+        choices=("success", "failure", "denied", "error"),
+        help="events with this outcome",
+    )
+    group.add_argument(
+        "--since", metavar="TIME", help="at or after TIME (ISO 8601, UTC if no zone)"
+    )
+    group.add_argument("--until", metavar="TIME", help="before TIME (ISO 8601, UTC if no zone)")
+
+
+def event_filter(args: argparse.Namespace):
+    from agents_sdk.audit.query import EventFilter
+
+    try:
+        return EventFilter.build(
+            agent_id=args.agent,
+            action=args.action,
+            user_id=args.user,
+            result=args.result,
+            since=args.since,
+            until=args.until,
+        )
+    except ValueError as exc:
+        raise CommandError(str(exc)) from None
+
+
+def _commands() -> list[Command]:
+    from agents_sdk.commands import query, ship, tail, verify
+
+    return [verify.COMMAND, query.COMMAND, tail.COMMAND, ship.COMMAND]
+
+
+COMMANDS: list[Command] = _commands()

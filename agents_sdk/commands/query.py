@@ -1,0 +1,52 @@
+"""`agents-sdk query JOURNAL [filters]`: matching events as JSON lines, streaming."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from agents_sdk.audit.query import query_lines
+from agents_sdk.commands import Command, add_filter_arguments, event_filter, existing_journal
+
+DESCRIPTION = """\
+Print the events of a journal (all rotated segments, then the active file) that
+match every filter given, oldest first, one JSON object per line, exactly as
+stored. Streams: memory stays flat whatever the journal's size.
+
+examples:
+  agents-sdk query audit.jsonl --action tool_execute --result denied
+  agents-sdk query audit.jsonl --user alice --since 2026-11-01 --until 2026-11-02T00:00Z
+  agents-sdk query audit.jsonl --result failure --count
+"""
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("journal", type=existing_journal, help="the journal's active file path")
+    add_filter_arguments(parser)
+    parser.add_argument("--limit", type=int, metavar="N", help="stop after N events")
+    parser.add_argument("--count", action="store_true", help="print only how many events match")
+
+
+def run(args: argparse.Namespace) -> int:
+    where = event_filter(args)
+    out = sys.stdout.buffer
+    count = 0
+    for line in query_lines(args.journal, where):
+        count += 1
+        if not args.count:
+            out.write(line)
+        if args.limit is not None and count >= args.limit:
+            break
+    if args.count:
+        print(count)
+    out.flush()
+    return 0
+
+
+COMMAND = Command(
+    name="query",
+    help="print matching events as JSON lines",
+    description=DESCRIPTION,
+    add_arguments=add_arguments,
+    run=run,
+)

@@ -1,0 +1,154 @@
+"""JSON-lines logging through the standard `logging` module, correlated with traces.
+
+A line: `ts` (RFC 3339 UTC), `level`, `logger`, `message`, `agent_id`,
+`trace_id`/`span_id` of the active span, the fields bound with `log_context()`,
+then the record's `extra` fields. Context lives in a contextvar, so threads and
+asyncio tasks each see their own. Formatting happens only in the formatter,
+which `logging` never reaches for a record its level filter dropped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import logging
+import sys
+import time
+from collections.abc import Iterator
+from typing import IO, Any
+
+import orjson
+
+from agents_sdk._otel import active_span_context
+
+# Fields bound for the current thread / task; replaced, never mutated, so copies are cheap.
+_context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
+    "agents_sdk_log_context", default=None
+)
+
+# Attributes every LogRecord has; anything else on a record came from `extra=`.
+_PLAIN_RECORD_SIZE = len(vars(logging.LogRecord("", 0, "", 0, "", None, None)))
+_RECORD_ATTRS = frozenset(
+    vars(logging.LogRecord("", 0, "", 0, "", None, None)).keys() | {"message", "asctime"}
+)
+
+
+@contextlib.contextmanager
+def log_context(**fields: Any) -> Iterator[None]:
+    """Add `fields` to every JSON line logged inside the block (this thread / task only)."""
+    token = _context.set({**(_context.get() or {}), **fields})
+    try:
+        yield
+    finally:
+        _context.reset(token)
+
+
+def bound_context() -> dict[str, Any]:
+    return dict(_context.get() or {})
+
+
+class _Timestamps:
+    """RFC 3339 UTC with microseconds; the date-time prefix is reused within one second."""
+
+    __slots__ = ("_second", "_prefix")
+
+    def __init__(self) -> None:
+        self._second = -1
+        self._prefix = ""
+
+    def format(self, created: float) -> str:
+        second = int(created)
+        if second != self._second:
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._second = second
+        return f"{self._prefix}.{int((created - second) * 1_000_000):06d}Z"
+
+
+def _json_default(value: Any) -> str:
+    return str(value)
+
+
+class JsonFormatter(logging.Formatter):
+    """Formats a LogRecord as one JSON object (no trailing newline; the handler adds it)."""
+
+    def __init__(self, agent_id: str | None = None):
+        super().__init__()
+        self.agent_id = agent_id
+        self._ts = _Timestamps()
+        self._ids_cache: tuple[int, int, str, str] = (0, 0, "", "")
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": self._ts.format(record.created),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+            "agent_id": self.agent_id,
+        }
+        ctx = active_span_context()
+        if ctx is not None:
+            # Consecutive lines mostly come from the same span: reuse its hex ids.
+            # One tuple, swapped whole, so threads sharing the formatter never mix two spans.
+            cached = self._ids_cache
+            if cached[0] != ctx.trace_id or cached[1] != ctx.span_id:
+                cached = self._ids_cache = (
+                    ctx.trace_id,
+                    ctx.span_id,
+                    format(ctx.trace_id, "032x"),
+                    format(ctx.span_id, "016x"),
+                )
+            line["trace_id"], line["span_id"] = cached[2], cached[3]
+        else:
+            line["trace_id"] = line["span_id"] = None
+        bound = _context.get()
+        if bound:
+            line.update(bound)
+        fields = record.__dict__
+        if len(fields) > _PLAIN_RECORD_SIZE:  # only a record given `extra=` has more
+            for key, value in fields.items():
+                if key not in _RECORD_ATTRS:
+                    line[key] = value
+        if record.exc_info:
+            line["exception"] = self.formatException(record.exc_info)
+        if record.stack_info:
+            line["stack"] = record.stack_info
+        return orjson.dumps(line, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
+def json_logger(
+    agent_id: str,
+    *,
+    name: str | None = None,
+    level: int | str = logging.INFO,
+    stream: IO[str] | None = None,
+    propagate: bool = False,
+) -> logging.Logger:
+    """The agent's logger, writing JSON lines to `stream` (stderr by default).
+
+    It does not propagate to the root logger by default, so a root handler does not
+    print each line a second time in another format.
+    """
+    logger = logging.getLogger(name or f"agents_sdk.agent.{agent_id}")
+    logger.setLevel(level)
+    logger.propagate = propagate
+    handler = logging.StreamHandler(stream if stream is not None else sys.stderr)
+    handler.setFormatter(JsonFormatter(agent_id))
+    handler._agents_sdk = True  # type: ignore[attr-defined]
+    # Re-creating an Observability for the same agent replaces our handler, never stacks it.
+    for old in [h for h in logger.handlers if getattr(h, "_agents_sdk", False)]:
+        logger.removeHandler(old)
+    logger.addHandler(handler)
+    return logger
+
+
+def silent_logger(agent_id: str) -> logging.Logger:
+    """Logging off: a logger that is enabled for nothing (not registered globally)."""
+    logger = logging.Logger(f"agents_sdk.agent.{agent_id}.off")
+    logger.disabled = True
+    return logger
+
+
+def close_json_logger(logger: logging.Logger) -> None:
+    for handler in [h for h in logger.handlers if getattr(h, "_agents_sdk", False)]:
+        handler.flush()
+        logger.removeHandler(handler)

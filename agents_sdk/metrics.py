@@ -1,0 +1,261 @@
+"""Agent metrics on prometheus_client: the names the Grafana dashboards query.
+
+Each `AgentMetrics` owns its own `CollectorRegistry` (the global one only when
+asked), so two agents in one process, or a test, never share counters. Label
+children are cached per label set: the hot path is a dict lookup and an `inc`.
+Under `PROMETHEUS_MULTIPROC_DIR` (set before prometheus_client is imported),
+values live in that directory's files and the exposition aggregates every
+process's values.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from collections.abc import Callable
+from typing import Any
+
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+    start_http_server,
+)
+from prometheus_client import multiprocess as prom_multiprocess
+
+# Seconds: agent steps and LLM calls span ms..minutes; tools ms..tens of seconds.
+STEP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
+# Time spent inside the SDK per step: microseconds to a few milliseconds.
+OVERHEAD_BUCKETS = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2)
+
+
+def multiprocess_dir() -> str | None:
+    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+
+
+class _RefreshingRegistry(CollectorRegistry):
+    """A registry that lets its owner bring derived values up to date before each scrape."""
+
+    def __init__(self) -> None:
+        super().__init__(auto_describe=True)
+        self.before_collect: Callable[[], None] | None = None
+
+    def collect(self):  # type: ignore[override]
+        if self.before_collect is not None:
+            self.before_collect()
+        return super().collect()
+
+
+class _MultiProcessView(CollectorRegistry):
+    """The exposition registry in multiprocess mode: every process's files, refreshed first."""
+
+    def __init__(self, path: str, refresh: Callable[[], None]):
+        super().__init__()
+        prom_multiprocess.MultiProcessCollector(self, path=path)
+        self._refresh = refresh
+
+    def collect(self):  # type: ignore[override]
+        self._refresh()
+        return super().collect()
+
+
+class AgentMetrics:
+    """The agent metric families, labelled with one `agent_id`."""
+
+    enabled = True
+
+    def __init__(self, agent_id: str, registry: CollectorRegistry | None = None):
+        self.agent_id = agent_id
+        self.registry = registry if registry is not None else _RefreshingRegistry()
+        self._server: Any = None
+        self._progress: Callable[[], tuple[int, int]] | None = None
+        self._shipped_seen = 0
+        self._progress_lock = threading.Lock()
+        r = self.registry
+        self.steps = Counter(
+            "agent_steps", "Agent steps by outcome.", ["agent_id", "status"], registry=r
+        )
+        self.step_duration = Histogram(
+            "agent_step_duration_seconds",
+            "Wall time of one agent step.",
+            ["agent_id"],
+            buckets=STEP_BUCKETS,
+            registry=r,
+        )
+        self.tool_calls = Counter(
+            "agent_tool_calls", "Tool calls by tool and outcome.",
+            ["agent_id", "tool", "status"], registry=r,
+        )  # fmt: skip
+        self.tool_duration = Histogram(
+            "agent_tool_duration_seconds",
+            "Wall time of one tool call.",
+            ["agent_id", "tool"],
+            buckets=STEP_BUCKETS,
+            registry=r,
+        )
+        self.llm_calls = Counter(
+            "agent_llm_calls", "LLM calls by provider, model and outcome.",
+            ["agent_id", "provider", "model", "status"], registry=r,
+        )  # fmt: skip
+        self.llm_duration = Histogram(
+            "agent_llm_duration_seconds",
+            "Wall time of one LLM call.",
+            ["agent_id", "provider", "model"],
+            buckets=STEP_BUCKETS,
+            registry=r,
+        )
+        self.llm_tokens = Counter(
+            "agent_llm_tokens", "LLM tokens by direction (input|output).",
+            ["agent_id", "provider", "model", "direction"], registry=r,
+        )  # fmt: skip
+        self.llm_cost = Counter(
+            "agent_llm_cost_usd", "LLM cost in US dollars as reported by the caller.",
+            ["agent_id", "provider", "model"], registry=r,
+        )  # fmt: skip
+        self.errors = Counter(
+            "agent_errors", "Errors raised in agent steps, LLM and tool calls, by kind.",
+            ["agent_id", "kind"], registry=r,
+        )  # fmt: skip
+        self.permissions = Counter(
+            "agent_permission_requests", "Permission requests by decision (granted|denied).",
+            ["agent_id", "decision"], registry=r,
+        )  # fmt: skip
+        self.audit_recorded = Counter(
+            "agent_audit_events_recorded", "Audit events appended to the local journal.",
+            ["agent_id"], registry=r,
+        )  # fmt: skip
+        self.audit_shipped = Counter(
+            "agent_audit_events_shipped", "Audit events acknowledged by the portal.",
+            ["agent_id"], registry=r,
+        )  # fmt: skip
+        self.audit_pending = Gauge(
+            "agent_audit_events_pending", "Audit events recorded but not yet acknowledged.",
+            ["agent_id"], multiprocess_mode="livesum", registry=r,
+        )  # fmt: skip
+        self.spans_dropped = Counter(
+            "agent_spans_dropped", "Spans dropped because the export queue was full.",
+            ["agent_id"], registry=r,
+        )  # fmt: skip
+        self.overhead = Histogram(
+            "agent_observability_overhead_seconds",
+            "Time spent inside the observability SDK per agent step.",
+            ["agent_id"],
+            buckets=OVERHEAD_BUCKETS,
+            registry=r,
+        )
+        # Children for the labels that never change, resolved once.
+        a = agent_id
+        self._step_duration = self.step_duration.labels(a)
+        self._audit_recorded = self.audit_recorded.labels(a)
+        self._audit_shipped = self.audit_shipped.labels(a)
+        self._audit_pending = self.audit_pending.labels(a)
+        self._spans_dropped = self.spans_dropped.labels(a)
+        self._overhead = self.overhead.labels(a)
+        self._children: dict[tuple, Any] = {}
+        if isinstance(self.registry, _RefreshingRegistry):
+            self.registry.before_collect = self.refresh_audit_progress
+
+    def _child(self, family: Any, *labels: str) -> Any:
+        key = (id(family), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = family.labels(self.agent_id, *labels)
+        return child
+
+    # --- what the hooks and the facade report -------------------------------------------
+
+    def step(self, status: str, seconds: float) -> None:
+        self._child(self.steps, status).inc()
+        self._step_duration.observe(seconds)
+
+    def tool_call(self, tool: str, status: str, seconds: float) -> None:
+        self._child(self.tool_calls, tool, status).inc()
+        self._child(self.tool_duration, tool).observe(seconds)
+
+    def llm_call(
+        self,
+        provider: str,
+        model: str,
+        status: str,
+        seconds: float,
+        input_tokens: int | None,
+        output_tokens: int | None,
+        cost_usd: float | None,
+    ) -> None:
+        self._child(self.llm_calls, provider, model, status).inc()
+        self._child(self.llm_duration, provider, model).observe(seconds)
+        if input_tokens:
+            self._child(self.llm_tokens, provider, model, "input").inc(input_tokens)
+        if output_tokens:
+            self._child(self.llm_tokens, provider, model, "output").inc(output_tokens)
+        if cost_usd:
+            self._child(self.llm_cost, provider, model).inc(cost_usd)
+
+    def error(self, kind: str) -> None:
+        self._child(self.errors, kind).inc()
+
+    def permission(self, granted: bool) -> None:
+        self._child(self.permissions, "granted" if granted else "denied").inc()
+
+    def audit_event_recorded(self) -> None:
+        self._audit_recorded.inc()
+
+    def span_dropped(self, count: int = 1) -> None:
+        self._spans_dropped.inc(count)
+
+    def step_overhead(self, seconds: float) -> None:
+        self._overhead.observe(seconds)
+
+    # --- audit progress (derived from the journal and the shipper) ---------------------
+
+    def track_audit_progress(self, progress: Callable[[], tuple[int, int]]) -> None:
+        """`progress()` returns (shipped so far, pending now); read at scrape and on record."""
+        self._progress = progress
+        self._shipped_seen = progress()[0]
+        self.refresh_audit_progress()
+
+    def refresh_audit_progress(self) -> None:
+        if self._progress is None:
+            return
+        with self._progress_lock:
+            shipped, pending = self._progress()
+            if shipped > self._shipped_seen:
+                self._audit_shipped.inc(shipped - self._shipped_seen)
+                self._shipped_seen = shipped
+            self._audit_pending.set(pending)
+
+    # --- exposition ----------------------------------------------------------------------
+
+    def exposition_registry(self) -> CollectorRegistry:
+        """What a scrape should read: this registry, or every process's under multiprocess."""
+        path = multiprocess_dir()
+        if path is None:
+            return self.registry
+        return _MultiProcessView(path, self.refresh_audit_progress)
+
+    def exposition(self) -> bytes:
+        """The Prometheus text exposition (what `/metrics` serves)."""
+        return generate_latest(self.exposition_registry())
+
+    def serve(self, port: int, addr: str = "127.0.0.1") -> int:
+        """Serve `/metrics` on a daemon thread; returns the bound port (0 picks a free one)."""
+        self._server, _ = start_http_server(port, addr=addr, registry=self.exposition_registry())
+        return self._server.server_port
+
+    def shutdown(self) -> None:
+        self.refresh_audit_progress()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+        if multiprocess_dir() is not None:
+            # Live gauges of this process stop counting; its counters stay in the totals.
+            prom_multiprocess.mark_process_dead(os.getpid())
+
+
+def global_registry() -> CollectorRegistry:
+    """prometheus_client's process-wide registry, for callers who ask for it explicitly."""
+    return REGISTRY

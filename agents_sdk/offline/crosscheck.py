@@ -1,0 +1,182 @@
+"""Compare a local journal with the portal's copy of its stream, over the REST API.
+
+`agents-sdk verify --against URL JOURNAL` (or `python -m agents_sdk.offline
+crosscheck`) reports events the server is missing, events only the server has,
+and events whose content differs. Only the standard library is used (urllib).
+
+To expose it in the `agents-sdk` command line: `register(subparsers)` adds a
+`crosscheck` subcommand; for `verify --against`, call `add_against_arguments()`
+in the verify command's arguments and `run_crosscheck(args)` when `args.against`
+is set (it reads `args.journal`, `args.against`, `args.token`, `args.json`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from agents_sdk.audit.chain import hashed_body
+from agents_sdk.audit.journal import read_events
+
+PAGE_SIZE = 1000
+SHOWN = 20
+
+
+class ServerUnavailable(Exception):
+    """The portal could not be asked (network, HTTP error, bad token)."""
+
+
+@dataclass
+class CrossCheck:
+    stream: str
+    local: int = 0
+    server: int = 0
+    missing: list[int] = field(default_factory=list)  # in the journal, not on the server
+    extra: list[int] = field(default_factory=list)  # on the server, not in the journal
+    different: list[tuple[int, str, str]] = field(default_factory=list)  # seq, local, server
+
+    @property
+    def agrees(self) -> bool:
+        return not (self.missing or self.extra or self.different)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "stream": self.stream,
+            "local": self.local,
+            "server": self.server,
+            "missing": self.missing,
+            "extra": self.extra,
+            "different": [
+                {"seq": s, "local_hash": a, "server_hash": b} for s, a, b in self.different
+            ],
+        }
+
+
+def server_events(base_url: str, stream: str, token: str | None) -> Iterator[dict[str, Any]]:
+    """Every event of `stream` from `GET /api/v1/events/`, following the cursor pages."""
+    query = urllib.parse.urlencode({"stream": stream, "page_size": PAGE_SIZE})
+    url: str | None = f"{base_url.rstrip('/')}/api/v1/events/?{query}"
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    while url:
+        request = urllib.request.Request(url, headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=30) as response:
+                page = json.load(response)
+        except urllib.error.HTTPError as exc:
+            raise ServerUnavailable(f"{url}: HTTP {exc.code} {exc.reason}") from exc
+        except (urllib.error.URLError, OSError, ValueError) as exc:
+            raise ServerUnavailable(f"{url}: {exc}") from exc
+        yield from page.get("results", [])
+        url = page.get("next")
+
+
+def crosscheck(journal: Path, base_url: str, token: str | None) -> list[CrossCheck]:
+    """Compare every stream found in `journal` with the server's copy."""
+    local: dict[str, dict[int, dict[str, Any]]] = {}
+    for event in read_events(journal):
+        local.setdefault(event["stream"], {})[event["seq"]] = event
+    results = []
+    for stream, by_seq in local.items():
+        check = CrossCheck(stream=stream, local=len(by_seq))
+        remote: dict[int, dict[str, Any]] = {}
+        for event in server_events(base_url, stream, token):
+            remote[event["seq"]] = event
+        check.server = len(remote)
+        for seq in sorted(by_seq.keys() | remote.keys()):
+            mine, theirs = by_seq.get(seq), remote.get(seq)
+            if theirs is None:
+                check.missing.append(seq)
+            elif mine is None:
+                check.extra.append(seq)
+            elif mine["hash"] != theirs.get("hash") or hashed_body(mine) != _body(theirs):
+                check.different.append((seq, mine["hash"], str(theirs.get("hash"))))
+        results.append(check)
+    return results
+
+
+def _body(event: dict[str, Any]) -> dict[str, Any] | None:
+    try:
+        return hashed_body(event)
+    except KeyError:
+        return None
+
+
+def _ranges(seqs: list[int]) -> str:
+    parts, start = [], None
+    for i, seq in enumerate(seqs):
+        start = seq if start is None else start
+        if i + 1 == len(seqs) or seqs[i + 1] != seq + 1:
+            parts.append(str(start) if start == seq else f"{start}..{seq}")
+            start = None
+    shown = parts[:SHOWN]
+    return ", ".join(shown) + (f" (+{len(parts) - SHOWN} more)" if len(parts) > SHOWN else "")
+
+
+def add_against_arguments(parser: argparse.ArgumentParser) -> None:
+    """Options of the cross-check, for reuse by `agents-sdk verify --against URL`."""
+    parser.add_argument(
+        "--against",
+        metavar="URL",
+        help="compare with the portal's copy of the journal's streams (its base URL)",
+    )
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("AGENTS_SDK_API_TOKEN"),
+        help="API token of a portal user, for --against (default: $AGENTS_SDK_API_TOKEN)",
+    )
+
+
+def run_crosscheck(args: argparse.Namespace) -> int:
+    """Exit code 0: the server agrees with the journal; 1: differences; 2: cannot compare."""
+    if not args.against:
+        print("--against URL is required", file=sys.stderr)
+        return 2
+    try:
+        results = crosscheck(Path(args.journal), args.against, args.token)
+    except ServerUnavailable as exc:
+        print(f"cannot read the server's copy: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"cannot read the journal: {exc}", file=sys.stderr)
+        return 2
+    as_json = getattr(args, "json", False)
+    if as_json:
+        print(json.dumps([r.as_dict() for r in results], indent=2))
+    for r in results if not as_json else []:
+        verdict = "agrees" if r.agrees else "DIFFERS"
+        print(f"stream {r.stream}: {verdict} (journal {r.local} events, server {r.server})")
+        if r.missing:
+            print(f"  missing on the server (not shipped yet, or lost): seq {_ranges(r.missing)}")
+        if r.extra:
+            print(f"  on the server but not in the journal: seq {_ranges(r.extra)}")
+        for seq, mine, theirs in r.different[:SHOWN]:
+            print(f"  seq {seq} differs: journal {mine[:12]}…, server {theirs[:12]}…")
+    return 0 if all(r.agrees for r in results) else 1
+
+
+HELP = "compare a local journal with the portal's copy of its stream"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("journal", help="the journal's active file path")
+    add_against_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
+def register(subparsers: Any) -> argparse.ArgumentParser:
+    """Add `crosscheck JOURNAL --against URL` to an argparse subparsers object."""
+    parser = subparsers.add_parser("crosscheck", help=HELP)
+    add_arguments(parser)
+    parser.set_defaults(func=run_crosscheck)
+    return parser

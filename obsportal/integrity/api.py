@@ -1,0 +1,221 @@
+"""REST API of streams, their verification history, checkpoints, proofs and evidence bundles."""
+
+from __future__ import annotations
+
+import json
+
+from django.http import HttpResponse
+from django.shortcuts import get_object_or_404
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
+from rest_framework import generics, serializers
+from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from obsportal.ingest.models import Stream
+from obsportal.integrity import selectors
+from obsportal.integrity.checkpoints import HeadNotInCheckpoint, inclusion_proof_of
+from obsportal.integrity.evidence import BundleTooLarge, build_bundle
+from obsportal.integrity.models import Checkpoint, StreamVerification
+from obsportal.integrity.signing import SigningKeyMissing, load_signing_key
+
+
+class StreamSerializer(serializers.ModelSerializer):
+    last_verification = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Stream
+        fields = ["id", "agent_id", "head_seq", "head_hash", "status", "last_verification"]
+
+    def get_last_verification(self, stream: Stream) -> dict | None:
+        run = getattr(stream, "last_verification_run", None)
+        if run is None:
+            return None
+        return {
+            "run": run,
+            "status": stream.last_verification_status,
+            "finished_at": stream.last_verified_at,
+            "problems": stream.last_verification_problems,
+        }
+
+
+class StreamVerificationSerializer(serializers.ModelSerializer):
+    run_started_at = serializers.DateTimeField(source="run.started_at")
+    run_finished_at = serializers.DateTimeField(source="run.finished_at")
+
+    class Meta:
+        model = StreamVerification
+        fields = [
+            "run",
+            "run_started_at",
+            "run_finished_at",
+            "stream_id",
+            "status",
+            "events_checked",
+            "verified_from",
+            "verified_to",
+            "last_seq",
+            "recorded_head_seq",
+            "first_break",
+            "breaks",
+            "gaps",
+            "forks",
+            "pruned",
+            "erased",
+            "checkpoint_disagreements",
+            "problems",
+        ]
+
+
+class CheckpointSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Checkpoint
+        fields = ["id", "issued_at", "origin", "tree_size", "root_hash", "key_id", "note"]
+
+
+class ById(CursorPagination):
+    ordering = ("id",)
+    page_size = 100
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class NewestFirst(ById):
+    ordering = ("-id",)
+
+
+class StreamList(generics.ListAPIView):
+    """Streams with their head and the result of their last verification."""
+
+    serializer_class = StreamSerializer
+    pagination_class = ById
+
+    def get_queryset(self):
+        return selectors.streams_with_last_verification()
+
+
+class StreamDetail(generics.RetrieveAPIView):
+    serializer_class = StreamSerializer
+    lookup_field = "id"
+    lookup_url_kwarg = "stream_id"
+
+    def get_queryset(self):
+        return selectors.streams_with_last_verification()
+
+
+class StreamVerificationList(generics.ListAPIView):
+    """A stream's verification history, newest first."""
+
+    serializer_class = StreamVerificationSerializer
+    pagination_class = NewestFirst
+
+    def get_queryset(self):
+        if getattr(self, "swagger_fake_view", False):  # schema generation
+            return StreamVerification.objects.none()
+        stream_id = self.kwargs["stream_id"]
+        known = Stream.objects.filter(pk=stream_id).exists()
+        history = selectors.stream_verifications(stream_id)
+        if not known and not history.exists():
+            raise NotFound(f"no stream {stream_id}")
+        return history
+
+
+class CheckpointList(generics.ListAPIView):
+    """Signed checkpoints, newest first; `note` is the C2SP signed-note text."""
+
+    queryset = Checkpoint.objects.all()
+    serializer_class = CheckpointSerializer
+    pagination_class = NewestFirst
+
+
+class CheckpointDetail(generics.RetrieveAPIView):
+    queryset = Checkpoint.objects.all()
+    serializer_class = CheckpointSerializer
+
+
+class CheckpointNote(APIView):
+    """The checkpoint as `text/plain` signed note, as transparency-log tools read it."""
+
+    @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
+    def get(self, request, pk: int):
+        checkpoint = get_object_or_404(Checkpoint, pk=pk)
+        return HttpResponse(checkpoint.note, content_type="text/plain; charset=utf-8")
+
+
+class InclusionProof(APIView):
+    """RFC 6962 inclusion proof of a stream's head in a checkpoint (base64 audit path)."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, pk: int, stream_id: str):
+        checkpoint = get_object_or_404(Checkpoint, pk=pk)
+        try:
+            return Response(inclusion_proof_of(checkpoint, stream_id))
+        except HeadNotInCheckpoint as exc:
+            raise NotFound(str(exc)) from exc
+
+
+class PublicKey(APIView):
+    """The checkpoint verification key, as PEM (SPKI) and as a signed-note verifier key."""
+
+    @extend_schema(responses={200: OpenApiTypes.OBJECT})
+    def get(self, request, pem: bool = False):
+        try:
+            key = load_signing_key()
+        except SigningKeyMissing as exc:
+            raise NotFound(str(exc)) from exc
+        if pem:
+            return HttpResponse(key.public_pem, content_type="application/x-pem-file")
+        return Response(
+            {
+                "name": key.name,
+                "key_id": key.key_id,
+                "verifier_key": key.verifier_key,
+                "pem": key.public_pem,
+            }
+        )
+
+
+def parse_bundle_query(params) -> tuple[str | None, object, object]:
+    """(agent_id, since, until) from query parameters; a clear error for a bad time."""
+    bounds = []
+    for name in ("since", "until"):
+        text = params.get(name)
+        value = parse_datetime(text) if text else None
+        if text and (value is None or value.tzinfo is None):
+            raise ValidationError({name: "an ISO 8601 time with a UTC offset, e.g. ...Z"})
+        bounds.append(value)
+    agent_id = params.get("agent_id") or None
+    if not agent_id and not all(bounds):
+        raise ValidationError({"agent_id": "give an agent_id, or both since and until"})
+    return agent_id, bounds[0], bounds[1]
+
+
+def bundle_response(agent_id, since, until) -> HttpResponse:
+    try:
+        bundle = build_bundle(agent_id, since, until)
+    except BundleTooLarge as exc:
+        raise ValidationError({"detail": str(exc)}) from exc
+    except SigningKeyMissing as exc:
+        raise NotFound(str(exc)) from exc
+    response = HttpResponse(json.dumps(bundle, indent=1), content_type="application/json")
+    name = f"evidence-{agent_id or 'all'}.json".replace("/", "_")
+    response["Content-Disposition"] = f'attachment; filename="{name}"'
+    return response
+
+
+class EvidenceBundle(APIView):
+    """One JSON file: the events of a query, their chain up to signed heads, and the key."""
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("agent_id", str),
+            OpenApiParameter("since", OpenApiTypes.DATETIME),
+            OpenApiParameter("until", OpenApiTypes.DATETIME),
+        ],
+        responses={(200, "application/json"): OpenApiTypes.OBJECT},
+    )
+    def get(self, request):
+        return bundle_response(*parse_bundle_query(request.query_params))

@@ -1,0 +1,102 @@
+"""Signed checkpoints of stream heads, and the stored results of verification runs."""
+
+from __future__ import annotations
+
+from django.db import models
+
+
+class Checkpoint(models.Model):
+    """A signed C2SP checkpoint over the heads of all streams at one moment."""
+
+    issued_at = models.DateTimeField(db_index=True)
+    origin = models.CharField(max_length=200)
+    tree_size = models.IntegerField()
+    root_hash = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=8)
+    # The signed note exactly as signed; a copy also lives outside PostgreSQL.
+    note = models.TextField()
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"checkpoint {self.pk} ({self.tree_size} heads)"
+
+
+class CheckpointHead(models.Model):
+    """One leaf of a checkpoint: a stream's head (seq, hash) when it was signed.
+
+    `stream_id` is plain text, not a foreign key: a checkpoint must outlive the
+    stream it names, since a stream deleted around the database's guards is
+    exactly what it exists to reveal.
+    """
+
+    checkpoint = models.ForeignKey(Checkpoint, on_delete=models.CASCADE, related_name="heads")
+    leaf_index = models.IntegerField()
+    stream_id = models.CharField(max_length=200)
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["checkpoint", "leaf_index"], name="ckpt_head_leaf"),
+            models.UniqueConstraint(fields=["checkpoint", "stream_id"], name="ckpt_head_stream"),
+        ]
+        indexes = [models.Index(fields=["stream_id", "seq"], name="ckpt_head_stream_seq")]
+
+
+class VerificationRun(models.Model):
+    """One walk over streams; its per-stream findings are StreamVerification rows."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "running"
+        VERIFIED = "verified", "all verified"
+        PROBLEMS = "problems", "problems found"
+        FAILED = "failed", "did not finish"
+
+    started_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    trigger = models.CharField(max_length=32, default="command")
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.RUNNING)
+    streams_checked = models.IntegerField(default=0)
+    streams_with_problems = models.IntegerField(default=0)
+    events_checked = models.BigIntegerField(default=0)
+    checkpoints_checked = models.IntegerField(default=0)
+    # Checkpoints whose stored heads no longer reproduce their signed root, or whose
+    # signature fails: the checkpoint table itself was touched.
+    checkpoint_problems = models.JSONField(default=list)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class StreamVerification(models.Model):
+    """What one run found in one stream; list fields are capped (see `MAX_LISTED`)."""
+
+    class Status(models.TextChoices):
+        VERIFIED = "verified", "verified"
+        BROKEN = "broken", "broken"
+        FORKED = "forked", "forked"
+        MISSING = "missing", "missing"
+
+    run = models.ForeignKey(VerificationRun, on_delete=models.CASCADE, related_name="streams")
+    stream_id = models.CharField(max_length=200, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices)
+    events_checked = models.BigIntegerField(default=0)
+    # The contiguous run from seq 0 in which every hash and link verified.
+    verified_from = models.BigIntegerField(null=True)
+    verified_to = models.BigIntegerField(null=True)
+    last_seq = models.BigIntegerField(null=True)
+    recorded_head_seq = models.BigIntegerField(null=True)
+    first_break = models.JSONField(null=True)  # {"seq", "event_id", "reason"}
+    breaks = models.JSONField(default=list)
+    gaps = models.JSONField(default=list)  # [[first missing seq, last missing seq], ...]
+    forks = models.JSONField(default=list)
+    pruned = models.JSONField(default=list)
+    erased = models.JSONField(default=list)  # [{"seq", "event_id", "field"}]
+    checkpoint_disagreements = models.JSONField(default=list)
+    problems = models.IntegerField(default=0)
+
+    class Meta:
+        ordering = ["stream_id"]

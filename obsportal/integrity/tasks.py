@@ -1,0 +1,21 @@
+"""Celery beat jobs: sign a checkpoint, verify every stream (thin shells around services)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from obsportal.integrity import checkpoints, verification
+
+
+@shared_task(name="obsportal.integrity.tasks.sign_checkpoint", acks_late=True)
+def sign_checkpoint() -> dict:
+    checkpoint = checkpoints.sign_checkpoint()
+    return {"checkpoint": checkpoint.pk, "tree_size": checkpoint.tree_size}
+
+
+# Acknowledged on receipt: a full walk can outlast the broker's visibility
+# timeout, and a run lost with its worker is simply repeated by the next beat.
+@shared_task(name="obsportal.integrity.tasks.verify_streams", acks_late=False)
+def verify_streams() -> dict:
+    run = verification.verify_streams(trigger="schedule")
+    return {"run": run.pk, "status": run.status, "events_checked": run.events_checked}

@@ -1,0 +1,314 @@
+"""Shipping under faults, end to end: a broker that dies and comes back, HTTP ingest, the CLI.
+
+The broker here is a throwaway redis-server started by the test on a free port
+(the shared Redis is never touched), with a real Celery worker pointed at it
+and writing to the test PostgreSQL database.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from agents_sdk import JournalWriter, Shipper
+from agents_sdk.shipping.cursor import load_cursor
+from agents_sdk.shipping.transports import BatchRejected, CeleryTransport, HttpTransport
+from obsportal.ingest.models import AuditEvent
+from tests.e2e.conftest import ROOT, worker_env
+from tests.sdk.test_rotation import all_events
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class OwnRedis:
+    """A redis-server of our own, without persistence: a restart loses what it held."""
+
+    def __init__(self, port: int, log: Path):
+        self.port = port
+        self.log = log
+        self.proc: subprocess.Popen | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.proc = subprocess.Popen(
+            [
+                "redis-server",
+                "--port",
+                str(self.port),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+                "--daemonize",
+                "no",
+                "--logfile",
+                str(self.log),
+            ],
+        )
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
+                return
+            except OSError:
+                time.sleep(0.05)
+        raise RuntimeError(f"redis-server did not start on port {self.port}")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+        self.proc = None
+
+
+def start_worker(broker_url: str, log: Path) -> subprocess.Popen:
+    """A real Celery worker (the portal's ingest queue) on `broker_url`, writing to the test DB."""
+    env = worker_env(connection.settings_dict["NAME"])
+    env.update(CELERY_BROKER_URL=broker_url, CELERY_RESULT_BACKEND=broker_url)
+    handle = open(log, "w")  # noqa: SIM115 - the worker holds it until it exits
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "celery",
+            "-A",
+            "obsportal",
+            "worker",
+            "-Q",
+            "ingest,default",
+            "-c",
+            "2",
+            "--loglevel=INFO",
+            "-n",
+            f"faults-{os.getpid()}@%h",
+            "--without-gossip",
+            "--without-mingle",
+            "--without-heartbeat",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=handle,
+        stderr=subprocess.STDOUT,
+    )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"celery worker exited early:\n{log.read_text()}")
+        if " ready." in log.read_text():
+            return proc
+        time.sleep(0.1)
+    proc.kill()
+    raise RuntimeError(f"celery worker was not ready within 60 s:\n{log.read_text()}")
+
+
+def wait_for(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return
+        time.sleep(0.1)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def stored_hashes(stream: str) -> list[str]:
+    return list(
+        AuditEvent.objects.filter(stream_id=stream).order_by("seq").values_list("hash", flat=True)
+    )
+
+
+@pytest.fixture
+def own_broker(tmp_path):
+    redis = OwnRedis(free_port(), tmp_path / "redis.log")
+    redis.start()
+    worker = start_worker(redis.url, tmp_path / "worker.log")
+    yield redis
+    worker.terminate()
+    try:
+        worker.wait(20)
+    except subprocess.TimeoutExpired:
+        worker.kill()
+    redis.stop()
+
+
+@pytest.mark.slow
+def test_redis_stopped_then_started_again_loses_nothing(agent_token, own_broker, tmp_path):
+    agent, token = agent_token
+    path = tmp_path / "agent.jsonl"
+    journal = JournalWriter(path, agent, rotate_bytes=40_000)
+    shipper = Shipper(
+        path,
+        CeleryTransport(own_broker.url, token=token, result_timeout=5),
+        journal=journal,
+        batch_size=50,
+        max_wait=0.05,
+        max_backoff=0.5,
+    )
+    journal.add_listener(shipper.wakeup)
+    shipper.start()
+    try:
+        for i in range(100):
+            journal.append("tool_execute", details={"i": i, "phase": "up"})
+        wait_for(lambda: shipper.cursor.seq == 99, 60, "the first 100 events to ship")
+
+        own_broker.stop()
+        for i in range(300):
+            journal.append("tool_execute", details={"i": i, "phase": "down"})
+        assert journal.flush(timeout=5)
+        wait_for(lambda: shipper.last_error is not None, 30, "the shipper to notice")
+        assert shipper.pending_events() == 300
+        assert load_cursor(path).seq == 99
+
+        own_broker.start()
+        wait_for(lambda: shipper.cursor.seq == 399, 120, "the backlog to ship after restart")
+    finally:
+        shipper.stop(timeout=10)
+        journal.close()
+    events = all_events(path)
+    assert len(events) == 400
+    assert stored_hashes(events[0]["stream"]) == [e["hash"] for e in events]
+    assert AuditEvent.objects.count() == 400  # exactly once
+
+
+@pytest.mark.slow
+def test_shipper_restart_over_celery_resumes_without_loss_or_duplicate(
+    agent_token, own_broker, tmp_path
+):
+    agent, token = agent_token
+    path = tmp_path / "agent.jsonl"
+    with JournalWriter(path, agent, fsync="always", rotate_bytes=10_000) as journal:
+        for i in range(120):
+            journal.append("llm_call", details={"i": i})
+    first = Shipper(path, CeleryTransport(own_broker.url, token=token), batch_size=30)
+    assert first.ship_once() == 30
+    first.transport.close()  # the agent process stops here
+    with JournalWriter(path, agent, fsync="always", rotate_bytes=10_000) as journal:
+        for i in range(80):
+            journal.append("llm_call", details={"i": 120 + i})
+    second = Shipper(
+        path, CeleryTransport(own_broker.url, token=token), batch_size=30, max_in_flight=4
+    )
+    assert second.cursor.seq == 29
+    assert second.drain(deadline=time.monotonic() + 60), second.last_error
+    second.transport.close()
+    assert second.shipped_events == 170
+    events = all_events(path)
+    assert stored_hashes(events[0]["stream"]) == [e["hash"] for e in events]
+    assert AuditEvent.objects.count() == 200
+
+
+def test_http_transport_ships_every_event_with_a_window(agent_token, live_server, tmp_path):
+    agent, token = agent_token
+    path = tmp_path / "agent.jsonl"
+    with JournalWriter(path, agent, rotate_bytes=20_000) as journal:
+        for i in range(230):
+            journal.append(
+                "data_access",
+                "denied" if i % 9 == 0 else "success",
+                user_id="alice",
+                details={"i": i, "note": "ünïcødé"},
+                personal_data={"email": "alice@example.com"} if i % 50 == 0 else None,
+            )
+    transport = HttpTransport(live_server.url, token, max_in_flight=4)
+    shipper = Shipper(path, transport, batch_size=25, max_in_flight=4)
+    assert shipper.drain(deadline=time.monotonic() + 60), shipper.last_error
+    transport.close()
+    events = all_events(path)
+    assert stored_hashes(events[0]["stream"]) == [e["hash"] for e in events]
+    assert shipper.pending_events() == 0
+
+
+def test_http_transport_with_a_wrong_token_is_rejected_and_ships_nothing(
+    agent_token, live_server, tmp_path
+):
+    agent, _ = agent_token
+    path = tmp_path / "agent.jsonl"
+    with JournalWriter(path, agent) as journal:
+        journal.append("step")
+    transport = HttpTransport(live_server.url, "agt_not-a-real-token")
+    with pytest.raises(BatchRejected, match="HTTP 401"):
+        Shipper(path, transport).ship_once()
+    transport.close()
+    assert load_cursor(path).seq == -1
+    assert AuditEvent.objects.count() == 0
+
+
+def test_cli_ship_drains_a_journal_over_http_and_a_rerun_sends_nothing(
+    agent_token, live_server, tmp_path
+):
+    agent, token = agent_token
+    path = tmp_path / "agent.jsonl"
+    with JournalWriter(path, agent, fsync="always", rotate_bytes=8_000) as journal:
+        for i in range(150):
+            journal.append("tool_execute", details={"i": i})
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "AGENTS_SDK_INGEST_TOKEN": token}
+    command = [
+        sys.executable,
+        "-m",
+        "agents_sdk",
+        "ship",
+        str(path),
+        "--url",
+        live_server.url,
+        "--batch-size",
+        "40",
+    ]
+    proc = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "shipped 150 event(s)" in proc.stdout
+    assert "0 left" in proc.stdout
+    again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
+    assert again.returncode == 0
+    assert "shipped 0 event(s)" in again.stdout
+    assert AuditEvent.objects.count() == 150
+
+
+@pytest.mark.slow
+def test_cli_ship_over_a_broker(agent_token, own_broker, tmp_path):
+    agent, token = agent_token
+    path = tmp_path / "agent.jsonl"
+    with JournalWriter(path, agent) as journal:
+        for i in range(60):
+            journal.append("tool_execute", details={"i": i})
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agents_sdk",
+            "ship",
+            str(path),
+            "--broker",
+            own_broker.url,
+            "--token",
+            token,
+            "--batch-size",
+            "25",
+            "--timeout",
+            "60",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "shipped 60 event(s)" in proc.stdout
+    assert AuditEvent.objects.count() == 60

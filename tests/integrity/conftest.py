@@ -1,0 +1,55 @@
+"""Fixtures: a signing key in a temporary place, real chains admitted through ingestion."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+from django.conf import settings
+
+from obsportal.ingest.services import admit_batch
+from tests.factories import journal_events
+
+
+@pytest.fixture
+def signing_key(settings, tmp_path, monkeypatch):
+    from obsportal.integrity.signing import create_signing_key
+
+    monkeypatch.delenv("OBSPORTAL_SIGNING_KEY", raising=False)
+    settings.OBSPORTAL_SIGNING_KEY_FILE = tmp_path / "keys" / "checkpoint.key"
+    settings.OBSPORTAL_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    return create_signing_key()
+
+
+def admit_journal(tmp_path, token, agent, name, count, **fields):
+    events = journal_events(tmp_path, agent, count=count, name=name, **fields)
+    verdict = admit_batch({"token": token, "events": events})
+    assert verdict.status == "accepted" and verdict.admitted == count, verdict
+    return events
+
+
+@pytest.fixture
+def two_chains(transactional_db, agent_token, tmp_path, signing_key):
+    """Two streams of 10 events of agent-7, admitted, and a checkpoint signed over them."""
+    from obsportal.integrity.checkpoints import sign_checkpoint
+
+    agent, token = agent_token
+    a = admit_journal(tmp_path, token, agent, "a.jsonl", 10)
+    b = admit_journal(
+        tmp_path, token, agent, "b.jsonl", 10, personal_data={"email": "bob@example.com"}
+    )
+    checkpoint = sign_checkpoint()
+    return {"a": a, "b": b, "checkpoint": checkpoint, "token": token, "agent": agent}
+
+
+def superuser_sql(*statements: tuple[str, tuple]) -> None:
+    """Run SQL as a PostgreSQL superuser on a separate connection, with triggers off.
+
+    `session_replication_role = replica` silences ordinary triggers, the
+    append-only one included: the tampering the chain and checkpoints must expose.
+    """
+    db = settings.DATABASES["default"]
+    dsn = f"host={db['HOST']} port={db['PORT'] or 5432} user={db['USER']} dbname={db['NAME']}"
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        conn.execute("SET session_replication_role = replica")
+        for sql, params in statements:
+            conn.execute(sql, params)

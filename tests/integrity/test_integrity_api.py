@@ -1,0 +1,107 @@
+"""The streams, verification, checkpoint and proof endpoints, and the streams pages."""
+
+from __future__ import annotations
+
+import base64
+
+from rest_framework.test import APIClient
+
+from agents_sdk.offline.checkpoint import head_leaf_hash, parse_verifier_key
+from agents_sdk.offline.merkle import verify_inclusion
+from obsportal.integrity.verification import verify_streams
+from tests.integrity.conftest import superuser_sql
+
+
+def test_the_api_requires_a_token(two_chains):
+    for url in ("/api/v1/streams/", "/api/v1/checkpoints/", "/api/v1/evidence/?agent_id=a"):
+        assert APIClient().get(url).status_code in (401, 403)
+
+
+def test_streams_list_detail_and_verification_history(two_chains, api_client):
+    stream = two_chains["a"][0]["stream"]
+    listed = api_client.get("/api/v1/streams/").json()["results"]
+    assert {s["id"] for s in listed} == {stream, two_chains["b"][0]["stream"]}
+    assert all(s["last_verification"] is None for s in listed)
+
+    verify_streams()
+    superuser_sql(
+        ("UPDATE ingest_auditevent SET action = 'x' WHERE stream_id = %s AND seq = 1", (stream,))
+    )
+    second = verify_streams()
+    detail = api_client.get(f"/api/v1/streams/{stream}/").json()
+    assert detail["head_seq"] == 9
+    assert detail["last_verification"]["run"] == second.pk
+    assert detail["last_verification"]["status"] == "broken"
+    history = api_client.get(f"/api/v1/streams/{stream}/verifications/").json()["results"]
+    assert [h["status"] for h in history] == ["broken", "verified"]
+    assert history[0]["first_break"]["seq"] == 1
+    assert history[0]["first_break"]["event_id"] == two_chains["a"][1]["event_id"]
+    assert api_client.get("/api/v1/streams/nope/").status_code == 404
+    assert api_client.get("/api/v1/streams/nope/verifications/").status_code == 404
+
+
+def test_checkpoints_public_key_and_inclusion_proof(two_chains, api_client):
+    checkpoint = two_chains["checkpoint"]
+    listed = api_client.get("/api/v1/checkpoints/").json()["results"]
+    assert listed[0]["id"] == checkpoint.pk and listed[0]["note"] == checkpoint.note
+    note = api_client.get(f"/api/v1/checkpoints/{checkpoint.pk}/note")
+    assert note["Content-Type"].startswith("text/plain") and note.content.decode() == (
+        checkpoint.note
+    )
+    key = api_client.get("/api/v1/checkpoints/public-key/").json()
+    assert key["pem"].startswith("-----BEGIN PUBLIC KEY-----")
+    name, public = parse_verifier_key(key["verifier_key"])
+    pem = api_client.get("/api/v1/checkpoints/public-key.pem")
+    assert pem.content.decode() == key["pem"]
+
+    head = two_chains["a"][-1]
+    proof = api_client.get(f"/api/v1/checkpoints/{checkpoint.pk}/proofs/{head['stream']}/").json()
+    assert verify_inclusion(
+        proof["index"],
+        proof["tree_size"],
+        head_leaf_hash(head["stream"], head["seq"], head["hash"]),
+        [base64.b64decode(p) for p in proof["proof"]],
+        bytes.fromhex(proof["root_hash"]),
+    )
+    missing = api_client.get(f"/api/v1/checkpoints/{checkpoint.pk}/proofs/unknown/")
+    assert missing.status_code == 404
+
+
+def test_an_evidence_query_needs_an_agent_or_a_time_range(two_chains, api_client):
+    response = api_client.get("/api/v1/evidence/")
+    assert response.status_code == 400 and "agent_id" in response.json()
+    response = api_client.get("/api/v1/evidence/", {"agent_id": "x", "since": "2026-13-01"})
+    assert response.status_code == 400 and "since" in response.json()
+
+
+def test_the_streams_pages_show_status_and_the_located_break(two_chains, client, django_user_model):
+    stream = two_chains["a"][0]["stream"]
+    assert client.get("/streams/").status_code == 302  # login required
+    django_user_model.objects.create_user("officer", password="pw-officer-123")
+    client.login(username="officer", password="pw-officer-123")
+    superuser_sql(
+        ("DELETE FROM ingest_auditevent WHERE stream_id = %s AND seq = 5", (stream,)),
+    )
+    verify_streams()
+    page = client.get("/streams/").content.decode()
+    assert stream in page and "broken" in page and "problems found" in page
+    assert 'href="/streams/"' in client.get("/").content.decode()  # the nav link
+    detail = client.get(f"/streams/{stream}/").content.decode()
+    assert "seq 5 missing before event" in detail
+    assert "5..5" in detail  # the gap column
+    assert client.get("/streams/unknown-stream/").status_code == 404
+
+
+def test_a_vanished_stream_is_listed_on_the_streams_page(two_chains, client, django_user_model):
+    stream = two_chains["a"][0]["stream"]
+    superuser_sql(
+        ("DELETE FROM ingest_auditevent WHERE stream_id = %s", (stream,)),
+        ("DELETE FROM ingest_stream WHERE id = %s", (stream,)),
+    )
+    verify_streams()
+    django_user_model.objects.create_user("officer", password="pw-officer-123")
+    client.login(username="officer", password="pw-officer-123")
+    page = client.get("/streams/").content.decode()
+    assert "Streams gone from the database" in page and stream in page
+    detail = client.get(f"/streams/{stream}/").content.decode()
+    assert "known from signed checkpoints only" in detail and "truncated or deleted" in detail

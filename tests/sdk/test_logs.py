@@ -1,0 +1,192 @@
+import asyncio
+import io
+import json
+import logging
+import re
+import threading
+from datetime import UTC, datetime
+
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from agents_sdk import JsonFormatter, Observability, log_context
+
+RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
+
+
+class CountsFormatting:
+    """Counts every attempt to turn it into text."""
+
+    def __init__(self):
+        self.calls = 0
+
+    def __str__(self):
+        self.calls += 1
+        return "formatted"
+
+    def __repr__(self):
+        self.calls += 1
+        return "CountsFormatting()"
+
+    def __format__(self, spec):
+        self.calls += 1
+        return "formatted"
+
+
+def lines(stream: io.StringIO) -> list[dict]:
+    return [json.loads(line) for line in stream.getvalue().splitlines()]
+
+
+def test_a_line_has_the_fields_and_the_active_trace(tmp_path):
+    out = io.StringIO()
+    obs = Observability(
+        "agent-7", logging=True, log_stream=out, tracing=True, span_exporter=InMemorySpanExporter()
+    )
+    with obs.tool_call("search") as call, log_context(request_id="r-1"):
+        obs.logger.info("found %d tickets", 3, extra={"query": "refund", "limit": 10})
+    obs.logger.warning("outside any span")
+    obs.shutdown()
+
+    inside, outside = lines(out)
+    assert RFC3339_UTC.match(inside["ts"])
+    when = datetime.strptime(inside["ts"], "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=UTC)
+    assert abs((datetime.now(UTC) - when).total_seconds()) < 60
+    assert inside["level"] == "INFO"
+    assert inside["logger"] == "agents_sdk.agent.agent-7"
+    assert inside["message"] == "found 3 tickets"
+    assert inside["agent_id"] == "agent-7"
+    assert (inside["trace_id"], inside["span_id"]) == (call.trace_id, call.span_id)
+    assert re.fullmatch(r"[0-9a-f]{32}", inside["trace_id"])
+    assert inside["query"] == "refund" and inside["limit"] == 10
+    assert inside["request_id"] == "r-1"
+    assert outside["level"] == "WARNING"
+    assert outside["trace_id"] is None and outside["span_id"] is None
+    assert "request_id" not in outside
+
+
+def test_exceptions_are_logged_with_their_traceback():
+    out = io.StringIO()
+    obs = Observability("agent-7", logging=True, log_stream=out)
+    try:
+        raise ValueError("bad input")
+    except ValueError:
+        obs.logger.exception("step failed")
+    (line,) = lines(out)
+    assert line["level"] == "ERROR"
+    assert "ValueError: bad input" in line["exception"]
+
+
+def test_nothing_is_formatted_for_a_record_below_the_level():
+    out = io.StringIO()
+    obs = Observability(
+        # A logger no earlier test made: pytest attaches its own (formatting) capture
+        # handlers to existing non-propagating loggers.
+        "probe-agent",
+        logging=True,
+        log_stream=out,
+        log_level="INFO",
+        tracing=True,
+        span_exporter=InMemorySpanExporter(),
+    )
+    probe = CountsFormatting()
+    obs.logger.debug("payload %s %r", probe, probe)
+    obs.logger.debug(probe)
+    obs.logger.debug("with extra", extra={"payload": probe})
+    # The hooks' own DEBUG lines are not even built at INFO.
+    with obs.step("s") as step:
+        step.add_details(note="x")
+        with obs.tool_call("t"):
+            pass
+    assert probe.calls == 0
+    assert out.getvalue() == ""
+
+    obs.logger.info("payload %s", probe)
+    assert probe.calls == 1
+    assert lines(out)[0]["message"] == "payload formatted"
+
+
+def test_hooks_log_at_debug_with_their_outcome():
+    out = io.StringIO()
+    obs = Observability(
+        "agent-7",
+        logging=True,
+        log_stream=out,
+        log_level="DEBUG",
+        tracing=True,
+        span_exporter=InMemorySpanExporter(),
+    )
+    with obs.tool_call("search") as call:
+        call.add_details(name="a detail named like a LogRecord field", args=[1])
+    (line,) = lines(out)
+    assert line["message"] == "tool call finished"
+    assert (line["action"], line["result"]) == ("tool_execute", "success")
+    assert line["details"]["tool"] == "search" and line["details"]["args"] == [1]
+    assert line["span_id"] == call.span_id
+
+
+def test_context_is_per_thread_and_per_task():
+    out = io.StringIO()
+    obs = Observability("agent-7", logging=True, log_stream=out)
+    barrier = threading.Barrier(4)
+
+    def worker(n: int) -> None:
+        with log_context(worker=n):
+            barrier.wait()
+            for _ in range(20):
+                obs.logger.info("from thread", extra={"expected": n})
+
+    threads = [threading.Thread(target=worker, args=(n,)) for n in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+
+    async def task(n: int) -> None:
+        with log_context(task=n):
+            for _ in range(10):
+                await asyncio.sleep(0)
+                obs.logger.info("from task", extra={"expected": n})
+
+    async def main() -> None:
+        await asyncio.gather(*(task(n) for n in range(4)))
+
+    asyncio.run(main())
+    records = lines(out)
+    assert len(records) == 80 + 40
+    for record in records:
+        key = "worker" if record["message"] == "from thread" else "task"
+        assert record[key] == record["expected"]
+        assert ("task" in record) != ("worker" in record)
+
+
+def test_logging_off_writes_nothing_and_costs_a_flag(capsys):
+    obs = Observability("agent-7")
+    assert not obs.logger.isEnabledFor(logging.CRITICAL)
+    obs.logger.error("dropped")
+    assert capsys.readouterr().err == ""
+
+
+def test_logging_by_environment(monkeypatch, capsys):
+    monkeypatch.setenv("AGENTS_SDK_LOGGING", "1")
+    monkeypatch.setenv("AGENTS_SDK_LOG_LEVEL", "warning")
+    obs = Observability("env-agent")
+    obs.logger.info("below the level")
+    obs.logger.warning("kept")
+    obs.shutdown()
+    (line,) = [json.loads(x) for x in capsys.readouterr().err.splitlines()]
+    assert line["message"] == "kept" and line["agent_id"] == "env-agent"
+
+
+def test_the_formatter_also_serves_a_root_handler():
+    out = io.StringIO()
+    handler = logging.StreamHandler(out)
+    handler.setFormatter(JsonFormatter(agent_id="root-agent"))
+    logger = logging.getLogger("tests.logs.root_formatter")
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    try:
+        logger.info("hello", extra={"not_json": object()})
+    finally:
+        logger.removeHandler(handler)
+    (line,) = lines(out)
+    assert line["agent_id"] == "root-agent"
+    assert line["not_json"].startswith("<object object")

@@ -1,0 +1,1 @@
+"""Real test-side services (receivers) shared by the test suites."""
