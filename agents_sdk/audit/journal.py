@@ -67,8 +67,11 @@ FsyncMode = Literal["batch", "always", "never"]
 FSYNC_MODES: tuple[str, ...] = ("batch", "always", "never")
 # Group-commit window for fsync="batch": the longest an event waits to be durable.
 BATCH_FLUSH_INTERVAL = 0.002
-# A flush is started early once this much is pending, bounding the writer's memory.
+# A flush is started early once this much is pending.
 MAX_PENDING_BYTES = 1 << 20
+# Backpressure: past this much not yet written (a disk stalled for many fsyncs),
+# a record call waits for the disk instead of letting memory grow without bound.
+PENDING_LIMIT = 16 << 20
 
 _RESULT_BYTES = {result: result.encode() for result in RESULTS}
 # The canonical (RFC 8785) body of every event: keys in UTF-16 code-unit order,
@@ -205,8 +208,9 @@ class JournalWriter:
         self._durable_position = JournalPosition(self._file_base, file_size)
         self._durable = threading.Condition()
         self._committing = False
-        self._pending: list[bytes] = []
-        self._pending_bytes = 0
+        # One growing buffer rather than a list of lines: thousands of ~500-byte
+        # objects per flush fragment the allocator and RSS never comes back down.
+        self._pending = bytearray()
         self._flusher: threading.Thread | None = None
         self._wake = threading.Event()
         self._listeners: list[threading.Event] = []
@@ -345,12 +349,14 @@ class JournalWriter:
             line = canonical[:-1] + b',"hash":"' + digest + b'"' + sidecar_json + b"}\n"
             self._seq = seq
             self._prev_hex = digest
-            self._pending.append(line)
-            self._pending_bytes += len(line)
-            if self._pending_bytes >= MAX_PENDING_BYTES:
+            self._pending += line
+            backlog = len(self._pending)
+            if backlog >= MAX_PENDING_BYTES:
                 self._wake.set()
         if self.fsync_mode == "always":
             self._commit_until(seq)
+        elif backlog >= PENDING_LIMIT:
+            self._wait_for_disk(seq - 1)
         event = {
             "v": 1,
             "event_id": event_id,
@@ -397,6 +403,12 @@ class JournalWriter:
         if self._durable_seq < seq:  # the write failed
             raise JournalClosed(f"journal {self.path} failed to write: {self._failure}")
 
+    def _wait_for_disk(self, seq: int) -> None:
+        self._wake.set()
+        with self._durable:
+            while self._durable_seq < seq and self._failure is None and not self._closed:
+                self._durable.wait(0.1)
+
     def _flush_loop(self) -> None:
         while True:
             self._wake.wait(BATCH_FLUSH_INTERVAL)
@@ -409,10 +421,9 @@ class JournalWriter:
     def _flush_pending(self) -> None:
         with self._io_lock:
             with self._lock:
-                lines, self._pending, self._pending_bytes = self._pending, [], 0
+                data, self._pending = self._pending, bytearray()
                 last_seq = self._seq
-            if lines:
-                data = b"".join(lines) if len(lines) > 1 else lines[0]
+            if data:
                 try:
                     _write_all(self._fd, data)
                     if self.fsync_mode != "never":
@@ -428,7 +439,7 @@ class JournalWriter:
                 self._written_seq = last_seq
             if self._due_for_rotation():
                 self._rotate()
-            elif not lines:
+            elif not data:
                 return
             self._publish_durable(last_seq, JournalPosition(self._file_base, self._file_bytes))
 

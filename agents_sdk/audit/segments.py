@@ -11,7 +11,7 @@ import os
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NamedTuple
+from typing import BinaryIO, NamedTuple
 
 import orjson
 
@@ -138,7 +138,7 @@ def read_lines(
             yield position, line
 
 
-def open_file_at(journal: Path, base: int) -> tuple[JournalFile, object] | None:
+def open_file_at(journal: Path, base: int) -> tuple[JournalFile, BinaryIO] | None:
     """Open the file of `journal` whose first seq is `base`, rotation-safe.
 
     The active file may be renamed to a segment between listing and opening;
@@ -186,10 +186,10 @@ def iter_journal_lines(
         if opened is None:
             continue
         held, handle = opened
-        with handle:  # type: ignore[attr-defined]
-            handle.seek(offset)  # type: ignore[attr-defined]
+        with handle:
+            handle.seek(offset)
             position = offset
-            for line in handle:  # type: ignore[attr-defined]
+            for line in handle:
                 if not line.endswith(b"\n"):
                     break
                 position += len(line)

@@ -104,16 +104,13 @@ def check_verdict(verdict: dict[str, Any]) -> dict[str, Any]:
 
 
 class _CeleryPending:
-    def __init__(self, async_result: Any, on_error: Any = None):
+    def __init__(self, async_result: Any):
         self._async_result = async_result
-        self._on_error = on_error
 
     def result(self, timeout: float | None = None) -> dict[str, Any]:
         try:
             verdict = self._async_result.get(timeout=timeout, propagate=True)
         except Exception as exc:  # broker down, timeout, worker crash: all mean "resend"
-            if self._on_error is not None:
-                self._on_error()
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
         finally:
             with contextlib.suppress(Exception):  # the backend may be what is down
@@ -159,18 +156,6 @@ class CeleryTransport:
         )
         return app
 
-    def _reset(self) -> None:
-        """After a broker or backend failure, start over with fresh connections.
-
-        Pooled connections and the result subscription may be dead after the
-        broker restarted; a new app is the one sure way to be rid of them.
-        """
-        if not self._owns_app:
-            return
-        old, self.app = self.app, self._new_app()
-        with contextlib.suppress(Exception):
-            old.close()
-
     def _eager(self) -> bool:
         return bool(self.app.conf.task_always_eager and INGEST_TASK in self.app.tasks)
 
@@ -204,9 +189,8 @@ class CeleryTransport:
                 INGEST_TASK, args=[self._batch(events)], queue=INGEST_QUEUE
             )
         except Exception as exc:  # the broker is down
-            self._reset()
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
-        return _CeleryPending(async_result, on_error=self._reset)
+        return _CeleryPending(async_result)
 
     def close(self) -> None:
         if self._owns_app:

@@ -278,3 +278,37 @@ def test_cli_ship_drains_a_journal_over_http_and_a_rerun_sends_nothing(
     assert again.returncode == 0
     assert "shipped 0 event(s)" in again.stdout
     assert AuditEvent.objects.count() == 150
+
+
+@pytest.mark.slow
+def test_cli_ship_over_a_broker(agent_token, own_broker, tmp_path):
+    agent, token = agent_token
+    path = tmp_path / "agent.jsonl"
+    with JournalWriter(path, agent) as journal:
+        for i in range(60):
+            journal.append("tool_execute", details={"i": i})
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "agents_sdk",
+            "ship",
+            str(path),
+            "--broker",
+            own_broker.url,
+            "--token",
+            token,
+            "--batch-size",
+            "25",
+            "--timeout",
+            "60",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "shipped 60 event(s)" in proc.stdout
+    assert AuditEvent.objects.count() == 60

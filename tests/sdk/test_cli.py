@@ -156,6 +156,7 @@ def test_tail_follow_prints_new_events_as_they_are_recorded(tmp_path):
     finally:
         proc.terminate()
         proc.wait(10)
+        proc.stdout.close()
         writer.close()
 
 

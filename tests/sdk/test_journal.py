@@ -191,6 +191,7 @@ def test_kill_9_mid_stream_then_reopen_continues_the_chain(tmp_path):
     time.sleep(0.5)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    proc.stdout.close()
     # Simulate the torn write a crash mid-line leaves behind.
     with open(path, "ab") as handle:
         handle.write(b'{"v":1,"event_id":"torn')
@@ -209,3 +210,41 @@ def test_kill_9_mid_stream_then_reopen_continues_the_chain(tmp_path):
 
 def read_journal_lines(path):
     return path.read_bytes().count(b"\n")
+
+
+def test_always_returns_once_durable_and_concurrent_callers_share_fsyncs(tmp_path, monkeypatch):
+    import threading
+
+    import agents_sdk.audit.journal as journal_module
+
+    path = tmp_path / "agent.jsonl"
+    calls = []
+    real_fsync = os.fsync
+
+    def slow_fsync(fd):
+        # A slow disk (2 ms per fsync) so that callers pile up behind one flush.
+        calls.append(fd)
+        time.sleep(0.002)
+        real_fsync(fd)
+
+    monkeypatch.setattr(journal_module.os, "fsync", slow_fsync)
+    not_durable = []
+    with JournalWriter(path, "agent-1", fsync="always") as journal:
+
+        def work():
+            for i in range(50):
+                event = journal.append("step", details={"i": i})
+                if journal.durable_seq < event["seq"]:
+                    not_durable.append(event["seq"])
+
+        threads = [threading.Thread(target=work) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        fsyncs = len(calls)
+    assert not_durable == []
+    events = read_journal(path)
+    assert len(events) == 400
+    assert verify_chain(events) == []
+    assert fsyncs <= 200  # 400 events, far fewer fsyncs: commits were shared

@@ -113,6 +113,7 @@ def test_kill_9_of_a_rotating_writer_then_reopen_continues_the_chain(tmp_path):
         time.sleep(0.05)
     os.kill(proc.pid, signal.SIGKILL)
     proc.wait()
+    proc.stdout.close()
     assert len(list_segments(path)) >= 3
     with open(path, "ab") as handle:  # the torn write a crash mid-line leaves
         handle.write(b'{"v":1,"event_id":"torn')
