@@ -98,18 +98,24 @@ class Worker:
         self.proc: subprocess.Popen | None = None
         self.restarts = 0
         self._stopping = threading.Event()
+        self._ready = threading.Event()
         self._watcher: threading.Thread | None = None
 
     def supervise(self) -> None:
         self.start()
+        self._ready.set()
         self._watcher = threading.Thread(target=self._watch, daemon=True)
         self._watcher.start()
 
     def _watch(self) -> None:
         while not self._stopping.wait(0.2):
             if self.proc.poll() is not None:
-                self.start()
+                try:
+                    self.start()
+                except RuntimeError:
+                    continue  # died while starting: start again
                 self.restarts += 1
+                self._ready.set()
 
     def start(self) -> None:
         before = self.log.read_text().count(" ready.") if self.log.exists() else 0
@@ -137,11 +143,12 @@ class Worker:
         return [int(p) for p in path.read_text().split()] if path.exists() else []
 
     def kill(self) -> None:
-        proc = self.proc
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        while self._watcher is not None and self.proc is proc:  # until restarted
-            time.sleep(0.05)
+        """kill -9 of the worker and its pool; returns once the supervisor's new one is ready."""
+        self._ready.clear()
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        if self._watcher is not None:
+            self._ready.wait()
 
     def stop(self) -> None:
         self._stopping.set()

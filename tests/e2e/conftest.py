@@ -108,24 +108,28 @@ class SupervisedWorker:
         self.env, self.log, self.concurrency = env, log, concurrency
         self.restarts = 0
         self._stopping = threading.Event()
+        self._ready = threading.Event()
         self.proc = start_worker_ready(env, log, concurrency)
+        self._ready.set()
         self._thread = threading.Thread(target=self._watch, daemon=True)
         self._thread.start()
 
     def _watch(self) -> None:
         while not self._stopping.wait(0.2):
             if self.proc.poll() is not None:
-                self.proc = start_worker_ready(self.env, self.log, self.concurrency)
+                try:
+                    self.proc = start_worker_ready(self.env, self.log, self.concurrency)
+                except RuntimeError:
+                    continue  # died while starting: start again
                 self.restarts += 1
+                self._ready.set()
 
     def kill(self) -> None:
-        """kill -9 of the worker and its pool; the supervisor starts a new one."""
-        proc = self.proc
-        os.killpg(proc.pid, signal.SIGKILL)
-        proc.wait()
-        deadline = time.monotonic() + 60
-        while self.proc is proc and time.monotonic() < deadline:
-            time.sleep(0.05)
+        """kill -9 of the worker and its pool; returns once the supervisor's new one is ready."""
+        self._ready.clear()
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        assert self._ready.wait(90), "the supervisor did not restart the worker"
 
     def stop(self) -> None:
         self._stopping.set()

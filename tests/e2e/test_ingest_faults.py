@@ -22,6 +22,7 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from celery import Celery
 
 from agents_sdk import CeleryTransport, JournalWriter, Shipper
 from agents_sdk.shipping.transports import BatchRejected, TransportError
@@ -166,6 +167,18 @@ def pool_children(pid: int) -> list[int]:
     return [int(p) for p in children.read_text().split()] if children.exists() else []
 
 
+def pool_child_running_a_batch(inspector, timeout: float = 5.0) -> int | None:
+    """The pid of a pool process that is executing a batch right now, as the worker reports it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for tasks in (inspector.active() or {}).values():
+            pids = [task["worker_pid"] for task in tasks if task.get("worker_pid")]
+            if pids:
+                return pids[0]
+        time.sleep(0.02)
+    return None
+
+
 def test_worker_killed_with_sigkill_five_times_loses_and_doubles_nothing(
     agent_token, own_redis, tmp_path
 ):
@@ -183,6 +196,8 @@ def test_worker_killed_with_sigkill_five_times_loses_and_doubles_nothing(
     shippers, threads = ship_all(paths, own_redis.url, token, time.monotonic() + 110)
     rng = random.Random(os.getpid())
     kills = []
+    control = Celery(broker=own_redis.url)
+    inspector = control.control.inspect(timeout=0.5)
     try:
         # Five kills at random points of the run, alternating a pool child and the whole worker.
         for round_, share in enumerate(sorted(rng.uniform(0.05, 0.8) for _ in range(5))):
@@ -190,7 +205,10 @@ def test_worker_killed_with_sigkill_five_times_loses_and_doubles_nothing(
             time.sleep(rng.uniform(0.0, 0.3))
             children = pool_children(worker.proc.pid)
             if round_ % 2 == 0 and children:  # a pool child mid-batch: requeued by its parent
-                os.kill(rng.choice(children), signal.SIGKILL)
+                # Aim at a child the worker says is executing a batch, so the kill
+                # lands mid-batch rather than between two.
+                busy = pool_child_running_a_batch(inspector)
+                os.kill(busy if busy in children else rng.choice(children), signal.SIGKILL)
                 kills.append("child")
             else:  # the whole worker: redelivered after the visibility timeout
                 worker.kill()
@@ -201,6 +219,7 @@ def test_worker_killed_with_sigkill_five_times_loses_and_doubles_nothing(
         assert_drained(shippers)
         wait_until_broker_idle(own_redis.url, timeout=40)
     finally:
+        control.close()
         worker.stop()
         for shipper in shippers:
             shipper.transport.close()
