@@ -187,3 +187,18 @@ def test_recording_never_waits_for_a_dead_portal_and_pending_is_reported(tmp_pat
         assert not shipper.stop(timeout=1)
         journal.close()
     assert load_cursor(path).seq == -1
+
+
+def test_a_celery_transport_leaves_the_process_current_app_alone():
+    from celery import current_app
+
+    from agents_sdk.shipping.transports import CeleryTransport
+
+    before = current_app._get_current_object()
+    transport = CeleryTransport("redis://127.0.0.1:1/0", token="agt_x")
+    try:
+        assert current_app._get_current_object() is before
+        # and its URL wins over $CELERY_BROKER_URL, which Celery otherwise prefers
+        assert transport.app.conf.broker_write_url == "redis://127.0.0.1:1/0"
+    finally:
+        transport.close()
