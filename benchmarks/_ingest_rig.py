@@ -80,7 +80,9 @@ class Redis:
 
 
 class Worker:
-    """`celery worker` in its own session; `kill()` is kill -9 of it and its pool."""
+    """`celery worker` in its own session, restarted whenever it exits (as systemd or compose
+    would: Celery/kombu 5.7 can exit when Redis dies under an unacknowledged message);
+    `kill()` is kill -9 of it and its pool."""
 
     def __init__(self, database_url: str, broker_url: str, log: Path, concurrency: int, **env):
         self.env = dict(
@@ -94,6 +96,26 @@ class Worker:
         )
         self.log, self.concurrency = log, concurrency
         self.proc: subprocess.Popen | None = None
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._ready = threading.Event()
+        self._watcher: threading.Thread | None = None
+
+    def supervise(self) -> None:
+        self.start()
+        self._ready.set()
+        self._watcher = threading.Thread(target=self._watch, daemon=True)
+        self._watcher.start()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(0.2):
+            if self.proc.poll() is not None:
+                try:
+                    self.start()
+                except RuntimeError:
+                    continue  # died while starting: start again
+                self.restarts += 1
+                self._ready.set()
 
     def start(self) -> None:
         before = self.log.read_text().count(" ready.") if self.log.exists() else 0
@@ -121,10 +143,17 @@ class Worker:
         return [int(p) for p in path.read_text().split()] if path.exists() else []
 
     def kill(self) -> None:
+        """kill -9 of the worker and its pool; returns once the supervisor's new one is ready."""
+        self._ready.clear()
         os.killpg(self.proc.pid, signal.SIGKILL)
         self.proc.wait()
+        if self._watcher is not None:
+            self._ready.wait()
 
     def stop(self) -> None:
+        self._stopping.set()
+        if self._watcher is not None:
+            self._watcher.join()
         if self.proc and self.proc.poll() is None:
             self.proc.terminate()
             try:

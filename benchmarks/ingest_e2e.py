@@ -45,7 +45,9 @@ def raw_copy(dsn: str, paths: list[Path]) -> tuple[float, int]:
                 conn.cursor() as cursor,
                 cursor.copy(f"COPY bench_copy ({COLUMNS}) FROM STDIN") as copy,
             ):
-                for line in path.read_bytes().splitlines():
+                for line in path.read_bytes().split(b"\n"):
+                    if not line.strip():
+                        continue
                     e = orjson.loads(line)
                     copy.write_row(
                         (

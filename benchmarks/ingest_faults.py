@@ -56,7 +56,7 @@ def main() -> None:
     redis = Redis()
     redis.start()
     worker = Worker(postgres.url, redis.url, work / "worker.log", 2, CELERY_VISIBILITY_TIMEOUT="10")
-    worker.start()
+    worker.supervise()
     shipping = Shipping(paths, tokens, redis.url, batch_size=1000, result_timeout=10.0)
     print(f"seed {seed}; {total:,} events in {args.agents} journals; logs in {work}")
     started = time.perf_counter()
@@ -69,8 +69,7 @@ def main() -> None:
             os.kill(rng.choice(children), signal.SIGKILL)
             what = "a pool child"
         else:
-            worker.kill()
-            worker.start()
+            worker.kill()  # the supervisor starts a new one
             what = "the worker and its pool"
         print(f"  kill -9 of {what} at {shipping.shipped():,} shipped")
     shipping.wait_until(int(0.55 * total))
@@ -105,7 +104,7 @@ def main() -> None:
     postgres.stop()
     print(
         f"done in {elapsed:.0f} s (outages included), broker drained: {idle}, "
-        f"shipper resends: {shipping.errors}"
+        f"shipper resends: {shipping.errors}, worker restarts: {worker.restarts}"
     )
     print(
         f"stored {sum(len(s) for s in streams.values()):,} of {total:,}: lost {lost}, "

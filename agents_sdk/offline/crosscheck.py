@@ -3,6 +3,11 @@
 `agents-sdk verify --against URL JOURNAL` (or `python -m agents_sdk.offline
 crosscheck`) reports events the server is missing, events only the server has,
 and events whose content differs. Only the standard library is used (urllib).
+
+To expose it in the `agents-sdk` command line: `register(subparsers)` adds a
+`crosscheck` subcommand; for `verify --against`, call `add_against_arguments()`
+in the verify command's arguments and `run_crosscheck(args)` when `args.against`
+is set (it reads `args.journal`, `args.against`, `args.token`, `args.json`).
 """
 
 from __future__ import annotations
@@ -120,13 +125,16 @@ def _ranges(seqs: list[int]) -> str:
 
 def add_against_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the cross-check, for reuse by `agents-sdk verify --against URL`."""
-    parser.add_argument("--against", metavar="URL", help="the portal's base URL")
+    parser.add_argument(
+        "--against",
+        metavar="URL",
+        help="compare with the portal's copy of the journal's streams (its base URL)",
+    )
     parser.add_argument(
         "--token",
         default=os.environ.get("AGENTS_SDK_API_TOKEN"),
-        help="API token of a portal user (default: $AGENTS_SDK_API_TOKEN)",
+        help="API token of a portal user, for --against (default: $AGENTS_SDK_API_TOKEN)",
     )
-    parser.add_argument("--json", action="store_true", help="print the result as JSON")
 
 
 def run_crosscheck(args: argparse.Namespace) -> int:
@@ -142,9 +150,10 @@ def run_crosscheck(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"cannot read the journal: {exc}", file=sys.stderr)
         return 2
-    if args.json:
+    as_json = getattr(args, "json", False)
+    if as_json:
         print(json.dumps([r.as_dict() for r in results], indent=2))
-    for r in results if not args.json else []:
+    for r in results if not as_json else []:
         verdict = "agrees" if r.agrees else "DIFFERS"
         print(f"stream {r.stream}: {verdict} (journal {r.local} events, server {r.server})")
         if r.missing:
@@ -156,13 +165,18 @@ def run_crosscheck(args: argparse.Namespace) -> int:
     return 0 if all(r.agrees for r in results) else 1
 
 
+HELP = "compare a local journal with the portal's copy of its stream"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("journal", help="the journal's active file path")
+    add_against_arguments(parser)
+    parser.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add `crosscheck JOURNAL --against URL` to an argparse subparsers object."""
-    parser = subparsers.add_parser(
-        "crosscheck",
-        help="compare a local journal with the portal's copy of its stream",
-    )
-    parser.add_argument("journal", help="the JSONL audit journal")
-    add_against_arguments(parser)
+    parser = subparsers.add_parser("crosscheck", help=HELP)
+    add_arguments(parser)
     parser.set_defaults(func=run_crosscheck)
     return parser

@@ -240,7 +240,10 @@ def verify_stream(
     done = 0
     for row in stream_rows(stream_id, chunk_size):
         pk, event_id, seq, ts, *_rest, commitments, row_prev, row_hash = row
-        if seq != expected:
+        if seq < expected:  # only a negative seq can sort first
+            findings.broke(seq, event_id, f"seq {seq} is not a position in a chain")
+            intact = False
+        elif seq != expected:
             findings.gaps.append([expected, seq - 1])
             missing = f"seq {expected}" if seq - 1 == expected else f"seq {expected}..{seq - 1}"
             findings.broke(expected, None, f"{missing} missing before event {event_id}")
@@ -435,19 +438,33 @@ def _compare_with_checkpoints(
     signed: dict[int, list[tuple[int, str]]],
     stored_hash_at: dict[int, str],
 ) -> None:
-    """Every head a checkpoint signed must still be stored with the same hash."""
+    """Every head a checkpoint signed must still be stored with the same hash.
+
+    A disagreement is located between the nearest earlier signed head that still
+    agrees (everything up to it is proven original: the chain links to a signed
+    hash) and the disagreeing one: `changed` is that seq range.
+    """
+    agreeing = [
+        seq
+        for seq, entries in signed.items()
+        if stored_hash_at.get(seq) is not None and all(h == stored_hash_at[seq] for _, h in entries)
+    ]
     for seq, entries in sorted(signed.items()):
         stored = stored_hash_at.get(seq)
+        after = max((a for a in agreeing if a < seq), default=-1) + 1
         for checkpoint_id, signed_hash in entries:
             if stored is None:
+                first_missing = max(after, (findings.last_seq or -1) + 1)
                 findings.disagree(
                     {
                         "checkpoint": checkpoint_id,
                         "seq": seq,
                         "signed_hash": signed_hash,
                         "stored_hash": None,
+                        "changed": [first_missing, seq],
                         "reason": f"checkpoint {checkpoint_id} signed head seq {seq}, "
-                        "which is no longer stored: the stream was truncated or deleted",
+                        "which is no longer stored: the stream was truncated or deleted "
+                        f"(seq {first_missing}..{seq} gone or altered)",
                     }
                 )
             elif stored != signed_hash:
@@ -457,9 +474,10 @@ def _compare_with_checkpoints(
                         "seq": seq,
                         "signed_hash": signed_hash,
                         "stored_hash": stored,
+                        "changed": [after, seq],
                         "reason": f"checkpoint {checkpoint_id} signed seq {seq} with hash "
                         f"{signed_hash[:12]}…, the stored event has {stored[:12]}…: "
-                        "the stream was rewritten",
+                        f"the stream was rewritten within seq {after}..{seq}",
                     }
                 )
 

@@ -2,14 +2,14 @@
 
 Everything here works in prometheus_client's multiprocess mode (gunicorn and
 Celery prefork workers set PROMETHEUS_MULTIPROC_DIR): counters and histograms
-only; state that lives in the database or the broker (streams by status, the
-latest checkpoint's age, queue depth) is read at scrape time by `collectors`.
+only; what the database or the broker already knows (streams by status,
+verification runs and chain breaks, the latest checkpoint's age, queue depth) is
+read at scrape time by `collectors`.
 """
 
 from __future__ import annotations
 
 import os
-from collections import Counter as Tally
 from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -23,7 +23,6 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 # Latency buckets: an ingest batch takes milliseconds; a lag spans seconds to hours.
 BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 LAG_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 86400.0)
-VERIFICATION_OUTCOMES = ("verified", "broken", "error")
 
 INGEST_EVENTS = Counter(
     "obsportal_ingest_events", "Events admitted, by agent and result", ["agent_id", "result"]
@@ -46,17 +45,9 @@ INGEST_LAG = Histogram(
 )
 INGEST_DUPLICATES = Counter("obsportal_ingest_duplicates", "Re-delivered events (no-ops)")
 INGEST_FORKS = Counter("obsportal_ingest_forks", "Events that forked a stream (incidents)")
-VERIFICATION_RUNS = Counter(
-    "obsportal_verification_runs", "Stream verification runs, by outcome", ["outcome"]
-)
-CHAIN_BREAKS = Counter("obsportal_chain_breaks", "Broken links found by verification")
 RETENTION_REMOVED = Counter(
     "obsportal_retention_removed", "Events removed by retention, by policy", ["policy"]
 )
-
-# Known label values start at zero, so "none yet" reads as 0 rather than as no data.
-for _outcome in VERIFICATION_OUTCOMES:
-    VERIFICATION_RUNS.labels(_outcome)
 
 
 def record_admission(
@@ -68,17 +59,16 @@ def record_admission(
     offered = events if isinstance(events, list) else []
     if verdict.status != "accepted":
         # A batch without an events list still counts: one refusal.
-        INGEST_REJECTED.labels(verdict.reason_code or "unknown").inc(max(1, len(offered)))
+        INGEST_REJECTED.labels(verdict.reason_code or "unknown").inc(max(1, verdict.offered))
         return
     if verdict.duplicates:
         INGEST_DUPLICATES.inc(verdict.duplicates)
     if verdict.forks:
         INGEST_FORKS.inc(verdict.forks)
+    # Exact counts from the service, including waiting events a gap-filler released.
+    for result, count in verdict.admitted_by_result.items():
+        INGEST_EVENTS.labels(verdict.agent_id, result).inc(count)
     admitted = admitted_events(offered, verdict.admitted, verdict.heads)
-    for (agent_id, result), count in Tally(
-        (e.get("agent_id", ""), e.get("result", "")) for e in admitted
-    ).items():
-        INGEST_EVENTS.labels(agent_id, result).inc(count)
     stored_at = now or datetime.now(UTC)
     for event in admitted:
         ts = event_time(event)
@@ -89,7 +79,7 @@ def record_admission(
 def admitted_events(
     events: list[dict[str, Any]], admitted: int, heads: Mapping[str, int]
 ) -> list[dict[str, Any]]:
-    """The events of a batch that the verdict admitted.
+    """The events of a batch that the verdict admitted (for their lag).
 
     The verdict counts admitted events but does not list them. Admitted events
     are at or below their stream's new head, and re-deliveries are the older
@@ -115,13 +105,6 @@ def event_time(event: Mapping[str, Any]) -> datetime | None:
         return datetime.fromisoformat(str(event["ts"]).replace("Z", "+00:00"))
     except (KeyError, ValueError):
         return None
-
-
-def record_verification(outcome: str, chain_breaks: int = 0) -> None:
-    """Record one verification run (`outcome` one of VERIFICATION_OUTCOMES)."""
-    VERIFICATION_RUNS.labels(outcome).inc()
-    if chain_breaks:
-        CHAIN_BREAKS.inc(chain_breaks)
 
 
 def record_retention_removed(removed_by_policy: Mapping[str, int] | Iterable[tuple[str, int]]):

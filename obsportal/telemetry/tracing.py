@@ -109,6 +109,22 @@ def trace_psycopg_connection(sender: Any, connection: Any, **kwargs: Any) -> Non
         def executemany(self, *args: Any, **kwargs: Any):
             return tracer.traced_execution(self, super().executemany, *args, **kwargs)
 
+        @contextmanager
+        def copy(self, statement: Any, *args: Any, **kwargs: Any):
+            # COPY is a context manager in psycopg 3: the span covers the whole transfer.
+            text = statement.as_string(self) if hasattr(statement, "as_string") else statement
+            if isinstance(text, bytes):
+                text = text.decode(errors="replace")
+            with (
+                trace.get_tracer(TRACER_NAME).start_as_current_span(
+                    "COPY",
+                    kind=trace.SpanKind.CLIENT,
+                    attributes={"db.system": "postgresql", "db.statement": str(text)},
+                ),
+                super().copy(statement, *args, **kwargs) as copy,
+            ):
+                yield copy
+
     raw.cursor_factory = TracedCursor
 
 

@@ -14,6 +14,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -93,6 +94,47 @@ def stop_worker(proc: subprocess.Popen) -> None:
         except subprocess.TimeoutExpired:
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
+
+
+class SupervisedWorker:
+    """A worker restarted whenever it exits, as a process supervisor (systemd, compose) would.
+
+    Celery 5.7 / kombu 5.7 can exit with "Unrecoverable error: AttributeError ...
+    'hostname'" when Redis goes away while a message is unacknowledged (it tries to
+    restore it through the closed connection); deployments run workers supervised.
+    """
+
+    def __init__(self, env: dict[str, str], log: Path, concurrency: int = 2) -> None:
+        self.env, self.log, self.concurrency = env, log, concurrency
+        self.restarts = 0
+        self._stopping = threading.Event()
+        self._ready = threading.Event()
+        self.proc = start_worker_ready(env, log, concurrency)
+        self._ready.set()
+        self._thread = threading.Thread(target=self._watch, daemon=True)
+        self._thread.start()
+
+    def _watch(self) -> None:
+        while not self._stopping.wait(0.2):
+            if self.proc.poll() is not None:
+                try:
+                    self.proc = start_worker_ready(self.env, self.log, self.concurrency)
+                except RuntimeError:
+                    continue  # died while starting: start again
+                self.restarts += 1
+                self._ready.set()
+
+    def kill(self) -> None:
+        """kill -9 of the worker and its pool; returns once the supervisor's new one is ready."""
+        self._ready.clear()
+        os.killpg(self.proc.pid, signal.SIGKILL)
+        self.proc.wait()
+        assert self._ready.wait(90), "the supervisor did not restart the worker"
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join()
+        stop_worker(self.proc)
 
 
 def free_port() -> int:

@@ -22,13 +22,13 @@ from pathlib import Path
 import psycopg
 import pytest
 import redis
+from celery import Celery
 
 from agents_sdk import CeleryTransport, JournalWriter, Shipper
 from agents_sdk.shipping.transports import BatchRejected, TransportError
 from tests.e2e.conftest import (
     OwnPostgres,
-    start_worker_ready,
-    stop_worker,
+    SupervisedWorker,
     worker_env,
 )
 from tests.independent_chain import read_journal, verify_chain
@@ -167,6 +167,18 @@ def pool_children(pid: int) -> list[int]:
     return [int(p) for p in children.read_text().split()] if children.exists() else []
 
 
+def pool_child_running_a_batch(inspector, timeout: float = 5.0) -> int | None:
+    """The pid of a pool process that is executing a batch right now, as the worker reports it."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for tasks in (inspector.active() or {}).values():
+            pids = [task["worker_pid"] for task in tasks if task.get("worker_pid")]
+            if pids:
+                return pids[0]
+        time.sleep(0.02)
+    return None
+
+
 def test_worker_killed_with_sigkill_five_times_loses_and_doubles_nothing(
     agent_token, own_redis, tmp_path
 ):
@@ -180,31 +192,35 @@ def test_worker_killed_with_sigkill_five_times_loses_and_doubles_nothing(
     # within the test; it only needs to exceed the longest batch (well under a second).
     env = worker_env(database, own_redis.url, CELERY_VISIBILITY_TIMEOUT="8")
     log = tmp_path / "worker.log"
-    worker = start_worker_ready(env, log, concurrency=2)
+    worker = SupervisedWorker(env, log, concurrency=2)
     shippers, threads = ship_all(paths, own_redis.url, token, time.monotonic() + 110)
     rng = random.Random(os.getpid())
     kills = []
+    control = Celery(broker=own_redis.url)
+    inspector = control.control.inspect(timeout=0.5)
     try:
         # Five kills at random points of the run, alternating a pool child and the whole worker.
         for round_, share in enumerate(sorted(rng.uniform(0.05, 0.8) for _ in range(5))):
             wait_until_shipped(shippers, int(share * 40_000))
             time.sleep(rng.uniform(0.0, 0.3))
-            children = pool_children(worker.pid)
+            children = pool_children(worker.proc.pid)
             if round_ % 2 == 0 and children:  # a pool child mid-batch: requeued by its parent
-                os.kill(rng.choice(children), signal.SIGKILL)
+                # Aim at a child the worker says is executing a batch, so the kill
+                # lands mid-batch rather than between two.
+                busy = pool_child_running_a_batch(inspector)
+                os.kill(busy if busy in children else rng.choice(children), signal.SIGKILL)
                 kills.append("child")
             else:  # the whole worker: redelivered after the visibility timeout
-                os.killpg(worker.pid, signal.SIGKILL)
-                worker.wait()
+                worker.kill()
                 kills.append("worker")
-                worker = start_worker_ready(env, log, concurrency=2)
         for thread in threads:
             thread.join(timeout=110)
         assert all(not t.is_alive() for t in threads), [s.last_error for s in shippers]
         assert_drained(shippers)
         wait_until_broker_idle(own_redis.url, timeout=40)
     finally:
-        stop_worker(worker)
+        control.close()
+        worker.stop()
         for shipper in shippers:
             shipper.transport.close()
     assert "WorkerLostError" in log.read_text(), "no kill landed while a batch was running"
@@ -222,7 +238,7 @@ def test_redis_down_mid_run_loses_nothing(agent_token, own_redis, tmp_path):
     paths = write_journals(tmp_path, agent, journals=2, events=10_000)
     database = connection.settings_dict["NAME"]
     log = tmp_path / "worker.log"
-    worker = start_worker_ready(worker_env(database, own_redis.url), log, concurrency=2)
+    worker = SupervisedWorker(worker_env(database, own_redis.url), log, concurrency=2)
     shippers, threads = ship_all(paths, own_redis.url, token, time.monotonic() + 120)
     try:
         wait_until_shipped(shippers, 4_000)
@@ -234,9 +250,8 @@ def test_redis_down_mid_run_loses_nothing(agent_token, own_redis, tmp_path):
             thread.join(timeout=110)
         assert all(not t.is_alive() for t in threads), [s.last_error for s in shippers]
         assert_drained(shippers)
-        assert worker.poll() is None, "the worker died instead of reconnecting"
     finally:
-        stop_worker(worker)
+        worker.stop()
         for shipper in shippers:
             shipper.transport.close()
     assert 0 < shipped_during < 20_000, "the outage did not happen mid-run"
@@ -290,7 +305,7 @@ def test_postgres_down_mid_run_loses_nothing(own_postgres, own_redis, tmp_path):
     paths = write_journals(tmp_path, "agent-pg", journals=2, events=10_000)
     log = tmp_path / "worker.log"
     worker_vars = dict(env, CELERY_BROKER_URL=own_redis.url, CELERY_RESULT_BACKEND=own_redis.url)
-    worker = start_worker_ready(worker_vars, log, concurrency=2)
+    worker = SupervisedWorker(worker_vars, log, concurrency=2)
     shippers, threads = ship_all(paths, own_redis.url, token, time.monotonic() + 120)
     try:
         wait_until_shipped(shippers, 4_000)
@@ -302,9 +317,9 @@ def test_postgres_down_mid_run_loses_nothing(own_postgres, own_redis, tmp_path):
             thread.join(timeout=110)
         assert all(not t.is_alive() for t in threads), [s.last_error for s in shippers]
         assert_drained(shippers)
-        assert worker.poll() is None, "the worker died instead of retrying"
+        assert worker.restarts == 0, "the worker died instead of retrying"
     finally:
-        stop_worker(worker)
+        worker.stop()
         for shipper in shippers:
             shipper.transport.close()
     assert 0 < shipped_during < 20_000, "the outage did not happen mid-run"

@@ -9,12 +9,9 @@ from pathlib import Path
 
 import cffi
 import cryptography
-import opentelemetry
 import orjson
-import prometheus_client
 import pytest
 import rfc8785
-import typing_extensions
 
 import agents_sdk
 
@@ -38,24 +35,13 @@ sys.exit(main(sys.argv[1:]))
 """
 
 
-# What `import agents_sdk.offline` needs: the verifier itself uses orjson, rfc8785
-# and cryptography; the package's __init__ also imports the observability facade
-# (opentelemetry, prometheus_client). Django and the portal are not among them.
-OFFLINE_PACKAGES = (
-    agents_sdk,
-    orjson,
-    rfc8785,
-    cryptography,
-    cffi,
-    opentelemetry,
-    prometheus_client,
-    typing_extensions,
-)
+# All that `agents_sdk.offline` needs besides the standard library.
+OFFLINE_PACKAGES = (agents_sdk, orjson, rfc8785, cryptography, cffi)
 
 
 @pytest.fixture
 def offline_site(tmp_path) -> Path:
-    """A directory holding only agents_sdk and the packages importing it needs."""
+    """A directory holding only agents_sdk and the few packages its offline verifier needs."""
     site = tmp_path / "offline-site"
     site.mkdir()
     for module in OFFLINE_PACKAGES:
@@ -201,3 +187,39 @@ def test_the_portal_exports_the_same_bundle(two_chains, client, django_user_mode
     assert len(json.loads(response.content)["selected"]) == 20
     bad = client.get("/streams/evidence/", {"export": "1", "since": "yesterday"})
     assert bad.status_code == 400 and b"ISO 8601" in bad.content
+
+
+@pytest.mark.parametrize(
+    "corrupt",
+    [
+        lambda b: b.update(streams="nope"),
+        lambda b: b["streams"][0].update(events=[1, 2]),
+        lambda b: b["checkpoints"][0]["proofs"][0].update(index="x"),
+        lambda b: b["checkpoints"][0]["proofs"][0].update(proof=["***"]),
+        lambda b: b["public_key"].update(verifier_key="junk"),
+        lambda b: b.pop("selected"),
+    ],
+)
+def test_a_malformed_bundle_is_refused_without_a_traceback(
+    two_chains, api_client, tmp_path, offline_site, corrupt
+):
+    path = fetch_bundle(api_client, tmp_path, agent_id="agent-7")
+    bundle = json.loads(path.read_text())
+    corrupt(bundle)
+    path.write_text(json.dumps(bundle))
+    done = verify_offline(offline_site, str(path))
+    assert done.returncode in (1, 2), done.stdout + done.stderr
+    assert "Traceback" not in done.stderr
+    assert "VERIFIED" not in done.stdout
+
+
+def test_without_cryptography_the_verifier_says_what_to_install(tmp_path):
+    site = tmp_path / "no-crypto"
+    site.mkdir()
+    for module in (agents_sdk, orjson, rfc8785):
+        (site / Path(module.__file__).parent.name).symlink_to(Path(module.__file__).parent)
+    bundle = tmp_path / "b.json"
+    bundle.write_text("{}")
+    done = verify_offline(site, str(bundle))
+    assert done.returncode == 2
+    assert "pip install 'agents-sdk[offline]'" in done.stderr and "Traceback" not in done.stderr

@@ -111,3 +111,53 @@ def test_a_changed_note_or_another_key_fails():
         open_note(note, "o", stranger)
     with pytest.raises(CheckpointError):
         parse_checkpoint("o\n01\nAAAA\n")
+
+
+# The known-answer vector of Go's golang.org/x/mod/sumdb/note (an independent
+# implementation of the signed-note format).
+GO_VERIFIER_KEY = "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW"
+GO_SIGNER_SEED = "AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"  # base64(0x01 || seed)
+GO_TEXT = (
+    "If you think cryptography is the answer to your problem,\n"
+    "then you don't know what your problem is.\n"
+)
+GO_NOTE = (
+    GO_TEXT + "\n\u2014 PeterNeumann "
+    "x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
+)
+
+
+def test_go_sumdb_note_vector_opens_and_is_reproduced_byte_for_byte():
+    name, public = parse_verifier_key(GO_VERIFIER_KEY)
+    assert name == "PeterNeumann" and key_id(name, public).hex() == "c74f20a3"
+    assert open_note(GO_NOTE, name, public) == GO_TEXT
+    seed = base64.b64decode(GO_SIGNER_SEED)[1:]
+    private = Ed25519PrivateKey.from_private_bytes(seed)
+    assert private.public_key().public_bytes_raw() == public
+    assert sign_note(GO_TEXT, name, signer_from_private(private)) == GO_NOTE
+
+
+def test_a_verifier_key_whose_base64_holds_a_plus_parses():
+    name, public = parse_verifier_key("TEST+7997405c+AQcC+FTVKf0jlTdHDY3rbevmnKxxPjigCXlVtGe6RIr6")
+    assert name == "TEST" and len(public) == 32
+
+
+# The RFC 6962 test tree of certificate-transparency (leaf inputs in hex, the root
+# of the first n leaves for n = 1..8): a known-answer check of leaf/node hashing.
+CT_LEAVES = ["", "00", "10", "2021", "3031", "40414243", "5051525354555657",
+             "606162636465666768696a6b6c6d6e6f"]  # fmt: skip
+CT_ROOTS = [
+    "6e340b9cffb37a989ca544e6bb780a2c78901d3fb33738768511a30617afa01d",
+    "fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125",
+    "aeb6bcfe274b70a14fb067a5e5578264db0fa9b51af5e0ba159158f329e06e77",
+    "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+    "4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4",
+    "76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef",
+    "ddb89be403809e325750d3d263cd78929c2942b7942a34b77e122c9594a74c8c",
+    "5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328",
+]
+
+
+def test_certificate_transparency_known_roots():
+    hashes = [leaf_hash(bytes.fromhex(leaf)) for leaf in CT_LEAVES]
+    assert [root_from_leaf_hashes(hashes[:n]).hex() for n in range(1, 9)] == CT_ROOTS

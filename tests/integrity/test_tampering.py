@@ -172,6 +172,7 @@ def test_a_consistently_truncated_tail_is_caught_by_the_checkpoint(two_chains):
     [disagreement] = result.checkpoint_disagreements
     assert disagreement["checkpoint"] == checkpoint.pk and disagreement["seq"] == 9
     assert "no longer stored: the stream was truncated" in disagreement["reason"]
+    assert disagreement["changed"] == [7, 9]
 
 
 def test_a_consistently_rewritten_stream_is_caught_by_the_checkpoint(two_chains):
@@ -309,3 +310,56 @@ def test_a_stream_deleted_with_its_checkpoints_is_caught_by_the_copies(two_chain
     assert result.status == "missing"
     [disagreement] = result.checkpoint_disagreements
     assert disagreement["checkpoint"] == checkpoint and disagreement["seq"] == 9
+
+
+def test_a_fork_offered_at_ingest_is_reported_and_the_chain_stays_whole(two_chains):
+    from obsportal.ingest.services import admit_batch
+    from tests.factories import tampered
+
+    original = two_chains["a"][4]
+    fork = tampered(original, event_id="01900000-0000-7000-8000-0000000000f0", result="denied")
+    fork["hash"] = compute_hash(hashed_body(fork), fork["prev_hash"])
+    verdict = admit_batch({"token": two_chains["token"], "events": [fork]})
+    assert verdict.forks == 1
+    result = result_for(verify_streams(), original["stream"])
+    assert result.status == "forked" and result.first_break is None
+    assert result.verified_to == 9
+    [reported] = result.forks
+    assert reported["seq"] == 4
+    assert reported["stored_hash"] == original["hash"]
+    assert reported["offered_hash"] == fork["hash"]
+
+
+def test_checkpoints_locate_a_consistent_rewrite_between_signed_heads(two_chains, tmp_path):
+    """Heads signed at seq 9 and, after more events, at seq 14: a consistent rewrite of
+    seq 11..14 is placed after the agreeing head (9) and up to the disagreeing one (14)."""
+    from agents_sdk import JournalWriter
+    from obsportal.ingest.services import admit_batch
+    from obsportal.integrity.checkpoints import sign_checkpoint
+    from tests.independent_chain import read_journal
+
+    path = tmp_path / "a.jsonl"  # continue stream a's own journal
+    with JournalWriter(path, "agent-7") as journal:
+        for i in range(5):
+            journal.append("tool_execute", "success", details={"more": i})
+    events = read_journal(path)
+    assert admit_batch({"token": two_chains["token"], "events": events[10:]}).admitted == 5
+    later = sign_checkpoint()
+    stream, prev, statements = events[0]["stream"], events[10]["hash"], []
+    for event in events[11:]:
+        body = dict(hashed_body(event), prev_hash=prev, result="failure")
+        new_hash = compute_hash(body, prev)
+        statements.append(
+            (
+                UPDATE_EVENT.format("result = 'failure', prev_hash = %s, hash = %s"),
+                (prev, new_hash, stream, event["seq"]),
+            )
+        )
+        prev = new_hash
+    statements.append(("UPDATE ingest_stream SET head_hash = %s WHERE id = %s", (prev, stream)))
+    superuser_sql(*statements)
+    result = result_for(verify_streams(), stream)
+    [disagreement] = result.checkpoint_disagreements
+    assert disagreement["checkpoint"] == later.pk and disagreement["seq"] == 14
+    assert disagreement["changed"] == [10, 14]
+    assert "rewritten within seq 10..14" in disagreement["reason"]

@@ -223,6 +223,8 @@ def test_a_batch_costs_a_fixed_number_of_queries_whatever_its_size(agent_token, 
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
+    if connection.vendor != "postgresql":
+        pytest.skip("the fixed round trips are the PostgreSQL (COPY) path's")
     agent, token = agent_token
     events = journal_events(tmp_path, agent, count=400)
     admit_batch({"token": token, "events": events[:1]})  # the stream exists from here on
@@ -257,3 +259,32 @@ def test_gaps_left_unfilled_are_reported_with_the_missing_range(agent_token, tmp
     )
     admit_batch({"token": token, "events": events[2:4]})
     assert unfilled_gaps(older_than=timedelta(minutes=5)) == []
+
+
+def test_task_dead_letters_a_batch_the_database_keeps_refusing(agent_token, monkeypatch):
+    from django.db import IntegrityError, OperationalError
+
+    from obsportal.ingest import tasks
+
+    _, token = agent_token
+    batch = {"token": token, "events": [{"seq": 0}]}
+
+    def refuse(_batch):
+        raise IntegrityError("value violates a constraint")
+
+    monkeypatch.setattr(tasks, "admit_batch", refuse)
+    tasks.ingest_batch.push_request(id="t-1", retries=tasks.MAX_STORAGE_RETRIES)
+    try:
+        verdict = tasks.ingest_batch.run(batch)
+    finally:
+        tasks.ingest_batch.pop_request()
+    assert (verdict["status"], verdict["reason_code"]) == ("rejected", "storage_error")
+    assert "violates a constraint" in RejectedBatch.objects.get().reason
+
+    def down(_batch):
+        raise OperationalError("connection refused")
+
+    monkeypatch.setattr(tasks, "admit_batch", down)
+    with pytest.raises(OperationalError):  # called directly, retry re-raises: never dead-lettered
+        tasks.ingest_batch.run(batch)
+    assert RejectedBatch.objects.count() == 1

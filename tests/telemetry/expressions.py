@@ -50,7 +50,10 @@ def dashboard_queries(kind: str) -> list[Query]:
     return queries
 
 
-def promql(text: str) -> str:
+def promql(text: str, agent: str | None = None) -> str:
+    """The query as Grafana sends it; `agent` picks one agent in the $agent variable."""
+    if agent is not None:
+        text = text.replace('=~"$agent"', f'="{agent}"')
     for name, value in PROMQL_VARIABLES.items():
         text = text.replace(name, value)
     assert "$" not in text, f"an unknown Grafana variable is left in {text!r}"

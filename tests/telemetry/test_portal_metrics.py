@@ -165,3 +165,37 @@ def test_event_list_links_to_the_trace_and_the_agent_dashboard(
     assert linked_agent == agent
     assert int(end_ms) - int(start_ms) == 30 * 60 * 1000
     assert abs(int(start_ms) + 15 * 60 * 1000 - ts.timestamp() * 1000) <= 1
+
+
+def test_checkpoint_age_and_verification_results_are_read_from_the_integrity_tables(
+    client, agent_token, tmp_path, settings, monkeypatch
+):
+    from obsportal.ingest.services import admit_batch
+    from obsportal.integrity.checkpoints import sign_checkpoint
+    from obsportal.integrity.models import StreamVerification
+    from obsportal.integrity.signing import create_signing_key
+    from obsportal.integrity.verification import verify_streams
+
+    monkeypatch.delenv("OBSPORTAL_SIGNING_KEY", raising=False)
+    settings.OBSPORTAL_SIGNING_KEY_FILE = tmp_path / "keys" / "checkpoint.key"
+    settings.OBSPORTAL_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    create_signing_key()
+    agent, token = agent_token
+    admit_batch({"token": token, "events": journal_events(tmp_path, agent, count=2)})
+    sign_checkpoint()
+    verify_streams(trigger="test")
+    second = verify_streams(trigger="test")
+    # A run that found a broken stream (as verification stores it).
+    StreamVerification.objects.filter(run=second).update(status="broken")
+
+    metrics = scrape(client)
+
+    assert 0 <= metrics[("obsportal_checkpoint_age_seconds", ())] < 60
+    interval = settings.CELERY_BEAT_SCHEDULE["sign-checkpoint"]["schedule"]
+    assert metrics[("obsportal_checkpoint_interval_seconds", ())] == interval
+    runs = {
+        labels[0][1]: v for (name, labels), v in metrics.items()
+        if name == "obsportal_verification_runs_total"
+    }  # fmt: skip
+    assert runs == {"verified": 2, "problems": 0, "failed": 0}
+    assert metrics[("obsportal_chain_breaks_total", ())] == 1

@@ -71,10 +71,22 @@ def prometheus_config(path: Path, targets: dict[str, str]) -> None:
     path.write_text(yaml.safe_dump(config))
 
 
+@pytest.fixture
+def signing_key(settings, tmp_path, monkeypatch):
+    from obsportal.integrity.signing import create_signing_key
+
+    monkeypatch.delenv("OBSPORTAL_SIGNING_KEY", raising=False)
+    settings.OBSPORTAL_SIGNING_KEY_FILE = tmp_path / "keys" / "checkpoint.key"
+    settings.OBSPORTAL_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    return create_signing_key()
+
+
 def test_every_dashboard_query_and_alert_signal_returns_data(
-    processes, own_redis, test_database_url, tmp_path
+    processes, own_redis, test_database_url, tmp_path, signing_key
 ):
     from obsportal.accounts.services import issue_agent_token
+    from obsportal.integrity.checkpoints import sign_checkpoint
+    from obsportal.integrity.verification import verify_streams
 
     for binary in ("prometheus", "prometheus-node-exporter"):
         if not shutil.which(binary):
@@ -176,9 +188,13 @@ def test_every_dashboard_query_and_alert_signal_returns_data(
     assert verdicts[1]["duplicates"] == 4
     for path in ("/healthz", "/readyz", "/accounts/login/"):
         urllib.request.urlopen(portal + path, timeout=10).close()
+    # The beat jobs' services, run here: a signed checkpoint and a verification run.
+    sign_checkpoint()
+    assert verify_streams(trigger="test").status == "verified"
 
     queries = dashboard_queries("promql") + alert_signals()
     unproduced = unproduced_metrics()
+    assert "obsportal_checkpoint_age_seconds" not in unproduced
     expected = [q for q in queries if not any(m in q.text for m in unproduced)]
     elsewhere = [q for q in queries if q not in expected]
 
@@ -192,6 +208,19 @@ def test_every_dashboard_query_and_alert_signal_returns_data(
         + "\n".join(f"  {q.where}: {q.text}" for q in empty)
         + f"\n\nworker log:\n{worker_log.read_text()[-3000:]}"
     )
+
+    # With one agent picked in the dashboards' $agent variable, its panels still have data.
+    one_agent = [q for q in expected if "$agent" in q.text]
+    assert one_agent
+    empty = [q for q in one_agent if not query(prometheus, promql(q.text, agent="proof-agent"))]
+    assert not empty, "no data for agent proof-agent:\n" + "\n".join(q.where for q in empty)
+
+    # The rules engine evaluates every shipped rule without error.
+    with urllib.request.urlopen(f"{prometheus}/api/v1/rules", timeout=10) as response:
+        groups = json.load(response)["data"]["groups"]
+    rules = [rule for group in groups for rule in group["rules"]]
+    assert len(rules) == len(alert_signals())
+    assert [(r["name"], r.get("lastError")) for r in rules if r["health"] != "ok"] == []
 
     for q in elsewhere:
         query(prometheus, promql(q.text))  # valid PromQL, even while nothing feeds it
@@ -214,6 +243,9 @@ def test_every_dashboard_query_and_alert_signal_returns_data(
     assert [(r["metric"]["result"], r["value"][1]) for r in http] == [("denied", "6")]
     rejected = query(prometheus, "sum by (reason) (obsportal_ingest_rejected_total)")
     assert [(r["metric"]["reason"], r["value"][1]) for r in rejected] == [("bad_token", "6")]
+    runs = query(prometheus, 'obsportal_verification_runs_total{outcome="verified"}')
+    assert runs[0]["value"][1] == "1"
+    assert float(query(prometheus, "obsportal_checkpoint_age_seconds")[0]["value"][1]) < 120
 
 
 def post_batch(portal: str, token: str, events: list[dict]) -> dict:

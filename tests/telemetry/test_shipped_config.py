@@ -75,11 +75,14 @@ def test_compose_file_is_valid_and_has_the_whole_stack():
     }  # fmt: skip
     for name, service in services.items():
         assert "healthcheck" in service, f"{name} has no healthcheck"
-    assert set(stack["volumes"]) >= {"pgdata", "redisdata", "promdata", "grafanadata"}
+    assert set(stack["volumes"]) >= {"pgdata", "redisdata", "promdata", "grafanadata", "portaldata"}
     jaeger_ports = {int(p["target"]) for p in services["jaeger"]["ports"]}
     assert {4317, 4318, 16686} <= jaeger_ports
     assert "gunicorn -c compose/gunicorn.conf.py" in services["web"]["command"][-1]
     assert services["worker"]["environment"]["PROMETHEUS_MULTIPROC_DIR"]
+    # The worker signs checkpoints with the key the web service created: one shared volume.
+    for name in ("web", "worker", "beat"):
+        assert "portaldata:/var/lib/obsportal:rw" in services[name]["volumes"], name
     # .env.example's values reach the services.
     assert services["postgres"]["environment"]["POSTGRES_PASSWORD"] == "change-me-postgres"
     assert services["grafana"]["environment"]["GF_SECURITY_ADMIN_PASSWORD"] == "change-me-grafana"
