@@ -85,6 +85,17 @@ _BODY = (
 )
 
 
+class DurableOffset(int):
+    """A byte offset in the active file that also names the file (`base`: its first seq)."""
+
+    base: int
+
+    def __new__(cls, offset: int, base: int) -> DurableOffset:
+        value = super().__new__(cls, offset)
+        value.base = base
+        return value
+
+
 class JournalError(Exception):
     """Base class for journal problems."""
 
@@ -238,8 +249,13 @@ class JournalWriter:
 
     @property
     def durable_offset(self) -> int:
-        """Bytes of the active file known to be complete (and fsynced, unless fsync='never')."""
-        return self._durable_position.offset
+        """Bytes of the active file known to be complete (and fsynced, unless fsync='never').
+
+        The int also carries `.base`, the first seq of the file it counts in, so a
+        reader given only this number still knows which file it bounds across a rotation.
+        """
+        position = self._durable_position
+        return DurableOffset(position.offset, position.base)
 
     @property
     def durable_position(self) -> JournalPosition:

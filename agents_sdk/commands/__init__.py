@@ -65,8 +65,29 @@ def event_filter(args: argparse.Namespace):
 
 def _commands() -> list[Command]:
     from agents_sdk.commands import query, ship, tail, verify
+    from agents_sdk.offline import cli as bundle
+    from agents_sdk.offline import crosscheck
 
-    return [verify.COMMAND, query.COMMAND, tail.COMMAND, ship.COMMAND]
+    return [
+        verify.COMMAND,
+        query.COMMAND,
+        tail.COMMAND,
+        ship.COMMAND,
+        Command(
+            "verify-bundle",
+            bundle.HELP,
+            bundle.add_arguments,
+            bundle.run_verify_bundle,
+            bundle.DESCRIPTION,
+        ),
+        Command(
+            "crosscheck",
+            crosscheck.HELP,
+            crosscheck.add_arguments,
+            crosscheck.run_crosscheck,
+            "Same as `agents-sdk verify --against URL JOURNAL`.",
+        ),
+    ]
 
 
 COMMANDS: list[Command] = _commands()

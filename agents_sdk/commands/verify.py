@@ -9,6 +9,7 @@ import orjson
 
 from agents_sdk.audit.verify import JournalReport, verify_journal
 from agents_sdk.commands import Command, existing_journal
+from agents_sdk.offline.crosscheck import add_against_arguments, run_crosscheck
 
 DESCRIPTION = """\
 Recompute every event's hash (RFC 8785 + SHA-256, as DESIGN.md specifies) and
@@ -18,8 +19,12 @@ Prints a report per stream: the verified seq range and, if any, the first
 broken link with its file, line and reason. A torn last line (a crash
 mid-write) is reported but is not a broken chain.
 
-exit status: 0 every stream verifies, 1 a link is broken or a line is unreadable,
-             2 usage error (e.g. no journal at that path)
+With --against URL, compare the journal with the portal's copy of its streams
+instead (events missing on the server, only on the server, or different).
+
+exit status: 0 every stream verifies (or the portal agrees), 1 a link is broken,
+             a line is unreadable (or the portal differs), 2 usage error (e.g. no
+             journal at that path, or the portal cannot be asked)
 """
 
 # Progress goes to stderr for journals at least this big (or with --progress).
@@ -32,9 +37,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     progress = parser.add_mutually_exclusive_group()
     progress.add_argument("--progress", action="store_true", help="always report progress")
     progress.add_argument("--quiet", "-q", action="store_true", help="print only problems")
+    add_against_arguments(parser)
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.against:
+        return run_crosscheck(args)
     total = sum(f.path.stat().st_size for f in _files(args.journal))
     show = args.progress or (not args.quiet and total >= PROGRESS_BYTES)
     report = verify_journal(args.journal, progress=_progress_printer() if show else None)

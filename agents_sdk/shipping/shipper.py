@@ -87,9 +87,12 @@ class Shipper:
         if self._journal is not None:
             return self._journal.durable_position
         if self._durable_offset is not None:
-            files = journal_files(self.journal_path)
-            base = files[-1].base if files else 0
-            return JournalPosition(base, self._durable_offset())
+            offset = self._durable_offset()
+            base = getattr(offset, "base", None)  # JournalWriter.durable_offset carries it
+            if base is None:
+                files = journal_files(self.journal_path)
+                base = files[-1].base if files else 0
+            return JournalPosition(base, int(offset))
         return None
 
     def read_batch(self, start: JournalPosition | None = None) -> Batch | None:

@@ -140,7 +140,11 @@ class CeleryTransport:
     def _new_app(self) -> Any:
         from celery import Celery
 
-        app = Celery("agents_sdk", broker=self.broker_url, backend=self.broker_url)
+        # Not the process's current app: an agent that uses Celery for its own tasks
+        # (shared_task, current_app) must keep sending them where it configured.
+        app = Celery(
+            "agents_sdk", broker=self.broker_url, backend=self.broker_url, set_as_current=False
+        )
         app.conf.update(
             # Celery lets $CELERY_BROKER_URL override `broker=`; the URL this transport
             # was given must win (the read/write URLs are consulted first).

@@ -138,7 +138,11 @@ def stored_hashes(stream: str) -> list[str]:
 def own_broker(tmp_path):
     redis = OwnRedis(free_port(), tmp_path / "redis.log")
     redis.start()
-    worker = start_worker(redis.url, tmp_path / "worker.log")
+    try:
+        worker = start_worker(redis.url, tmp_path / "worker.log")
+    except BaseException:
+        redis.stop()
+        raise
     yield redis
     worker.terminate()
     try:

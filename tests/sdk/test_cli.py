@@ -44,13 +44,22 @@ def journal(tmp_path):
     return path
 
 
-@pytest.mark.parametrize("command", [[], ["verify"], ["query"], ["tail"], ["ship"]])
+@pytest.mark.parametrize(
+    "command", [[], ["verify"], ["query"], ["tail"], ["ship"], ["verify-bundle"], ["crosscheck"]]
+)
 def test_every_command_has_help(command):
     proc = cli(*command, "--help")
     assert proc.returncode == 0
     assert "usage: agents-sdk" in proc.stdout
-    if command:
-        assert "journal" in proc.stdout
+    if not command:
+        for name in ("verify", "query", "tail", "ship", "verify-bundle", "crosscheck"):
+            assert f"    {name}" in proc.stdout
+
+
+def test_verify_against_an_unreachable_portal_is_exit_2(journal):
+    proc = cli("verify", str(journal), "--against", "http://127.0.0.1:9", "--token", "t")
+    assert proc.returncode == 2
+    assert "cannot read the server's copy" in proc.stderr
 
 
 def test_verify_a_whole_rotated_journal(journal):

@@ -187,3 +187,38 @@ def test_recording_never_waits_for_a_dead_portal_and_pending_is_reported(tmp_pat
         assert not shipper.stop(timeout=1)
         journal.close()
     assert load_cursor(path).seq == -1
+
+
+def test_a_celery_transport_leaves_the_process_current_app_alone():
+    from celery import current_app
+
+    from agents_sdk.shipping.transports import CeleryTransport
+
+    before = current_app._get_current_object()
+    transport = CeleryTransport("redis://127.0.0.1:1/0", token="agt_x")
+    try:
+        assert current_app._get_current_object() is before
+        # and its URL wins over $CELERY_BROKER_URL, which Celery otherwise prefers
+        assert transport.app.conf.broker_write_url == "redis://127.0.0.1:1/0"
+    finally:
+        transport.close()
+
+
+def test_the_durable_offset_callable_stays_exact_across_rotations(agent_token, tmp_path):
+    # The form the Observability facade uses: durable_offset=lambda: journal.durable_offset.
+    _, token = agent_token
+    path = tmp_path / "agent.jsonl"
+    journal = JournalWriter(path, "agent-7", rotate_bytes=2_000)
+    shipper = Shipper(
+        path, PortalInProcess(token), batch_size=7, durable_offset=lambda: journal.durable_offset
+    )
+    try:
+        for round_ in range(5):
+            for i in range(9):
+                journal.append("step", details={"round": round_, "i": i})
+            assert journal.flush(timeout=5)
+            assert shipper.drain()
+            assert shipper.cursor.seq == journal.last_seq
+    finally:
+        journal.close()
+    assert stored_seqs() == list(range(45))
