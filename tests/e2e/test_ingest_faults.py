@@ -196,7 +196,8 @@ def test_worker_killed_with_sigkill_five_times_loses_and_doubles_nothing(
     shippers, threads = ship_all(paths, own_redis.url, token, time.monotonic() + 110)
     rng = random.Random(os.getpid())
     kills = []
-    control = Celery(broker=own_redis.url)
+    # broker_read/write_url win over $CELERY_BROKER_URL, which would override broker=.
+    control = Celery(broker_read_url=own_redis.url, broker_write_url=own_redis.url)
     inspector = control.control.inspect(timeout=0.5)
     try:
         # Five kills at random points of the run, alternating a pool child and the whole worker.
