@@ -104,13 +104,16 @@ def check_verdict(verdict: dict[str, Any]) -> dict[str, Any]:
 
 
 class _CeleryPending:
-    def __init__(self, async_result: Any):
+    def __init__(self, async_result: Any, on_failure: Any = None):
         self._async_result = async_result
+        self._on_failure = on_failure
 
     def result(self, timeout: float | None = None) -> dict[str, Any]:
         try:
             verdict = self._async_result.get(timeout=timeout, propagate=True)
         except Exception as exc:  # broker down, timeout, worker crash: all mean "resend"
+            if self._on_failure is not None:
+                self._on_failure(self._async_result.app)
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
         finally:
             with contextlib.suppress(Exception):  # the backend may be what is down
@@ -134,6 +137,7 @@ class CeleryTransport:
         self.broker_url = broker_url
         self._owns_app = app is None
         self.app = app if app is not None else self._new_app()
+        self._renew_lock = threading.Lock()
         self.token = token
         self.result_timeout = result_timeout
 
@@ -194,7 +198,18 @@ class CeleryTransport:
             )
         except Exception as exc:  # the broker is down
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
-        return _CeleryPending(async_result)
+        return _CeleryPending(async_result, self._renew_app if self._owns_app else None)
+
+    def _renew_app(self, failed_app: Any) -> None:
+        """Replace the app whose result consumer failed; Celery's Redis result backend
+        gives up for good after a failed reconnect ("the Celery application must be
+        restarted"), so a long broker outage would otherwise stall shipping forever."""
+        with self._renew_lock:
+            if self.app is not failed_app:  # another in-flight batch renewed it already
+                return
+            self.app = self._new_app()
+        with contextlib.suppress(Exception):
+            failed_app.close()
 
     def close(self) -> None:
         if self._owns_app:
