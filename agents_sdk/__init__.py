@@ -27,11 +27,17 @@ from agents_sdk.hooks import LlmCall, Step, ToolCall, current_call, enable_obser
 from agents_sdk.logs import JsonFormatter, log_context
 from agents_sdk.observability import Observability
 from agents_sdk.shipping.shipper import Shipper
-from agents_sdk.shipping.transports import BatchRejected, CeleryTransport, TransportError
+from agents_sdk.shipping.transports import (
+    BatchRejected,
+    CeleryTransport,
+    HttpTransport,
+    TransportError,
+)
 
 __all__ = [
     "BatchRejected",
     "CeleryTransport",
+    "HttpTransport",
     "InvalidEvent",
     "JournalCorrupt",
     "JournalLocked",

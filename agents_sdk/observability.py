@@ -36,7 +36,7 @@ from agents_sdk.audit.journal import FsyncMode, JournalWriter
 from agents_sdk.hooks import NO_CALL, LlmCall, Step, ToolCall
 from agents_sdk.logs import close_json_logger, json_logger, silent_logger
 from agents_sdk.shipping.shipper import Shipper
-from agents_sdk.shipping.transports import CeleryTransport, Transport
+from agents_sdk.shipping.transports import CeleryTransport, HttpTransport, Transport
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
@@ -111,6 +111,7 @@ class Observability:
         fsync: FsyncMode = "batch",
         transport: Transport | None = None,
         broker_url: str | None = None,
+        ingest_url: str | None = None,
         ingest_token: str | None = None,
         ship: bool = True,
         ship_batch_size: int = 500,
@@ -161,6 +162,7 @@ class Observability:
                 fsync,
                 transport,
                 broker_url,
+                ingest_url,
                 ingest_token,
                 ship,
                 ship_batch_size,
@@ -251,6 +253,7 @@ class Observability:
         fsync: FsyncMode,
         transport: Transport | None,
         broker_url: str | None,
+        ingest_url: str | None,
         ingest_token: str | None,
         ship: bool,
         ship_batch_size: int,
@@ -268,9 +271,15 @@ class Observability:
         if not ship:
             return
         if transport is None:
+            # The portal's HTTP endpoint when one is named, else its Celery broker.
+            ingest_url = ingest_url or os.environ.get("AGENTS_SDK_INGEST_URL")
             broker_url = broker_url or os.environ.get("CELERY_BROKER_URL")
             token = ingest_token or os.environ.get("AGENTS_SDK_INGEST_TOKEN")
-            if broker_url:
+            if ingest_url:
+                if not token:
+                    raise ValueError("ingest_url needs ingest_token (or AGENTS_SDK_INGEST_TOKEN)")
+                transport = HttpTransport(ingest_url, token)
+            elif broker_url:
                 transport = CeleryTransport(broker_url, token=token)
         if transport is not None:
             self.shipper = Shipper(

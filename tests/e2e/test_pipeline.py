@@ -84,3 +84,21 @@ def test_shipper_resumes_after_a_restart_without_loss_or_duplicates(agent_token,
     assert list(AuditEvent.objects.order_by("seq").values_list("hash", flat=True)) == [
         e["hash"] for e in events
     ]
+
+
+def test_facade_ships_over_http_when_given_the_portal_url(agent_token, live_server, tmp_path):
+    agent, token = agent_token
+    path = tmp_path / "agent.jsonl"
+    obs = Observability(agent, path, ingest_url=live_server.url, ingest_token=token)
+    obs.record_audit("data_access", "denied", user_id="bob", resource="ehr://7")
+    obs.record_audit("data_access", "success", user_id="bob", resource="ehr://8")
+    assert obs.shutdown(timeout=30), obs.shipper.last_error
+    assert list(AuditEvent.objects.order_by("seq").values_list("hash", flat=True)) == [
+        e["hash"] for e in read_journal(path)
+    ]
+
+
+def test_facade_refuses_an_ingest_url_without_a_token(tmp_path, monkeypatch):
+    monkeypatch.delenv("AGENTS_SDK_INGEST_TOKEN", raising=False)
+    with pytest.raises(ValueError, match="ingest_url needs ingest_token"):
+        Observability("agent-7", tmp_path / "a.jsonl", ingest_url="http://127.0.0.1:1")
