@@ -55,6 +55,9 @@ def test_demo_setup_ships_the_scripted_agents_events_and_the_portal_shows_them(t
     recorded = int(re.search(r"Recorded (\d+) audit events in (\S+)", out).group(1))
     journal = Path(re.search(r"Recorded \d+ audit events in (\S+)", out).group(1))
     assert f"Shipped and stored {recorded} events (all shipped: True)" in out
+    assert re.search(
+        rf"Signed checkpoint \d+; verification of 1 stream\(s\), {recorded} events: verified", out
+    )
     password = re.search(r"Log in as 'officer' with password '([^']+)'", out).group(1)
     assert verify_chain(read_journal(journal)) == []
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import tempfile
 from pathlib import Path
 
@@ -13,6 +14,9 @@ from agents_sdk import CeleryTransport, Observability
 from obsportal.accounts.services import issue_agent_token
 from obsportal.celery import app as celery_app
 from obsportal.ingest.models import AuditEvent
+from obsportal.integrity.checkpoints import sign_checkpoint
+from obsportal.integrity.signing import SigningKeyExists, create_signing_key
+from obsportal.integrity.verification import verify_streams
 from obsportal.portal.demo_agent import run_scripted_agent
 
 DEMO_USER = "officer"
@@ -57,9 +61,17 @@ class Command(BaseCommand):
         finally:
             shipped = observability.shutdown(timeout=60)
         stored = AuditEvent.objects.count() - before
+        with contextlib.suppress(SigningKeyExists):  # first run: the portal's checkpoint key
+            create_signing_key()
+        checkpoint = sign_checkpoint()
+        run = verify_streams(trigger="demo")
         self.stdout.write("")
         self.stdout.write(f"Recorded {recorded} audit events in {journal_path}")
         self.stdout.write(f"Shipped and stored {stored} events (all shipped: {shipped})")
+        self.stdout.write(
+            f"Signed checkpoint {checkpoint.pk}; verification of {run.streams_checked} "
+            f"stream(s), {run.events_checked} events: {run.status}"
+        )
         self.stdout.write(self.style.SUCCESS(f"Log in as '{DEMO_USER}' with password '{password}'"))
 
     def _progress(self, done: int, total: int) -> None:
