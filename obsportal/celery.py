@@ -19,4 +19,5 @@ def _drop_broken_connections(**_: object) -> None:
     for connection in connections.all(initialized_only=True):
         connection.close_if_unusable_or_obsolete()
 
+
 import obsportal.telemetry.worker  # noqa: E402,F401 - metrics exposition and tracing hooks

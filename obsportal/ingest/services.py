@@ -136,7 +136,7 @@ def decode_batch(batch: Any) -> Any:
             Reason.OVERSIZED, f"the batch is {len(text)} characters; the limit is {MAX_BATCH_BYTES}"
         )
     # Newlines only: U+2028, U+0085 and friends may stand unescaped inside a JSON string.
-    lines = text.removesuffix("\n").split("\n")
+    lines = text.removesuffix("\n").split("\n") if text else []
     if len(lines) > MAX_BATCH_EVENTS:
         raise BatchRefused(
             Reason.OVERSIZED, f"the batch has {len(lines)} events; the limit is {MAX_BATCH_EVENTS}"

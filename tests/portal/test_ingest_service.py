@@ -311,6 +311,7 @@ def test_a_jsonl_batch_is_admitted_like_its_events_form(agent_token, tmp_path):
     [
         ('{"v": 1}\n{not json\n', "malformed_json", "line 1 of the batch is not JSON"),
         ("\n", "malformed_json", "line 0 of the batch is not JSON"),
+        ("", "malformed", "the batch has no events"),
         (["{}"], "malformed", "'lines' must be a string"),
     ],
 )
