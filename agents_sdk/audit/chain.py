@@ -82,6 +82,10 @@ _TYPE_ROWS = frozenset(
         )
     )
 )
+_SIDECAR_KEYS = frozenset({"value", "salt"})
+_MAX_STREAM, _MAX_AGENT, _MAX_ACTION, _MAX_USER, _MAX_RESOURCE = (
+    MAX_LENGTHS[name] for name in ("stream", "agent_id", "action", "user_id", "resource")
+)
 # The form the SDK writes (uuid4/uuid7 str()); anything else is left to uuid.UUID to judge.
 _UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
@@ -154,11 +158,11 @@ def _well_formed(event: Any) -> bool:
     if not (
         v == ENVELOPE_VERSION
         and _UUID_TEXT.match(event_id)
-        and len(stream) <= 200
-        and len(agent_id) <= 200
-        and len(action) <= 200
-        and (user_id is None or len(user_id) <= 200)
-        and (resource is None or len(resource) <= 1000)
+        and len(stream) <= _MAX_STREAM
+        and len(agent_id) <= _MAX_AGENT
+        and len(action) <= _MAX_ACTION
+        and (user_id is None or len(user_id) <= _MAX_USER)
+        and (resource is None or len(resource) <= _MAX_RESOURCE)
         and seq >= 0
         and result in RESULTS
         and TS_PATTERN.match(ts)
@@ -180,9 +184,6 @@ def _well_formed(event: Any) -> bool:
             if name not in commitments or type(entry) is not dict or entry.keys() != _SIDECAR_KEYS:
                 return False
     return True
-
-
-_SIDECAR_KEYS = frozenset({"value", "salt"})
 
 
 def canonical_body(event: dict[str, Any]) -> bytes:
