@@ -2,12 +2,22 @@
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "obsportal.settings")
 
 app = Celery("obsportal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+
+
+@signals.task_postrun.connect
+def _drop_broken_connections(**_: object) -> None:
+    """With CELERY_DB_REUSE_MAX the fixup keeps connections: still replace a broken one."""
+    from django.db import connections
+
+    for connection in connections.all(initialized_only=True):
+        connection.close_if_unusable_or_obsolete()
+
 
 import obsportal.telemetry.worker  # noqa: E402,F401 - metrics exposition and tracing hooks

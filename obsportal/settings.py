@@ -155,6 +155,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 CELERY_TASK_ROUTES = {"obsportal.ingest.*": {"queue": "ingest"}}
+# Celery's Django fixup closes the database connection around every task unless told
+# to reuse it: a new PostgreSQL backend (fork, authentication, the catalog caches of
+# the audit table and its indexes) per ingest batch. Reuse one for 50 tasks;
+# obsportal.celery still drops a connection that broke (PostgreSQL restarted).
+CELERY_DB_REUSE_MAX = 50
 CELERY_TASK_DEFAULT_QUEUE = "default"
 
 # Signed checkpoints (obsportal.integrity). The private key lives in a file or in

@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
 from typing import Any
 
 from celery import shared_task
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from agents_sdk.shipping.transports import INGEST_TASK
-from obsportal.ingest.services import Reason, admit_batch, refuse_batch
+from obsportal.ingest.services import (
+    BatchRefused,
+    Reason,
+    admit_batch,
+    decode_batch,
+    refuse_batch,
+)
 from obsportal.telemetry.ingest import observed_admission
 
 # A database that refuses the rows themselves (not the connection) is retried a few
@@ -23,6 +30,9 @@ def backoff(retries: int) -> float:
 @shared_task(name=INGEST_TASK, bind=True, acks_late=True, max_retries=None)
 def ingest_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
     """Admit one batch; while the database is unreachable, retry with backoff, never drop."""
+    # Decoded here (not only inside admit_batch) so the span and metrics see the events.
+    with contextlib.suppress(BatchRefused):  # admit_batch refuses it again, counted
+        batch = decode_batch(batch)
     try:
         return observed_admission(admit_batch, batch).as_dict()
     except (OperationalError, InterfaceError) as exc:

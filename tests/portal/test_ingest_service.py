@@ -1,3 +1,5 @@
+import json
+
 import pytest
 
 from obsportal.ingest.models import (
@@ -8,7 +10,7 @@ from obsportal.ingest.models import (
     Stream,
 )
 from obsportal.ingest.selectors import as_envelope
-from obsportal.ingest.services import admit_batch
+from obsportal.ingest.services import MAX_BATCH_EVENTS, admit_batch
 from tests.factories import journal_events, tampered
 
 pytestmark = pytest.mark.django_db
@@ -288,3 +290,46 @@ def test_task_dead_letters_a_batch_the_database_keeps_refusing(agent_token, monk
     with pytest.raises(OperationalError):  # called directly, retry re-raises: never dead-lettered
         tasks.ingest_batch.run(batch)
     assert RejectedBatch.objects.count() == 1
+
+
+def _jsonl(events):
+    return "".join(json.dumps(e, ensure_ascii=False) + "\n" for e in events)
+
+
+def test_a_jsonl_batch_is_admitted_like_its_events_form(agent_token, tmp_path):
+    agent, token = agent_token
+    events = journal_events(tmp_path, agent, personal_data={"email": "a@example.com"})
+    verdict = admit_batch({"token": token, "lines": _jsonl(events)})
+    assert (verdict.status, verdict.admitted) == ("accepted", 3)
+    stored = [as_envelope(e) for e in AuditEvent.objects.order_by("seq")]
+    assert stored == [{k: v for k, v in e.items() if k != "pii"} for e in events]
+    assert admit_batch({"token": token, "lines": _jsonl(events)}).duplicates == 3
+
+
+@pytest.mark.parametrize(
+    ("lines", "code", "message"),
+    [
+        ('{"v": 1}\n{not json\n', "malformed_json", "line 1 of the batch is not JSON"),
+        ("\n", "malformed_json", "line 0 of the batch is not JSON"),
+        ("", "malformed", "the batch has no events"),
+        (["{}"], "malformed", "'lines' must be a string"),
+    ],
+)
+def test_a_jsonl_batch_that_does_not_parse_is_refused(agent_token, lines, code, message):
+    _, token = agent_token
+    verdict = admit_batch({"token": token, "lines": lines})
+    assert (verdict.status, verdict.reason_code) == ("rejected", code)
+    assert message in verdict.reason
+    assert AuditEvent.objects.count() == 0
+    assert RejectedBatch.objects.get().reason_code == code
+
+
+def test_a_jsonl_batch_carries_the_same_checks(agent_token, tmp_path):
+    agent, token = agent_token
+    events = journal_events(tmp_path, agent)
+    lines = _jsonl([events[0], tampered(events[1], action="forged")])
+    verdict = admit_batch({"token": token, "lines": lines})
+    assert (verdict.status, verdict.reason_code) == ("rejected", "bad_hash")
+    too_many = _jsonl([events[0]] * (MAX_BATCH_EVENTS + 1))
+    assert admit_batch({"token": token, "lines": too_many}).reason_code == "oversized"
+    assert AuditEvent.objects.count() == 0
