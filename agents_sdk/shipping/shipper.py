@@ -55,7 +55,9 @@ class Shipper:
         *,
         batch_size: int = 500,
         max_wait: float = 0.2,
-        max_in_flight: int = 4,
+        # Two in flight keep a portal's worker pair busy; more arrive out of order and are
+        # parked until the gap fills (measured: 24,785 events/s at 2, 17,586 at 4).
+        max_in_flight: int = 2,
         max_backoff: float = 10.0,
         durable_offset: Callable[[], int] | None = None,
         journal: Any = None,
