@@ -12,7 +12,6 @@ import shutil
 import signal
 import socket
 import subprocess
-import sys
 import tempfile
 import threading
 import time
@@ -21,6 +20,8 @@ from pathlib import Path
 import pytest
 import redis
 from django.conf import settings
+
+from tests.support.celery_worker import worker_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -45,24 +46,7 @@ def start_worker(env: dict[str, str], log: Path, concurrency: int = 1) -> subpro
     """`celery worker` in its own session (so a fault test can kill it and its pool at once)."""
     handle = open(log, "a")  # noqa: SIM115 - owned by the process's lifetime
     return subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "obsportal",
-            "worker",
-            "-Q",
-            "ingest,default",
-            "-c",
-            str(concurrency),
-            "--loglevel=INFO",
-            "-n",
-            f"test-{os.getpid()}-{time.monotonic_ns()}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
+        worker_argv(concurrency, "test"),
         cwd=ROOT,
         env=env,
         stdout=handle,

@@ -23,6 +23,7 @@ from agents_sdk.shipping.transports import BatchRejected, CeleryTransport, HttpT
 from obsportal.ingest.models import AuditEvent
 from tests.e2e.conftest import ROOT, worker_env
 from tests.sdk.test_rotation import all_events
+from tests.support.celery_worker import worker_argv
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -85,24 +86,7 @@ def start_worker(broker_url: str, log: Path) -> subprocess.Popen:
     env.update(CELERY_BROKER_URL=broker_url, CELERY_RESULT_BACKEND=broker_url)
     handle = open(log, "w")  # noqa: SIM115 - the worker holds it until it exits
     proc = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "obsportal",
-            "worker",
-            "-Q",
-            "ingest,default",
-            "-c",
-            "2",
-            "--loglevel=INFO",
-            "-n",
-            f"faults-{os.getpid()}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
+        worker_argv(2, "faults"),
         cwd=ROOT,
         env=env,
         stdout=handle,

@@ -6,7 +6,6 @@ import os
 import shutil
 import socket
 import subprocess
-import sys
 import time
 import urllib.request
 from collections.abc import Iterator
@@ -14,6 +13,8 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
+
+from tests.support.celery_worker import worker_argv
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -133,24 +134,7 @@ def portal_env(database_url: str, broker_url: str, **extra: str) -> dict[str, st
 def start_worker(processes: Processes, env: dict[str, str], concurrency: int = 2):
     proc, log = processes.start(
         "worker",
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "obsportal",
-            "worker",
-            "-Q",
-            "ingest,default",
-            "-c",
-            str(concurrency),
-            "--loglevel=INFO",
-            "-n",
-            f"telemetry-{os.getpid()}-{time.monotonic_ns()}@%h",
-            "--without-gossip",
-            "--without-mingle",
-            "--without-heartbeat",
-        ],
+        worker_argv(concurrency, "telemetry"),
         env,
     )
     return proc, log
