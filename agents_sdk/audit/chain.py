@@ -33,10 +33,12 @@ RESULTS = frozenset({"success", "failure", "denied", "error"})
 # batch of 1,000 events within a broker message of comfortable size.
 MAX_EVENT_BYTES = 64 * 1024
 
-TS_PATTERN = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$")
-HEX64 = re.compile(r"^[0-9a-f]{64}$")
-TRACE_ID = re.compile(r"^[0-9a-f]{32}$")
-SPAN_ID = re.compile(r"^[0-9a-f]{16}$")
+# \Z, not $: `$` also matches before a trailing newline; [0-9], not \d: \d takes any
+# Unicode digit, which no RFC 3339 parser reads.
+TS_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z\Z")
+HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
+TRACE_ID = re.compile(r"^[0-9a-f]{32}\Z")
+SPAN_ID = re.compile(r"^[0-9a-f]{16}\Z")
 
 # field -> (accepted types, nullable)
 _ENVELOPE_FIELDS: dict[str, tuple[tuple[type, ...], bool]] = {

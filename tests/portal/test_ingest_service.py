@@ -333,3 +333,25 @@ def test_a_jsonl_batch_carries_the_same_checks(agent_token, tmp_path):
     too_many = _jsonl([events[0]] * (MAX_BATCH_EVENTS + 1))
     assert admit_batch({"token": token, "lines": too_many}).reason_code == "oversized"
     assert AuditEvent.objects.count() == 0
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("ts", "2026-01-02T03:04:05.123456Z\n"),
+        ("ts", "2026-01-02T03:04:0\u0665.123456Z"),  # an Arabic-Indic digit
+        ("trace_id", "0af7651916cd43dd8448eb211c80319c\n"),
+    ],
+)
+def test_a_correctly_hashed_event_with_a_malformed_field_is_refused(
+    agent_token, tmp_path, field, value
+):
+    from agents_sdk.audit.chain import compute_hash, hashed_body
+
+    agent, token = agent_token
+    event = tampered(journal_events(tmp_path, agent, count=1)[0], **{field: value})
+    event["hash"] = compute_hash(hashed_body(event), event["prev_hash"])
+    verdict = admit_batch({"token": token, "events": [event]})
+    assert verdict.status == "rejected" and verdict.reason_code == "invalid_event"
+    assert field in verdict.reason
+    assert AuditEvent.objects.count() == 0
