@@ -42,6 +42,7 @@ from agents_sdk.audit.clock import UtcTimestamps, Uuid7Source
 from agents_sdk.audit.segments import (
     JournalPosition,
     fsync_directory,
+    last_line,
     list_segments,
     read_lines,
     segment_path,
@@ -102,6 +103,10 @@ class JournalError(Exception):
 
 class JournalLocked(JournalError):
     """Another writer holds the journal."""
+
+    def __init__(self, message: str, holder: str = "unknown"):
+        super().__init__(message)
+        self.holder = holder
 
 
 class JournalCorrupt(JournalError):
@@ -189,7 +194,7 @@ class JournalWriter:
         self.rotate_bytes = rotate_bytes
         self.rotate_seconds = rotate_seconds
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self._lock_file = _acquire_writer_lock(lock_path(self.path))
+        self._lock_file = acquire_writer_lock(self.path)
         try:
             self.torn_tail = _set_aside_torn_tail(self.path)
             self.head = _read_head(self.path)
@@ -547,8 +552,11 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[written:]
 
 
-def _acquire_writer_lock(path: Path):
-    handle = open(path, "a+")  # noqa: SIM115 - held for the writer's lifetime
+def acquire_writer_lock(journal: Path):
+    """Hold `<journal>.lock` exclusively (the writer, or `agents-sdk ship` standing in for one);
+    the returned file keeps the lock until it is closed."""
+    path = lock_path(journal)
+    handle = open(path, "a+")  # noqa: SIM115 - held by the caller
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -556,8 +564,9 @@ def _acquire_writer_lock(path: Path):
         holder = handle.read().strip() or "unknown"
         handle.close()
         raise JournalLocked(
-            f"journal {path.with_suffix('')} is already open for writing (holder pid {holder}); "
-            "a stream has exactly one writer"
+            f"journal {journal} is already open for writing (holder pid {holder}); "
+            "a stream has exactly one writer",
+            holder=holder,
         ) from None
     handle.seek(0)
     handle.truncate()
@@ -605,13 +614,13 @@ def _set_aside_torn_tail(path: Path) -> TornTail | None:
 
 def _read_head(path: Path) -> Head:
     """The chain head from the last complete line (of the active file, else the last segment)."""
-    last = _last_line(path) if path.exists() else None
+    last = last_line(path)
     source = path
     if last is None:
         segments = list_segments(path)
         if segments:
             source = segments[-1].path
-            last = _last_line(source)
+            last = last_line(source)
     if last is None:
         return Head(stream="", seq=-1, hash=GENESIS_HASH)
     try:
@@ -631,26 +640,6 @@ def _first_seq(path: Path) -> int:
         return int(orjson.loads(first)["seq"])
     except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
         raise JournalCorrupt(f"the first line of {path} is not an event ({exc})") from exc
-
-
-def _last_line(path: Path) -> bytes | None:
-    if not path.exists() or path.stat().st_size == 0:
-        return None
-    with open(path, "rb") as handle:
-        size = handle.seek(0, os.SEEK_END)
-        block = 64 * 1024
-        position = size
-        buffer = b""
-        while position > 0:
-            start = max(0, position - block)
-            handle.seek(start)
-            buffer = handle.read(position - start) + buffer
-            stripped = buffer.rstrip(b"\n")
-            newline = stripped.rfind(b"\n")
-            if newline != -1:
-                return stripped[newline + 1 :]
-            position = start
-        return buffer.rstrip(b"\n") or None
 
 
 def read_events(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:

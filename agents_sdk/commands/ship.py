@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import argparse
-import fcntl
 import os
 import sys
 import threading
 import time
 
-from agents_sdk.audit.journal import lock_path
+from agents_sdk.audit.journal import JournalLocked, acquire_writer_lock
 from agents_sdk.commands import Command, CommandError, existing_journal
 
 DESCRIPTION = """\
@@ -52,7 +51,13 @@ def run(args: argparse.Namespace) -> int:
         raise CommandError("--url needs --token (or AGENTS_SDK_INGEST_TOKEN)")
     if args.batch_size < 1 or args.max_in_flight < 1:
         raise CommandError("--batch-size and --max-in-flight must be at least 1")
-    lock = _hold_writer_lock(args.journal)
+    try:
+        lock = acquire_writer_lock(args.journal)
+    except JournalLocked as exc:
+        raise CommandError(
+            f"{args.journal} is open for writing (pid {exc.holder}); its own shipper sends it. "
+            "Stop that process first, or let it ship."
+        ) from None
     try:
         if args.url:
             try:
@@ -102,21 +107,6 @@ def _progress(shipped: int, pending: int, started: float) -> None:
         file=sys.stderr,
         flush=True,
     )
-
-
-def _hold_writer_lock(journal):
-    handle = open(lock_path(journal), "a+")  # noqa: SIM115 - closed by the caller
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        handle.seek(0)
-        holder = handle.read().strip() or "unknown"
-        handle.close()
-        raise CommandError(
-            f"{journal} is open for writing (pid {holder}); its own shipper sends it. "
-            "Stop that process first, or let it ship."
-        ) from None
-    return handle
 
 
 COMMAND = Command(
