@@ -168,9 +168,7 @@ CELERY_TASK_DEFAULT_QUEUE = "default"
 OBSPORTAL_SIGNING_KEY_FILE = Path(
     os.environ.get("OBSPORTAL_SIGNING_KEY_FILE", VAR_DIR / "keys" / "checkpoint.key")
 )
-OBSPORTAL_CHECKPOINT_DIR = Path(
-    os.environ.get("OBSPORTAL_CHECKPOINT_DIR", VAR_DIR / "checkpoints")
-)
+OBSPORTAL_CHECKPOINT_DIR = Path(os.environ.get("OBSPORTAL_CHECKPOINT_DIR", VAR_DIR / "checkpoints"))
 # The checkpoint origin line and the signing key's name (a schema-less URL, per C2SP).
 OBSPORTAL_CHECKPOINT_ORIGIN = os.environ.get(
     "OBSPORTAL_CHECKPOINT_ORIGIN", "obsportal.localhost/audit-checkpoints"

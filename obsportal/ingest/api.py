@@ -12,7 +12,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from obsportal.ingest import selectors
-from obsportal.ingest.models import AuditEvent
+from obsportal.ingest.models import ENVELOPE_COLUMNS, AuditEvent
 from obsportal.ingest.services import (
     MAX_BATCH_BYTES,
     MAX_BATCH_EVENTS,
@@ -29,23 +29,7 @@ class AuditEventSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = AuditEvent
-        fields = [
-            "event_id",
-            "stream",
-            "seq",
-            "ts",
-            "agent_id",
-            "action",
-            "result",
-            "user_id",
-            "resource",
-            "details",
-            "trace_id",
-            "span_id",
-            "pii_commitments",
-            "prev_hash",
-            "hash",
-        ]
+        fields = list(ENVELOPE_COLUMNS)
 
     def to_representation(self, instance: AuditEvent) -> dict:
         return selectors.as_envelope(instance)

@@ -15,7 +15,13 @@ from django.utils import timezone
 
 from agents_sdk.audit.canonical import NotCanonicalizable
 from agents_sdk.audit.chain import GENESIS_HASH, compute_hash, personal_value_matches
-from obsportal.ingest.models import AuditEvent, IntegrityIncident, PersonalDatum, Stream
+from obsportal.ingest.models import (
+    ENVELOPE_COLUMNS,
+    AuditEvent,
+    IntegrityIncident,
+    PersonalDatum,
+    Stream,
+)
 from obsportal.ingest.services import format_ts
 from obsportal.integrity.checkpoints import checkpoint_problem, read_copies
 from obsportal.integrity.models import (
@@ -36,23 +42,8 @@ SIDECAR_BATCH = 1000
 CHECKPOINTS_RECHECKED = 20
 CHECKPOINT_COPIES_READ = 150
 
-COLUMNS = (
-    "id",
-    "event_id",
-    "seq",
-    "ts",
-    "agent_id",
-    "action",
-    "result",
-    "user_id",
-    "resource",
-    "details",
-    "trace_id",
-    "span_id",
-    "pii_commitments",
-    "prev_hash",
-    "hash",
-)
+# A stream's rows: the row id and every envelope column but the stream itself.
+COLUMNS = ("id", *(name for name in ENVELOPE_COLUMNS if name != "stream"))
 
 Progress = Callable[[int], None]
 # stream -> seq -> [(checkpoint id, signed hash)]
