@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import os
 import re
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from tests.independent_chain import read_journal, verify_chain
+from tests.support.services import free_port
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -39,12 +39,6 @@ def manage(env, *args, **kwargs):
         check=True,
         **kwargs,
     )
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def test_demo_setup_ships_the_scripted_agents_events_and_the_portal_shows_them(tmp_path):

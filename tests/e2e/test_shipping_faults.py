@@ -8,7 +8,6 @@ and writing to the test PostgreSQL database.
 from __future__ import annotations
 
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -24,60 +23,9 @@ from obsportal.ingest.models import AuditEvent
 from tests.e2e.conftest import ROOT, worker_env
 from tests.sdk.test_rotation import all_events
 from tests.support.celery_worker import worker_argv
+from tests.support.services import OwnRedis
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-class OwnRedis:
-    """A redis-server of our own, without persistence: a restart loses what it held."""
-
-    def __init__(self, port: int, log: Path):
-        self.port = port
-        self.log = log
-        self.proc: subprocess.Popen | None = None
-
-    @property
-    def url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            [
-                "redis-server",
-                "--port",
-                str(self.port),
-                "--bind",
-                "127.0.0.1",
-                "--save",
-                "",
-                "--appendonly",
-                "no",
-                "--daemonize",
-                "no",
-                "--logfile",
-                str(self.log),
-            ],
-        )
-        deadline = time.monotonic() + 20
-        while time.monotonic() < deadline:
-            try:
-                socket.create_connection(("127.0.0.1", self.port), timeout=0.2).close()
-                return
-            except OSError:
-                time.sleep(0.05)
-        raise RuntimeError(f"redis-server did not start on port {self.port}")
-
-    def stop(self) -> None:
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            self.proc.wait(20)
-        self.proc = None
 
 
 def start_worker(broker_url: str, log: Path) -> subprocess.Popen:
@@ -120,7 +68,7 @@ def stored_hashes(stream: str) -> list[str]:
 
 @pytest.fixture
 def own_broker(tmp_path):
-    redis = OwnRedis(free_port(), tmp_path / "redis.log")
+    redis = OwnRedis()
     redis.start()
     try:
         worker = start_worker(redis.url, tmp_path / "worker.log")
