@@ -34,7 +34,12 @@ from agents_sdk._otel import current_ids
 from agents_sdk._otel import trace as otel_trace
 from agents_sdk.audit.journal import FsyncMode, JournalWriter
 from agents_sdk.hooks import NO_CALL, LlmCall, Step, ToolCall
-from agents_sdk.logs import close_json_logger, json_logger, silent_logger
+from agents_sdk.logs import (
+    DEFAULT_FLUSH_INTERVAL,
+    close_json_logger,
+    json_logger,
+    silent_logger,
+)
 from agents_sdk.shipping.shipper import Shipper
 from agents_sdk.shipping.transports import CeleryTransport, HttpTransport, Transport
 
@@ -124,6 +129,7 @@ class Observability:
         logging: bool | None = None,
         log_level: int | str | None = None,
         log_stream: IO[str] | None = None,
+        log_flush_interval: float = DEFAULT_FLUSH_INTERVAL,
         logger_name: str | None = None,
         tracing: bool | None = None,
         service_name: str | None = None,
@@ -154,8 +160,9 @@ class Observability:
         try:
             self._start_parts(
                 metrics, metrics_port, metrics_registry, logging, log_level, log_stream,
-                logger_name, tracing, service_name, otlp_endpoint, otlp_protocol, span_exporter,
-                span_queue_size, span_schedule_delay_millis, set_global_tracer_provider,
+                log_flush_interval, logger_name, tracing, service_name, otlp_endpoint,
+                otlp_protocol, span_exporter, span_queue_size, span_schedule_delay_millis,
+                set_global_tracer_provider,
             )  # fmt: skip
             self._setup_audit(
                 journal_path,
@@ -198,6 +205,7 @@ class Observability:
         logging: bool | None,
         log_level: int | str | None,
         log_stream: IO[str] | None,
+        log_flush_interval: float,
         logger_name: str | None,
         tracing: bool | None,
         service_name: str | None,
@@ -245,7 +253,13 @@ class Observability:
             logging = bool(_env_flag("AGENTS_SDK_LOGGING"))
         if logging:
             level = log_level or os.environ.get("AGENTS_SDK_LOG_LEVEL", "INFO").upper()
-            self.logger = json_logger(agent_id, name=logger_name, level=level, stream=log_stream)
+            self.logger = json_logger(
+                agent_id,
+                name=logger_name,
+                level=level,
+                stream=log_stream,
+                flush_interval=log_flush_interval,
+            )
 
     def _setup_audit(
         self,

@@ -3,7 +3,10 @@ import io
 import json
 import logging
 import re
+import subprocess
+import sys
 import threading
+import time
 from datetime import UTC, datetime
 
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -101,6 +104,7 @@ def test_nothing_is_formatted_for_a_record_below_the_level():
 
     obs.logger.info("payload %s", probe)
     assert probe.calls == 1
+    obs.shutdown()
     assert lines(out)[0]["message"] == "payload formatted"
 
 
@@ -116,6 +120,7 @@ def test_hooks_log_at_debug_with_their_outcome():
     )
     with obs.tool_call("search") as call:
         call.add_details(name="a detail named like a LogRecord field", args=[1])
+    obs.shutdown()
     (line,) = lines(out)
     assert line["message"] == "tool call finished"
     assert (line["action"], line["result"]) == ("tool_execute", "success")
@@ -150,6 +155,7 @@ def test_context_is_per_thread_and_per_task():
         await asyncio.gather(*(task(n) for n in range(4)))
 
     asyncio.run(main())
+    obs.shutdown()
     records = lines(out)
     assert len(records) == 80 + 40
     for record in records:
@@ -190,3 +196,80 @@ def test_the_formatter_also_serves_a_root_handler():
     (line,) = lines(out)
     assert line["agent_id"] == "root-agent"
     assert line["not_json"].startswith("<object object")
+
+
+def wait_for_lines(stream: io.StringIO, count: int, timeout: float = 5.0) -> list[dict]:
+    deadline = time.monotonic() + timeout
+    while len(stream.getvalue().splitlines()) < count and time.monotonic() < deadline:
+        time.sleep(0.01)
+    return lines(stream)
+
+
+def test_lines_are_written_within_the_flush_interval_without_shutdown():
+    out = io.StringIO()
+    obs = Observability("agent-7", logging=True, log_stream=out, log_flush_interval=0.05)
+    obs.logger.info("first")
+    obs.logger.info("second")
+    assert [line["message"] for line in wait_for_lines(out, 2)] == ["first", "second"]
+    obs.logger.info("third, after a quiet spell")
+    assert [line["message"] for line in wait_for_lines(out, 3)][-1] == (
+        "third, after a quiet spell"
+    )
+    obs.shutdown()
+
+
+def test_a_warning_is_written_at_once_after_the_lines_before_it():
+    out = io.StringIO()
+    # An interval no test waits out: only the warning can have written the lines.
+    obs = Observability("agent-7", logging=True, log_stream=out, log_flush_interval=3600)
+    obs.logger.info("context")
+    obs.logger.warning("something is off")
+    assert [(line["level"], line["message"]) for line in lines(out)] == [
+        ("INFO", "context"),
+        ("WARNING", "something is off"),
+    ]
+    obs.shutdown()
+
+
+def test_a_zero_interval_writes_every_line_at_once():
+    out = io.StringIO()
+    obs = Observability("agent-7", logging=True, log_stream=out, log_flush_interval=0)
+    obs.logger.info("now")
+    assert [line["message"] for line in lines(out)] == ["now"]
+    obs.shutdown()
+
+
+FORKING_AGENT = """
+import os, sys
+from agents_sdk import Observability
+obs = Observability("fork-agent", logging=True, log_flush_interval=3600)
+obs.logger.info("parent, before the fork")
+pid = os.fork()
+if pid == 0:
+    obs.logger.info("child")
+    sys.exit(0)  # no shutdown(): the interpreter's exit writes what is pending
+os.waitpid(pid, 0)
+obs.logger.info("parent, after the fork")
+"""
+
+
+def test_pending_lines_are_written_at_exit_once_each_across_a_fork():
+    done = subprocess.run(
+        [sys.executable, "-c", FORKING_AGENT], capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    messages = sorted(json.loads(line)["message"] for line in done.stderr.splitlines())
+    assert messages == ["child", "parent, after the fork", "parent, before the fork"]
+
+
+def test_stack_info_still_shows_the_callers_stack():
+    out = io.StringIO()
+    obs = Observability("agent-7", logging=True, log_stream=out, log_flush_interval=0)
+
+    def the_agents_own_function():
+        obs.logger.info("where am I", stack_info=True)
+
+    the_agents_own_function()
+    (line,) = lines(out)
+    last_frame = line["stack"].splitlines()[-2]
+    assert "the_agents_own_function" in last_frame and __file__ in last_frame
