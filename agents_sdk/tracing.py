@@ -128,9 +128,7 @@ def otlp_exporter(endpoint: str | None = None, protocol: str | None = None) -> S
     if protocol not in PROTOCOLS:
         raise ValueError(f"OTLP protocol {protocol!r} is not one of {', '.join(PROTOCOLS)}")
     if protocol == "grpc":
-        from opentelemetry.exporter.otlp.proto.grpc.trace_exporter import (
-            OTLPSpanExporter as GrpcExporter,
-        )
+        from agents_sdk.otlp_grpc import GrpcSpanExporter as GrpcExporter
 
         insecure = None
         if endpoint is not None:
