@@ -4,8 +4,11 @@ import os
 
 from celery import Celery, signals
 
+from agents_sdk.shipping.wire import register_serializer
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "obsportal.settings")
 
+register_serializer()  # before the consumer resolves CELERY_ACCEPT_CONTENT
 app = Celery("obsportal")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()

@@ -131,7 +131,8 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
-CELERY_ACCEPT_CONTENT = ["json"]
+# Shippers send batches with their own serializer (agents_sdk.shipping.wire).
+CELERY_ACCEPT_CONTENT = ["json", "agents-sdk-json"]
 CELERY_RESULT_EXPIRES = 3600
 # No loss: a task is acknowledged after it ran, requeued if its worker dies,
 # and a worker holds one unacknowledged message at a time.

@@ -23,6 +23,7 @@ from typing import Any, Protocol
 import orjson
 
 from agents_sdk.audit.segments import JournalPosition
+from agents_sdk.shipping import wire
 
 INGEST_TASK = "obsportal.ingest.admit_batch"
 INGEST_QUEUE = "ingest"
@@ -144,6 +145,8 @@ class CeleryTransport:
         self._renew_lock = threading.Lock()
         self.token = token
         self.result_timeout = result_timeout
+        wire.register_serializer()
+        self._compression = wire.compression()
 
     def _new_app(self) -> Any:
         from celery import Celery
@@ -204,7 +207,13 @@ class CeleryTransport:
 
     def _start(self, message: dict[str, Any]) -> _CeleryPending:
         try:
-            async_result = self.app.send_task(INGEST_TASK, args=[message], queue=INGEST_QUEUE)
+            async_result = self.app.send_task(
+                INGEST_TASK,
+                args=[message],
+                queue=INGEST_QUEUE,
+                serializer=wire.SERIALIZER,
+                compression=self._compression,
+            )
         except Exception as exc:  # the broker is down
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc
         return _CeleryPending(async_result, self._renew_app if self._owns_app else None)
