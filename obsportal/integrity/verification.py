@@ -66,6 +66,7 @@ class StreamFindings:
     recorded_head_hash: str | None
     events_checked: int = 0
     verified_to: int | None = None
+    first_seq: int | None = None
     last_seq: int | None = None
     first_break: dict[str, Any] | None = None
     breaks: list[dict[str, Any]] = field(default_factory=list)
@@ -124,7 +125,12 @@ def verify_streams(
         streams = {s.id: s for s in Stream.objects.all()}
         signed_streams = set(CheckpointHead.objects.values_list("stream_id", flat=True).distinct())
         signed_streams |= copied.keys()
-        ids = sorted(stream_ids if stream_ids is not None else streams.keys() | signed_streams)
+        if stream_ids is None:
+            # Rows of a stream ingestion has no record of are walked too: they were put
+            # there around ingestion, or the stream's record was deleted.
+            ids = sorted(streams.keys() | signed_streams | stored_stream_ids())
+        else:
+            ids = sorted(stream_ids)
         for stream_id in ids:
             stream = streams.get(stream_id)
             findings = verify_stream(
@@ -209,6 +215,29 @@ def _signed_heads(
     return heads
 
 
+# The distinct stream ids of the audit rows, one probe of the (stream_id, seq) index per
+# stream (a loose index scan), rather than a pass over every row.
+_STORED_STREAMS_SQL = """
+    WITH RECURSIVE s(id) AS (
+        (SELECT stream_id FROM ingest_auditevent ORDER BY stream_id LIMIT 1)
+        UNION ALL
+        SELECT (SELECT e.stream_id FROM ingest_auditevent e
+                WHERE e.stream_id > s.id ORDER BY e.stream_id LIMIT 1)
+        FROM s WHERE s.id IS NOT NULL
+    )
+    SELECT id FROM s WHERE id IS NOT NULL
+"""
+
+
+def stored_stream_ids() -> set[str]:
+    """Every stream that has audit rows, whether or not ingestion has a record of it."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(_STORED_STREAMS_SQL)
+            return {row[0] for row in cursor.fetchall()}
+    return set(AuditEvent.objects.values_list("stream_id", flat=True).distinct())
+
+
 def verify_stream(
     stream_id: str,
     stream: Stream | None,
@@ -267,6 +296,8 @@ def verify_stream(
                 _check_sidecars(with_commitments, findings)
                 with_commitments = []
         expected, prev_hash = seq + 1, row_hash
+        if findings.first_seq is None:
+            findings.first_seq = seq
         findings.events_checked += 1
         findings.last_seq = seq
         done += 1
@@ -396,6 +427,14 @@ def _compare_with_record(findings: StreamFindings, head_hash_seen: str | None) -
     head = findings.recorded_head_seq
     last = findings.last_seq if findings.last_seq is not None else -1
     if head is None:
+        if findings.events_checked:
+            findings.broke(
+                findings.first_seq if findings.first_seq is not None else 0,
+                None,
+                f"{findings.events_checked} events are stored for this stream, but ingestion "
+                "has no record of it: its record was deleted, or the rows were put there "
+                "around ingestion",
+            )
         return
     if last < head:
         findings.broke(

@@ -142,6 +142,40 @@ def test_a_forged_row_replacing_a_deleted_one_is_located(two_chains):
     assert "seq 3 was rewritten or this event was forged" in result.first_break["reason"]
 
 
+def test_rows_of_a_stream_ingestion_never_saw_are_found(two_chains):
+    """A whole chain inserted around ingestion: every link holds, but nobody admitted it."""
+    template = {k: v for k, v in two_chains["a"][0].items() if k != "pii"}
+    prev, statements = "0" * 64, []
+    for seq in range(3):
+        forged = dict(
+            template,
+            stream="agent-7/intruder",
+            seq=seq,
+            event_id=f"01900000-0000-7000-8000-00000000010{seq}",
+            prev_hash=prev,
+        )
+        forged["hash"] = prev = compute_hash(hashed_body(forged), forged["prev_hash"])
+        statements.append(_insert_event(forged))
+    superuser_sql(*statements)
+
+    run = verify_streams()
+    result = result_for(run, "agent-7/intruder")
+    assert run.status == "problems" and result.status == "broken"
+    assert result.verified_to == 2  # the forged chain itself is consistent
+    assert result.first_break["seq"] == 0
+    assert "3 events are stored for this stream, but ingestion has no record of it" in (
+        result.first_break["reason"]
+    )
+
+
+def test_a_deleted_stream_record_is_reported_even_with_its_rows_intact(two_chains):
+    stream = two_chains["b"][0]["stream"]
+    superuser_sql(("DELETE FROM ingest_stream WHERE id = %s", (stream,)))
+    result = result_for(verify_streams(), stream)
+    assert result.status == "broken" and result.events_checked == 10
+    assert "ingestion has no record of it" in result.first_break["reason"]
+
+
 def test_two_swapped_rows_are_located(two_chains):
     stream = two_chains["a"][0]["stream"]
     superuser_sql(
