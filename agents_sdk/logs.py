@@ -149,7 +149,7 @@ class BatchingLineHandler(logging.Handler):
         self.flush_level = flush_level
         self._pending: list[str] = []
         self._wake = threading.Event()
-        self._closed = False
+        self._closed = threading.Event()
         self._flusher_pid = 0  # the process whose flusher thread runs; 0 before the first
         ref = weakref.ref(self)
         # A forked child has no flusher thread, and the lines pending in the parent are
@@ -187,7 +187,7 @@ class BatchingLineHandler(logging.Handler):
                     sys.stderr.write(f"agents_sdk: could not write log lines: {exc!r}\n")
 
     def close(self) -> None:
-        self._closed = True
+        self._closed.set()
         self._wake.set()
         self.flush()
         super().close()
@@ -197,7 +197,7 @@ class BatchingLineHandler(logging.Handler):
             self._flusher_pid = os.getpid()
             thread = threading.Thread(
                 target=_flush_periodically,
-                args=(weakref.ref(self), self._wake, self.flush_interval),
+                args=(weakref.ref(self), self._wake, self._closed, self.flush_interval),
                 name="agents-sdk-log-flush",
                 daemon=True,
             )
@@ -208,23 +208,26 @@ class BatchingLineHandler(logging.Handler):
         self.createLock()
         self._pending = []
         self._wake = threading.Event()
+        self._closed = threading.Event()
         self._flusher_pid = 0
 
 
 def _flush_periodically(
-    ref: weakref.ref[BatchingLineHandler], wake: threading.Event, interval: float
+    ref: weakref.ref[BatchingLineHandler],
+    wake: threading.Event,
+    closed: threading.Event,
+    interval: float,
 ) -> None:
-    # Holds the handler weakly, so a handler nobody uses any more can be collected.
-    while True:
+    # Holds the handler weakly, so a handler nobody uses any more can be collected;
+    # close() ends the wait at once (it writes what is pending itself).
+    while not closed.is_set():
         wake.wait()
-        time.sleep(interval)
+        closed.wait(interval)
         wake.clear()
         handler = ref()
         if handler is None:
             return
         handler.flush()
-        if handler._closed:
-            return
         del handler
 
 
@@ -242,6 +245,8 @@ def json_logger(
     It does not propagate to the root logger by default, so a root handler does not
     print each line a second time in another format. Lines are written within
     `flush_interval` seconds (WARNING and above at once; 0 writes every line at once).
+    The default logger skips the caller lookup its lines never show (records then
+    have no filename or lineno); a logger given by `name` keeps it.
     """
     logger = logging.getLogger(name or f"agents_sdk.agent.{agent_id}")
     logger.setLevel(level)
@@ -256,7 +261,8 @@ def json_logger(
         logger.removeHandler(old)
         old.close()
     logger.addHandler(handler)
-    _skip_caller_lookup(logger)
+    if name is None:  # our own logger; one the application named may serve its handlers too
+        _skip_caller_lookup(logger)
     return logger
 
 

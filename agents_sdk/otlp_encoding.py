@@ -5,7 +5,7 @@ and value, about 25 µs a span here; in an agent that is GIL time its exporter
 thread takes from the agent. This writes the same bytes directly (tested byte
 for byte against the upstream encoder) and reuses the encoding of the resource,
 the scope and every attribute seen before, which in an agent repeat from span to
-span. About 4 µs a span.
+span. About 7 µs a span (benchmarks/README.md).
 
 Field numbers are those of opentelemetry/proto/trace/v1/trace.proto and
 common/v1/common.proto.

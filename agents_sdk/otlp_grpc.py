@@ -19,6 +19,8 @@ from agents_sdk.otlp_encoding import SpanEncoder
 
 
 class GrpcSpanExporter(OTLPSpanExporter):
+    """OTLPSpanExporter with the SDK's encoder; its arguments and behaviour otherwise."""
+
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._encoder = SpanEncoder()

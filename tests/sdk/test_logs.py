@@ -273,3 +273,17 @@ def test_stack_info_still_shows_the_callers_stack():
     (line,) = lines(out)
     last_frame = line["stack"].splitlines()[-2]
     assert "the_agents_own_function" in last_frame and __file__ in last_frame
+
+
+def test_shutdown_writes_pending_lines_and_stops_the_flush_thread():
+    out = io.StringIO()
+    obs = Observability("agent-7", logging=True, log_stream=out, log_flush_interval=3600)
+    before = set(threading.enumerate())
+    obs.logger.info("pending")  # the first pending line starts the handler's thread
+    flushers = [t for t in set(threading.enumerate()) - before if t.name == "agents-sdk-log-flush"]
+    assert len(flushers) == 1
+    obs.shutdown()
+    assert [line["message"] for line in lines(out)] == ["pending"]
+    for thread in flushers:
+        thread.join(timeout=5)
+        assert not thread.is_alive()
