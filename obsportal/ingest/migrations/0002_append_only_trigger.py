@@ -1,7 +1,8 @@
 """PostgreSQL refuses UPDATE, DELETE and TRUNCATE on audit rows.
 
-Only a transaction that sets `obsportal.audit_mutation` locally (the retention
-and erasure services, through `audit_mutation_allowed()`) may change them.
+Only a transaction that sets `obsportal.audit_mutation` locally may change them:
+the door kept for the retention service (not built yet). The flag guards against
+mistakes, not attackers; anyone who can set it can also drop the trigger.
 Tampering around this, by a superuser who drops the trigger, is what the hash
 chain and signed checkpoints expose.
 """
