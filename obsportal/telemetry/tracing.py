@@ -132,11 +132,12 @@ def event_links(events: Iterable[Any]) -> list[Link]:
     """Links to the spans that recorded these audit events (their trace_id / span_id)."""
     links: dict[tuple[int, int], Link] = {}
     for event in events:
-        if not isinstance(event, dict):
+        # Most events outside any span carry no ids: skip them before parsing anything.
+        if not isinstance(event, dict) or not event.get("trace_id") or not event.get("span_id"):
             continue
         try:
-            trace_id = int(event.get("trace_id") or "", 16)
-            span_id = int(event.get("span_id") or "", 16)
+            trace_id = int(event["trace_id"], 16)
+            span_id = int(event["span_id"], 16)
         except (TypeError, ValueError):
             continue
         if not trace_id or not span_id or (trace_id, span_id) in links:
@@ -159,7 +160,9 @@ def ingest_span(events: Any) -> Iterator[trace.Span]:
     tracer = trace.get_tracer(TRACER_NAME)
     with tracer.start_as_current_span(
         "obsportal.ingest.admit_batch",
-        links=event_links(offered),
         attributes={"obsportal.ingest.offered": len(offered)},
     ) as span:
+        if span.is_recording():  # with tracing off, building links is wasted work
+            for link in event_links(offered):
+                span.add_link(link.context, link.attributes)
         yield span
