@@ -127,7 +127,11 @@ class _CeleryPending:
 
 
 class CeleryTransport:
-    """Sends each batch as the portal's ingest task over a Celery broker (Redis)."""
+    """Sends each batch as the portal's ingest task over a Celery broker (Redis).
+
+    Batches travel in the SDK's serializer, zstd-compressed (`agents_sdk.shipping.wire`);
+    `plain_json=True` sends Celery's plain JSON instead, for a portal that predates it.
+    """
 
     def __init__(
         self,
@@ -136,6 +140,7 @@ class CeleryTransport:
         token: str | None = None,
         app: Any = None,
         result_timeout: float = 30.0,
+        plain_json: bool = False,
     ):
         if app is None and not broker_url:
             raise ValueError("CeleryTransport needs a broker_url or a Celery app")
@@ -145,8 +150,11 @@ class CeleryTransport:
         self._renew_lock = threading.Lock()
         self.token = token
         self.result_timeout = result_timeout
-        wire.register_serializer()
-        self._compression = wire.compression()
+        if plain_json:
+            self._serializer, self._compression = "json", None
+        else:
+            wire.register_serializer()
+            self._serializer, self._compression = wire.SERIALIZER, wire.compression()
 
     def _new_app(self) -> Any:
         from celery import Celery
@@ -211,7 +219,7 @@ class CeleryTransport:
                 INGEST_TASK,
                 args=[message],
                 queue=INGEST_QUEUE,
-                serializer=wire.SERIALIZER,
+                serializer=self._serializer,
                 compression=self._compression,
             )
         except Exception as exc:  # the broker is down

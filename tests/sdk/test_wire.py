@@ -22,20 +22,26 @@ def own_redis():
     server.stop()
 
 
-def test_a_batch_is_queued_compressed_in_the_sdk_serializer(own_redis, tmp_path):
-    journal = JournalWriter(tmp_path / "a.jsonl", agent_id="agent-7")
+def journal_batch(path) -> tuple[Batch, list[bytes]]:
+    journal = JournalWriter(path, agent_id="agent-7")
     for n in range(50):
         journal.append("tool_execute", details={"tool": "search", "n": n})
     journal.close()
-    lines = (tmp_path / "a.jsonl").read_bytes().splitlines(keepends=True)
-    batch = Batch(lines=lines, end=None, first_seq=0, last_seq=49)
+    lines = path.read_bytes().splitlines(keepends=True)
+    return Batch(lines=lines, end=None, first_seq=0, last_seq=49), lines
 
-    transport = CeleryTransport(own_redis.url, token="secret-token")
+
+def queued_message(broker_url: str, batch: Batch, **options) -> dict:
+    transport = CeleryTransport(broker_url, token="secret-token", **options)
     transport.submit(batch)  # nobody consumes: the message stays queued
-    (raw,) = redis.Redis.from_url(own_redis.url).lrange(INGEST_QUEUE, 0, -1)
+    (raw,) = redis.Redis.from_url(broker_url).lpop(INGEST_QUEUE, 1)
     transport.close()
+    return json.loads(raw)
 
-    message = json.loads(raw)
+
+def test_a_batch_is_queued_compressed_in_the_sdk_serializer(own_redis, tmp_path):
+    batch, lines = journal_batch(tmp_path / "a.jsonl")
+    message = queued_message(own_redis.url, batch)
     assert message["content-type"] == CONTENT_TYPE
     assert message["headers"]["compression"] == "application/zstd"
     assert message["headers"]["task"] == INGEST_TASK
@@ -45,3 +51,12 @@ def test_a_batch_is_queued_compressed_in_the_sdk_serializer(own_redis, tmp_path)
     assert kwargs == {}
     # The compressed body is a fraction of the lines it carries.
     assert len(base64.b64decode(message["body"])) < len(b"".join(lines)) / 3
+
+
+def test_plain_json_serves_a_portal_that_predates_the_sdk_serializer(own_redis, tmp_path):
+    batch, lines = journal_batch(tmp_path / "a.jsonl")
+    message = queued_message(own_redis.url, batch, plain_json=True)
+    assert message["content-type"] == "application/json"
+    assert "compression" not in message["headers"]
+    args, _kwargs, _embed = json.loads(base64.b64decode(message["body"]))
+    assert args == [{"token": "secret-token", "lines": b"".join(lines).decode()}]
