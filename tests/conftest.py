@@ -3,6 +3,8 @@ from __future__ import annotations
 import pytest
 from django.db.backends.signals import connection_created
 
+from tests.support.services import OwnRedis
+
 
 def _allow_test_flush(sender, connection, **kwargs):
     # The append-only trigger refuses TRUNCATE; the test process itself must
@@ -32,3 +34,12 @@ def api_client(db, django_user_model):
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client
+
+
+@pytest.fixture
+def own_redis():
+    """A redis-server of the test's own (the telemetry tests have theirs)."""
+    server = OwnRedis()
+    server.start()
+    yield server
+    server.stop()

@@ -21,7 +21,7 @@ import redis
 from django.conf import settings
 
 from tests.support.celery_worker import worker_argv
-from tests.support.services import OwnRedis, free_port
+from tests.support.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -157,14 +157,6 @@ class OwnPostgres:
         with contextlib.suppress(subprocess.CalledProcessError):
             self.stop()
         shutil.rmtree(self.dir, ignore_errors=True)
-
-
-@pytest.fixture
-def own_redis():
-    server = OwnRedis()
-    server.start()
-    yield server
-    server.stop()
 
 
 @pytest.fixture(scope="session")

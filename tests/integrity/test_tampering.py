@@ -163,9 +163,8 @@ def test_rows_of_a_stream_ingestion_never_saw_are_found(two_chains):
     assert run.status == "problems" and result.status == "broken"
     assert result.verified_to == 2  # the forged chain itself is consistent
     assert result.first_break["seq"] == 0
-    assert "3 events are stored for this stream, but ingestion has no record of it" in (
-        result.first_break["reason"]
-    )
+    reason = result.first_break["reason"]
+    assert "3 events are stored for this stream, but ingestion has no record of it" in reason
 
 
 def test_a_deleted_stream_record_is_reported_even_with_its_rows_intact(two_chains):

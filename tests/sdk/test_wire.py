@@ -4,22 +4,12 @@ import base64
 import json
 
 import orjson
-import pytest
 import redis
 from backports import zstd
 
 from agents_sdk import CeleryTransport, JournalWriter
 from agents_sdk.shipping.transports import INGEST_QUEUE, INGEST_TASK, Batch
 from agents_sdk.shipping.wire import CONTENT_TYPE
-from tests.support.services import OwnRedis
-
-
-@pytest.fixture
-def own_redis():
-    server = OwnRedis()
-    server.start()
-    yield server
-    server.stop()
 
 
 def journal_batch(path) -> tuple[Batch, list[bytes]]:
