@@ -43,3 +43,14 @@ def own_redis():
     server.start()
     yield server
     server.stop()
+
+
+@pytest.fixture
+def signing_key(settings, tmp_path, monkeypatch):
+    """A checkpoint signing key in a file of the test's own, its copies beside it."""
+    from obsportal.integrity.signing import create_signing_key
+
+    monkeypatch.delenv("OBSPORTAL_SIGNING_KEY", raising=False)
+    settings.OBSPORTAL_SIGNING_KEY_FILE = tmp_path / "keys" / "checkpoint.key"
+    settings.OBSPORTAL_CHECKPOINT_DIR = tmp_path / "checkpoints"
+    return create_signing_key()

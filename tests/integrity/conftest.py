@@ -10,16 +10,6 @@ from obsportal.ingest.services import admit_batch
 from tests.factories import journal_events
 
 
-@pytest.fixture
-def signing_key(settings, tmp_path, monkeypatch):
-    from obsportal.integrity.signing import create_signing_key
-
-    monkeypatch.delenv("OBSPORTAL_SIGNING_KEY", raising=False)
-    settings.OBSPORTAL_SIGNING_KEY_FILE = tmp_path / "keys" / "checkpoint.key"
-    settings.OBSPORTAL_CHECKPOINT_DIR = tmp_path / "checkpoints"
-    return create_signing_key()
-
-
 def admit_journal(tmp_path, token, agent, name, count, **fields):
     events = journal_events(tmp_path, agent, count=count, name=name, **fields)
     verdict = admit_batch({"token": token, "events": events})

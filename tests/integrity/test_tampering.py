@@ -17,6 +17,24 @@ from tests.integrity.conftest import superuser_sql
 UPDATE_EVENT = "UPDATE ingest_auditevent SET {} WHERE stream_id = %s AND seq = %s"
 
 
+def rewritten_consistently(events, prev: str, set_sql: str, **changes) -> list[tuple[str, tuple]]:
+    """SQL that changes `events` (as `set_sql` and `changes` say) and recomputes every
+    hash and link from `prev` on, the stream's recorded head included: only what was
+    signed before can expose it."""
+    stream, statements = events[0]["stream"], []
+    for event in events:
+        new_hash = compute_hash(dict(hashed_body(event), prev_hash=prev, **changes), prev)
+        statements.append(
+            (
+                UPDATE_EVENT.format(f"{set_sql}, prev_hash = %s, hash = %s"),
+                (prev, new_hash, stream, event["seq"]),
+            )
+        )
+        prev = new_hash
+    statements.append(("UPDATE ingest_stream SET head_hash = %s WHERE id = %s", (prev, stream)))
+    return statements
+
+
 def result_for(run, stream_id) -> StreamVerification:
     return run.streams.get(stream_id=stream_id)
 
@@ -211,25 +229,18 @@ def test_a_consistently_truncated_tail_is_caught_by_the_checkpoint(two_chains):
 def test_a_consistently_rewritten_stream_is_caught_by_the_checkpoint(two_chains):
     events = two_chains["a"]
     stream, checkpoint = events[0]["stream"], two_chains["checkpoint"]
-    statements, prev = [], "0" * 64
-    for event in events:
-        body = dict(hashed_body(event), prev_hash=prev, details={"rewritten": True})
-        new_hash = compute_hash(body, prev)
-        statements.append(
-            (
-                UPDATE_EVENT.format("details = '{\"rewritten\": true}', prev_hash = %s, hash = %s"),
-                (prev, new_hash, stream, event["seq"]),
-            )
-        )
-        prev = new_hash
-    statements.append(("UPDATE ingest_stream SET head_hash = %s WHERE id = %s", (prev, stream)))
+    statements = rewritten_consistently(
+        events, "0" * 64, "details = '{\"rewritten\": true}'", details={"rewritten": True}
+    )
     superuser_sql(*statements)
+    rewritten_head = statements[-1][1][0]
     result = result_for(verify_streams(), stream)
     assert result.first_break is None and result.verified_to == 9  # every link recomputes
     assert result.status == "broken"
     [disagreement] = result.checkpoint_disagreements
     assert disagreement["checkpoint"] == checkpoint.pk and disagreement["seq"] == 9
-    assert disagreement["signed_hash"] == events[9]["hash"] and disagreement["stored_hash"] == prev
+    assert disagreement["signed_hash"] == events[9]["hash"]
+    assert disagreement["stored_hash"] == rewritten_head
     assert "the stream was rewritten" in disagreement["reason"]
 
 
@@ -378,19 +389,11 @@ def test_checkpoints_locate_a_consistent_rewrite_between_signed_heads(two_chains
     events = read_journal(path)
     assert admit_batch({"token": two_chains["token"], "events": events[10:]}).admitted == 5
     later = sign_checkpoint()
-    stream, prev, statements = events[0]["stream"], events[10]["hash"], []
-    for event in events[11:]:
-        body = dict(hashed_body(event), prev_hash=prev, result="failure")
-        new_hash = compute_hash(body, prev)
-        statements.append(
-            (
-                UPDATE_EVENT.format("result = 'failure', prev_hash = %s, hash = %s"),
-                (prev, new_hash, stream, event["seq"]),
-            )
-        )
-        prev = new_hash
-    statements.append(("UPDATE ingest_stream SET head_hash = %s WHERE id = %s", (prev, stream)))
-    superuser_sql(*statements)
+    stream = events[0]["stream"]
+    rewrite = rewritten_consistently(
+        events[11:], events[10]["hash"], "result = 'failure'", result="failure"
+    )
+    superuser_sql(*rewrite)
     result = result_for(verify_streams(), stream)
     [disagreement] = result.checkpoint_disagreements
     assert disagreement["checkpoint"] == later.pk and disagreement["seq"] == 14

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
@@ -143,3 +145,16 @@ def wait_worker_ready(log: Path, proc: subprocess.Popen, timeout: float = 60.0) 
             return
         time.sleep(0.2)
     raise RuntimeError(f"worker not ready within {timeout} s:\n{log.read_text()[-4000:]}")
+
+
+def post_batch(portal: str, token: str, events: list[dict]) -> dict:
+    request = urllib.request.Request(
+        f"{portal}/api/v1/ingest",
+        data=json.dumps({"events": events}).encode(),
+        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.load(response)
+    except urllib.error.HTTPError as error:
+        return json.load(error)

@@ -168,18 +168,13 @@ def test_event_list_links_to_the_trace_and_the_agent_dashboard(
 
 
 def test_checkpoint_age_and_verification_results_are_read_from_the_integrity_tables(
-    client, agent_token, tmp_path, settings, monkeypatch
+    client, agent_token, tmp_path, signing_key
 ):
     from obsportal.ingest.services import admit_batch
     from obsportal.integrity.checkpoints import sign_checkpoint
     from obsportal.integrity.models import StreamVerification
-    from obsportal.integrity.signing import create_signing_key
     from obsportal.integrity.verification import verify_streams
 
-    monkeypatch.delenv("OBSPORTAL_SIGNING_KEY", raising=False)
-    settings.OBSPORTAL_SIGNING_KEY_FILE = tmp_path / "keys" / "checkpoint.key"
-    settings.OBSPORTAL_CHECKPOINT_DIR = tmp_path / "checkpoints"
-    create_signing_key()
     agent, token = agent_token
     admit_batch({"token": token, "events": journal_events(tmp_path, agent, count=2)})
     sign_checkpoint()

@@ -19,6 +19,7 @@ from tests.factories import journal_events
 from tests.telemetry.conftest import (
     free_port,
     portal_env,
+    post_batch,
     start_worker,
     wait_http,
     wait_worker_ready,
@@ -69,16 +70,6 @@ def prometheus_config(path: Path, targets: dict[str, str]) -> None:
         ],
     }
     path.write_text(yaml.safe_dump(config))
-
-
-@pytest.fixture
-def signing_key(settings, tmp_path, monkeypatch):
-    from obsportal.integrity.signing import create_signing_key
-
-    monkeypatch.delenv("OBSPORTAL_SIGNING_KEY", raising=False)
-    settings.OBSPORTAL_SIGNING_KEY_FILE = tmp_path / "keys" / "checkpoint.key"
-    settings.OBSPORTAL_CHECKPOINT_DIR = tmp_path / "checkpoints"
-    return create_signing_key()
 
 
 def test_every_dashboard_query_and_alert_signal_returns_data(
@@ -246,16 +237,3 @@ def test_every_dashboard_query_and_alert_signal_returns_data(
     runs = query(prometheus, 'obsportal_verification_runs_total{outcome="verified"}')
     assert runs[0]["value"][1] == "1"
     assert float(query(prometheus, "obsportal_checkpoint_age_seconds")[0]["value"][1]) < 120
-
-
-def post_batch(portal: str, token: str, events: list[dict]) -> dict:
-    request = urllib.request.Request(
-        f"{portal}/api/v1/ingest",
-        data=json.dumps({"events": events}).encode(),
-        headers={"Content-Type": "application/json", "Authorization": f"Bearer {token}"},
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.load(response)
-    except urllib.error.HTTPError as error:
-        return json.load(error)

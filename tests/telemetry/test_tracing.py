@@ -15,11 +15,11 @@ from tests.support.otlp_receiver import OtlpGrpcReceiver, ReceivedSpan
 from tests.telemetry.conftest import (
     free_port,
     portal_env,
+    post_batch,
     start_worker,
     wait_http,
     wait_worker_ready,
 )
-from tests.telemetry.test_prometheus_proof import post_batch
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
 INGEST_SPAN = "obsportal.ingest.admit_batch"
