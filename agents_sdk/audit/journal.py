@@ -17,6 +17,7 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import threading
 import time
 from collections.abc import Iterator
@@ -138,6 +139,15 @@ def lock_path(path: Path) -> Path:
 
 def torn_path(path: Path) -> Path:
     return path.with_name(path.name + ".torn")
+
+
+def _hex_id_json(name: str, value: str | None, pattern: re.Pattern[str], digits: int) -> bytes:
+    """A trace or span id as JSON: null, or its lowercase hex digits (no escaping needed)."""
+    if value is None:
+        return b"null"
+    if type(value) is str and pattern.match(value):
+        return b'"' + value.encode() + b'"'
+    raise InvalidEvent(f"{name} must be {digits} lowercase hex digits, got {value!r}")
 
 
 def _json_text(name: str, value: str | None) -> bytes:
@@ -289,18 +299,8 @@ class JournalWriter:
             raise InvalidEvent(f"result {result!r} is not one of {', '.join(sorted(RESULTS))}")
         user_json = _json_text("user_id", user_id)
         resource_json = _json_text("resource", resource)
-        if trace_id is None:
-            trace_json = b"null"
-        elif type(trace_id) is str and TRACE_ID.match(trace_id):
-            trace_json = b'"' + trace_id.encode() + b'"'
-        else:
-            raise InvalidEvent(f"trace_id must be 32 lowercase hex digits, got {trace_id!r}")
-        if span_id is None:
-            span_json = b"null"
-        elif type(span_id) is str and SPAN_ID.match(span_id):
-            span_json = b'"' + span_id.encode() + b'"'
-        else:
-            raise InvalidEvent(f"span_id must be 16 lowercase hex digits, got {span_id!r}")
+        trace_json = _hex_id_json("trace_id", trace_id, TRACE_ID, 32)
+        span_json = _hex_id_json("span_id", span_id, SPAN_ID, 16)
         if details is None:
             details = {}
             details_json = b"{}"
