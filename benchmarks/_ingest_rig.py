@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import signal
-import socket
 import subprocess
 import sys
 import threading
@@ -22,14 +21,11 @@ sys.path.insert(0, str(ROOT))
 
 from agents_sdk import CeleryTransport, JournalWriter, Shipper  # noqa: E402
 from agents_sdk.shipping.transports import BatchRejected, TransportError  # noqa: E402
+from tests.support.celery_worker import worker_argv  # noqa: E402
+from tests.support.services import OwnRedis as Redis  # noqa: E402,F401 - the rig's Redis
+from tests.support.services import free_port  # noqa: E402
 
 ADMIN_DSN = os.environ.get("BENCH_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def fresh_database(name: str, admin_dsn: str = ADMIN_DSN) -> str:
@@ -58,25 +54,6 @@ def run_manage(database_url: str, *args: str) -> str:
 
 def psycopg_dsn(database_url: str) -> str:
     return database_url.replace("postgres://", "postgresql://", 1)
-
-
-class Redis:
-    def __init__(self) -> None:
-        self.port = free_port()
-        self.url = f"redis://127.0.0.1:{self.port}/0"
-        self.proc: subprocess.Popen | None = None
-
-    def start(self) -> None:
-        self.proc = subprocess.Popen(
-            ["redis-server", "--port", str(self.port), "--save", "", "--appendonly", "no"],
-            stdout=subprocess.DEVNULL,
-        )
-        time.sleep(0.3)
-
-    def stop(self) -> None:
-        if self.proc and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 class Worker:
@@ -121,12 +98,7 @@ class Worker:
         before = self.log.read_text().count(" ready.") if self.log.exists() else 0
         handle = open(self.log, "a")  # noqa: SIM115 - lives as long as the worker
         self.proc = subprocess.Popen(
-            [
-                *(sys.executable, "-m", "celery", "-A", "obsportal", "worker"),
-                *("-Q", "ingest,default", "-c", str(self.concurrency), "--loglevel=INFO"),
-                *("-n", f"bench-{time.monotonic_ns()}@%h", "--without-gossip"),
-                *("--without-mingle", "--without-heartbeat"),
-            ],
+            worker_argv(self.concurrency, "bench"),
             cwd=ROOT,
             env=self.env,
             stdout=handle,

@@ -49,27 +49,12 @@ def main() -> int:
     from agents_sdk.shipping.transports import CeleryTransport
     from obsportal.accounts.services import issue_agent_token
     from obsportal.ingest.models import AuditEvent
+    from tests.support.celery_worker import worker_argv
 
     log = Path(tempfile.mkdtemp()) / "worker.log"
     log_handle = open(log, "w")  # noqa: SIM115 - the worker writes it until it stops
     worker = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "celery",
-            "-A",
-            "obsportal",
-            "worker",
-            "-Q",
-            "ingest",
-            "-c",
-            str(args.concurrency),
-            "--loglevel=WARNING",
-            "-n",
-            f"bench-{os.getpid()}@%h",
-            "--without-gossip",
-            "--without-mingle",
-        ],
+        worker_argv(args.concurrency, "bench"),
         cwd=ROOT,
         env=env,
         stdout=log_handle,
