@@ -87,9 +87,17 @@ def wait_until_shipped(shippers: list[Shipper], events: int, timeout: float = 60
         time.sleep(0.05)
 
 
-def assert_drained(shippers: list[Shipper]) -> None:
+def assert_all_shipped(shippers: list[Shipper], threads: list[threading.Thread], log: Path) -> None:
+    """Every shipper thread ended with its journal drained; else say why, worker log included."""
+    for thread in threads:
+        thread.join(timeout=110)
+    errors = [s.last_error for s in shippers]
+    tail = log.read_text()[-3000:] if log.exists() else "(no worker log)"
+    assert all(not t.is_alive() for t in threads), f"{errors}\nworker log:\n{tail}"
     for shipper in shippers:
-        assert shipper.read_batch() is None, f"not all shipped: {shipper.last_error}"
+        assert shipper.read_batch() is None, (
+            f"not all shipped: {shipper.last_error}\nworker log:\n{tail}"
+        )
 
 
 def stored_rows(dsn: str) -> dict[str, list[dict]]:
@@ -227,10 +235,7 @@ def test_worker_killed_with_sigkill_five_times_loses_and_doubles_nothing(
             else:  # the whole worker: redelivered after the visibility timeout
                 worker.kill()
                 kills.append("worker")
-        for thread in threads:
-            thread.join(timeout=110)
-        assert all(not t.is_alive() for t in threads), [s.last_error for s in shippers]
-        assert_drained(shippers)
+        assert_all_shipped(shippers, threads, log)
         wait_until_broker_idle(own_redis.url, timeout=40)
     finally:
         control.close()
@@ -260,10 +265,7 @@ def test_redis_down_mid_run_loses_nothing(agent_token, own_redis, tmp_path):
         shipped_during = sum(s.cursor.seq + 1 for s in shippers)
         time.sleep(10)
         own_redis.start()
-        for thread in threads:
-            thread.join(timeout=110)
-        assert all(not t.is_alive() for t in threads), [s.last_error for s in shippers]
-        assert_drained(shippers)
+        assert_all_shipped(shippers, threads, log)
     finally:
         worker.stop()
         for shipper in shippers:
@@ -327,10 +329,7 @@ def test_postgres_down_mid_run_loses_nothing(own_postgres, own_redis, tmp_path):
         shipped_during = sum(s.cursor.seq + 1 for s in shippers)
         time.sleep(10)
         own_postgres.start()
-        for thread in threads:
-            thread.join(timeout=110)
-        assert all(not t.is_alive() for t in threads), [s.last_error for s in shippers]
-        assert_drained(shippers)
+        assert_all_shipped(shippers, threads, log)
         assert worker.restarts == 0, "the worker died instead of retrying"
     finally:
         worker.stop()
