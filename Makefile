@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_PORT ?= 8000
 
-.PHONY: demo test install lint
+.PHONY: demo test install lint format docs
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,5 +24,15 @@ demo: install
 test: install
 	./scripts/run-tests
 
+# ruff's rules (pyproject.toml) and whether the tree is formatted; `make format` fixes both kinds it can.
 lint: install
 	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix --select I .
+	$(VENV)/bin/ruff format .
+
+# The documentation site into site/ (strict: warnings are errors); `mkdocs serve` to preview.
+docs: install
+	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
