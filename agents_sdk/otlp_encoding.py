@@ -173,7 +173,7 @@ class SpanEncoder:
     def _canonical(self, item: Any) -> Any:
         groups = self._groups
         found = groups.get(id(item))
-        if found is None or found is not item and found != item:
+        if found is None or (found is not item and found != item):
             found = next((g for g in groups.values() if g == item), item)
             groups[id(item)] = found
         return found

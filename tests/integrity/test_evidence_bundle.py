@@ -46,7 +46,7 @@ def offline_site(tmp_path) -> Path:
     site.mkdir()
     for module in OFFLINE_PACKAGES:
         paths = getattr(module, "__path__", None)  # a package, maybe a namespace one
-        source = Path(list(paths)[0] if paths else module.__file__)
+        source = Path(next(iter(paths)) if paths else module.__file__)
         (site / source.name).symlink_to(source)
     for backend in Path(cffi.__file__).parent.parent.glob("_cffi_backend*.so"):
         (site / backend.name).symlink_to(backend)

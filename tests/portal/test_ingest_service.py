@@ -112,7 +112,7 @@ def test_out_of_order_events_wait_for_the_gap_then_admit(agent_token, tmp_path):
 
 
 def test_unknown_token_and_another_agents_events_are_refused(agent_token, tmp_path):
-    agent, token = agent_token
+    _, token = agent_token
     events = journal_events(tmp_path, "someone-else")
     assert admit_batch({"token": "agt_nope", "events": events}).reason_code == "bad_token"
     verdict = admit_batch({"token": token, "events": events})
@@ -127,7 +127,7 @@ def test_database_refuses_update_and_delete_of_audit_rows(agent_token, tmp_path)
     agent, token = agent_token
     admit_batch({"token": token, "events": journal_events(tmp_path, agent, count=1)})
     for statement in ("UPDATE ingest_auditevent SET action = 'x'", "DELETE FROM ingest_auditevent"):
-        with (
+        with (  # noqa: PT012 - the SET LOCAL belongs to the transaction that must fail
             pytest.raises(DatabaseError, match="append-only"),
             transaction.atomic(),
             connection.cursor() as cursor,

@@ -3,6 +3,7 @@ import shutil
 import subprocess
 import sys
 import textwrap
+import urllib.error
 import urllib.request
 from pathlib import Path
 
@@ -174,7 +175,7 @@ def test_http_endpoint_serves_the_exposition(tmp_path):
     )
     port = obs.metrics_port
     obs.shutdown()
-    with pytest.raises(OSError):
+    with pytest.raises(urllib.error.URLError):
         urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2)
 
 

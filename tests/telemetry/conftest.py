@@ -76,7 +76,7 @@ def own_redis(processes) -> str:
     if not shutil.which("redis-server"):
         pytest.fail("redis-server is not installed (.ci/run installs it)")
     port = free_port()
-    proc, log = processes.start(
+    _, log = processes.start(
         "redis",
         [
             "redis-server",
