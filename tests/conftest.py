@@ -7,9 +7,10 @@ from tests.support.services import OwnRedis
 
 
 def _allow_test_flush(sender, connection, **kwargs):
-    # The append-only trigger refuses TRUNCATE; the test process itself must
-    # still be able to empty tables between transactional tests. Workers and
-    # other connections keep the trigger's full force.
+    # The append-only trigger refuses TRUNCATE; the test process itself (a
+    # superuser: the flag works for no other role) must still be able to empty
+    # tables between transactional tests. Workers and other connections keep the
+    # trigger's full force.
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute("SET obsportal.audit_mutation = 'on'")

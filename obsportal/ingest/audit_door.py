@@ -1,0 +1,39 @@
+"""The only paths that remove stored audit data: retention's prune and erasure's sidecar delete.
+
+On PostgreSQL both run as SECURITY DEFINER functions owned by `obsportal_audit_owner`
+(ingest migration 0005): the application's role itself cannot change audit rows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from django.db import connection
+
+from obsportal.ingest.models import AuditEvent, PersonalDatum
+
+
+def prune_events(stream_id: str, first_seq: int, last_seq: int) -> int:
+    """Remove seq first..last of one stream and their sidecars; the number of events removed."""
+    if first_seq > last_seq:
+        raise ValueError(f"prune range {first_seq}..{last_seq} is reversed")
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT obsportal_prune_audit_events(%s, %s, %s)", [stream_id, first_seq, last_seq]
+            )
+            return cursor.fetchone()[0]
+    events = AuditEvent.objects.filter(stream_id=stream_id, seq__range=(first_seq, last_seq))
+    PersonalDatum.objects.filter(event__in=events).delete()
+    return events.delete()[0]
+
+
+def erase_personal_data(event_pks: Sequence[int], fields: Sequence[str]) -> int:
+    """Delete the sidecar entries `fields` of the given audit rows; the hashed rows stay."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT obsportal_erase_personal_data(%s, %s)", [list(event_pks), list(fields)]
+            )
+            return cursor.fetchone()[0]
+    return PersonalDatum.objects.filter(event_id__in=event_pks, field__in=fields).delete()[0]
