@@ -2,15 +2,12 @@
 
 from __future__ import annotations
 
-import json
-
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound
 from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -18,8 +15,12 @@ from rest_framework.views import APIView
 from obsportal.ingest.models import Stream
 from obsportal.integrity import selectors
 from obsportal.integrity.checkpoints import HeadNotInCheckpoint, inclusion_proof_of
-from obsportal.integrity.evidence import BundleTooLarge, build_bundle
-from obsportal.integrity.models import Checkpoint, StreamVerification
+from obsportal.integrity.models import (
+    Checkpoint,
+    CheckpointIncident,
+    StreamVerification,
+    VerificationRun,
+)
 from obsportal.integrity.signing import SigningKeyMissing, load_signing_key
 
 
@@ -73,7 +74,40 @@ class StreamVerificationSerializer(serializers.ModelSerializer):
 class CheckpointSerializer(serializers.ModelSerializer):
     class Meta:
         model = Checkpoint
-        fields = ["id", "issued_at", "origin", "tree_size", "root_hash", "key_id", "note"]
+        fields = [
+            "number",
+            "previous_hash",
+            "issued_at",
+            "origin",
+            "tree_size",
+            "root_hash",
+            "key_id",
+            "note",
+        ]
+
+
+class VerificationRunSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = VerificationRun
+        fields = [
+            "id",
+            "started_at",
+            "finished_at",
+            "trigger",
+            "status",
+            "streams_checked",
+            "streams_with_problems",
+            "events_checked",
+            "checkpoints_checked",
+            "checkpoint_problems",
+            "error",
+        ]
+
+
+class CheckpointIncidentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CheckpointIncident
+        fields = ["id", "detected_at", "checkpoint_number", "kind", "reason"]
 
 
 class ById(CursorPagination):
@@ -85,6 +119,10 @@ class ById(CursorPagination):
 
 class NewestFirst(ById):
     ordering = ("-id",)
+
+
+class ByNumberNewestFirst(ById):
+    ordering = ("-number",)
 
 
 class StreamList(generics.ListAPIView):
@@ -128,20 +166,49 @@ class CheckpointList(generics.ListAPIView):
 
     queryset = Checkpoint.objects.all()
     serializer_class = CheckpointSerializer
+    pagination_class = ByNumberNewestFirst
+
+
+class VerificationRunList(generics.ListAPIView):
+    """Verification runs, newest first, with the problems found in the checkpoint chain."""
+
+    queryset = VerificationRun.objects.all()
+    serializer_class = VerificationRunSerializer
+    pagination_class = NewestFirst
+
+
+class LatestVerificationRun(generics.RetrieveAPIView):
+    """The newest finished run: what the portal can say about its checkpoints right now."""
+
+    serializer_class = VerificationRunSerializer
+
+    def get_object(self):
+        run = VerificationRun.objects.exclude(finished_at=None).order_by("-id").first()
+        if run is None:
+            raise NotFound("no verification run has finished yet")
+        return run
+
+
+class CheckpointIncidentList(generics.ListAPIView):
+    """Incidents recorded while signing: a predecessor missing from, or differing in, a copy."""
+
+    queryset = CheckpointIncident.objects.all()
+    serializer_class = CheckpointIncidentSerializer
     pagination_class = NewestFirst
 
 
 class CheckpointDetail(generics.RetrieveAPIView):
     queryset = Checkpoint.objects.all()
     serializer_class = CheckpointSerializer
+    lookup_field = "number"
 
 
 class CheckpointNote(APIView):
     """The checkpoint as `text/plain` signed note, as transparency-log tools read it."""
 
     @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
-    def get(self, request, pk: int):
-        checkpoint = get_object_or_404(Checkpoint, pk=pk)
+    def get(self, request, number: int):
+        checkpoint = get_object_or_404(Checkpoint, number=number)
         return HttpResponse(checkpoint.note, content_type="text/plain; charset=utf-8")
 
 
@@ -149,8 +216,8 @@ class InclusionProof(APIView):
     """RFC 6962 inclusion proof of a stream's head in a checkpoint (base64 audit path)."""
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
-    def get(self, request, pk: int, stream_id: str):
-        checkpoint = get_object_or_404(Checkpoint, pk=pk)
+    def get(self, request, number: int, stream_id: str):
+        checkpoint = get_object_or_404(Checkpoint, number=number)
         try:
             return Response(inclusion_proof_of(checkpoint, stream_id))
         except HeadNotInCheckpoint as exc:
@@ -176,46 +243,3 @@ class PublicKey(APIView):
                 "pem": key.public_pem,
             }
         )
-
-
-def parse_bundle_query(params) -> tuple[str | None, object, object]:
-    """(agent_id, since, until) from query parameters; a clear error for a bad time."""
-    bounds = []
-    for name in ("since", "until"):
-        text = params.get(name)
-        value = parse_datetime(text) if text else None
-        if text and (value is None or value.tzinfo is None):
-            raise ValidationError({name: "an ISO 8601 time with a UTC offset, e.g. ...Z"})
-        bounds.append(value)
-    agent_id = params.get("agent_id") or None
-    if not agent_id and not all(bounds):
-        raise ValidationError({"agent_id": "give an agent_id, or both since and until"})
-    return agent_id, bounds[0], bounds[1]
-
-
-def bundle_response(agent_id, since, until) -> HttpResponse:
-    try:
-        bundle = build_bundle(agent_id, since, until)
-    except BundleTooLarge as exc:
-        raise ValidationError({"detail": str(exc)}) from exc
-    except SigningKeyMissing as exc:
-        raise NotFound(str(exc)) from exc
-    response = HttpResponse(json.dumps(bundle, indent=1), content_type="application/json")
-    name = f"evidence-{agent_id or 'all'}.json".replace("/", "_")
-    response["Content-Disposition"] = f'attachment; filename="{name}"'
-    return response
-
-
-class EvidenceBundle(APIView):
-    """One JSON file: the events of a query, their chain up to signed heads, and the key."""
-
-    @extend_schema(
-        parameters=[
-            OpenApiParameter("agent_id", str),
-            OpenApiParameter("since", OpenApiTypes.DATETIME),
-            OpenApiParameter("until", OpenApiTypes.DATETIME),
-        ],
-        responses={(200, "application/json"): OpenApiTypes.OBJECT},
-    )
-    def get(self, request):
-        return bundle_response(*parse_bundle_query(request.query_params))

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 
 from agents_sdk.offline.checkpoint import (
@@ -23,8 +23,12 @@ from agents_sdk.offline.checkpoint import (
 from agents_sdk.offline.merkle import inclusion_proof, root_from_leaf_hashes
 from obsportal.ingest.models import Stream
 from obsportal.ingest.services import format_ts
-from obsportal.integrity.models import Checkpoint, CheckpointHead
+from obsportal.integrity import checkpoint_chain
+from obsportal.integrity.models import Checkpoint, CheckpointHead, CheckpointIncident
 from obsportal.integrity.signing import load_signing_key
+
+# Signers take this transaction-level advisory lock, so two never claim one number.
+SIGNING_LOCK = 0x0B5C_4E55
 
 
 @dataclass(frozen=True)
@@ -41,24 +45,37 @@ def current_heads() -> list[Head]:
 
 
 def sign_checkpoint() -> Checkpoint:
-    """Sign the current heads of all streams, store the checkpoint and write its copy to disk.
+    """Sign the current heads of all streams as the next link of the checkpoint chain,
+    store it and write its copy outside PostgreSQL.
 
     Issued even when nothing changed since the last one: a steady series of
-    signed heads is what makes a later truncation or deletion visible.
+    signed heads is what makes a later truncation or deletion visible. A
+    predecessor missing from the table, the copies or the witness file is
+    recorded as an incident of the new checkpoint.
     """
     key = load_signing_key()
-    heads = current_heads()
-    root = root_from_leaf_hashes([head_leaf_hash(h.stream, h.seq, h.hash) for h in heads])
-    issued_at = timezone.now()
-    body = checkpoint_body(
-        settings.OBSPORTAL_CHECKPOINT_ORIGIN,
-        len(heads),
-        root,
-        [f"timestamp {format_ts(issued_at)}"],
-    )
-    note = sign_note(body, key.name, signer_from_private(key.private))
     with transaction.atomic():
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT pg_advisory_xact_lock(%s)", [SIGNING_LOCK])
+        before = checkpoint_chain.predecessor()
+        number = before.number + 1
+        heads = current_heads()
+        root = root_from_leaf_hashes([head_leaf_hash(h.stream, h.seq, h.hash) for h in heads])
+        issued_at = timezone.now()
+        body = checkpoint_body(
+            settings.OBSPORTAL_CHECKPOINT_ORIGIN,
+            len(heads),
+            root,
+            [
+                f"timestamp {format_ts(issued_at)}",
+                *checkpoint_chain.chain_extensions(number, before.hash),
+            ],
+        )
+        note = sign_note(body, key.name, signer_from_private(key.private))
         checkpoint = Checkpoint.objects.create(
+            number=number,
+            previous_hash=before.hash,
             issued_at=issued_at,
             origin=settings.OBSPORTAL_CHECKPOINT_ORIGIN,
             tree_size=len(heads),
@@ -72,7 +89,14 @@ def sign_checkpoint() -> Checkpoint:
             )
             for i, h in enumerate(heads)
         )
-    write_copy(checkpoint, heads)
+        CheckpointIncident.objects.bulk_create(
+            CheckpointIncident(checkpoint_number=number, kind=kind, reason=reason)
+            for kind, reason in before.incidents
+        )
+        # Outside the database but before the commit: a copy without its row is reported,
+        # a row without its copy would be a silent hole.
+        write_copy(checkpoint, heads)
+        checkpoint_chain.write_witness(number, checkpoint_chain.note_hash(note))
     return checkpoint
 
 
@@ -80,10 +104,11 @@ def write_copy(checkpoint: Checkpoint, heads: list[Head]) -> Path:
     """The note (readable by transparency-log tools) and its leaves, outside the database."""
     directory = Path(settings.OBSPORTAL_CHECKPOINT_DIR)
     directory.mkdir(parents=True, exist_ok=True)
-    stem = directory / f"checkpoint-{checkpoint.pk:08d}"
+    stem = directory / f"checkpoint-{checkpoint.number:08d}"
     stem.with_suffix(".note").write_text(checkpoint.note, encoding="utf-8")
     leaves = {
-        "checkpoint": checkpoint.pk,
+        "checkpoint": checkpoint.number,
+        "previous": checkpoint.previous_hash,
         "note": checkpoint.note,
         "heads": [{"stream": h.stream, "seq": h.seq, "hash": h.hash} for h in heads],
     }
@@ -106,11 +131,11 @@ def inclusion_proof_of(checkpoint: Checkpoint, stream_id: str) -> dict[str, Any]
     heads = checkpoint_heads(checkpoint)
     index = next((i for i, h in enumerate(heads) if h.stream == stream_id), None)
     if index is None:
-        raise HeadNotInCheckpoint(f"checkpoint {checkpoint.pk} signed no head for {stream_id}")
+        raise HeadNotInCheckpoint(f"checkpoint {checkpoint.number} signed no head for {stream_id}")
     leaves = [head_leaf_hash(h.stream, h.seq, h.hash) for h in heads]
     head = heads[index]
     return {
-        "checkpoint": checkpoint.pk,
+        "checkpoint": checkpoint.number,
         "tree_size": len(heads),
         "root_hash": checkpoint.root_hash,
         "stream": head.stream,
@@ -128,12 +153,12 @@ def checkpoint_problem(checkpoint: Checkpoint) -> str | None:
     try:
         signed = verify_checkpoint(checkpoint.note, key.name, key.public_bytes)
     except CheckpointError as exc:
-        return f"checkpoint {checkpoint.pk}: {exc}"
+        return f"checkpoint {checkpoint.number}: {exc}"
     heads = checkpoint_heads(checkpoint)
     root = root_from_leaf_hashes([head_leaf_hash(h.stream, h.seq, h.hash) for h in heads])
     if signed.size != len(heads) or signed.root != root:
         return (
-            f"checkpoint {checkpoint.pk}: its stored heads no longer reproduce the signed root "
+            f"checkpoint {checkpoint.number}: its stored heads no longer reproduce the signed root "
             f"(signed {signed.size} heads, {signed.root.hex()[:12]}…; stored {len(heads)}, "
             f"{root.hex()[:12]}…)"
         )
@@ -144,7 +169,7 @@ def checkpoint_problem(checkpoint: Checkpoint) -> str | None:
 class CheckpointCopy:
     """A checkpoint read back from OBSPORTAL_CHECKPOINT_DIR, its signature and leaves checked."""
 
-    checkpoint_id: int
+    number: int
     note: str
     heads: list[Head]
 
@@ -163,7 +188,7 @@ def read_copies(limit: int) -> tuple[list[CheckpointCopy], list[str]]:
             data = json.loads(path.read_text(encoding="utf-8"))
             heads = [Head(h["stream"], h["seq"], h["hash"]) for h in data["heads"]]
             signed = verify_checkpoint(data["note"], key.name, key.public_bytes)
-            checkpoint_id = int(data["checkpoint"])
+            number = int(data["checkpoint"])
         except (OSError, ValueError, KeyError, TypeError, CheckpointError) as exc:
             problems.append(f"checkpoint copy {path.name} does not verify: {exc}")
             continue
@@ -171,5 +196,5 @@ def read_copies(limit: int) -> tuple[list[CheckpointCopy], list[str]]:
         if (signed.size, signed.root) != (len(heads), root):
             problems.append(f"checkpoint copy {path.name}: its leaves do not match its signed root")
             continue
-        copies.append(CheckpointCopy(checkpoint_id, data["note"], heads))
+        copies.append(CheckpointCopy(number, data["note"], heads))
     return copies, problems

@@ -23,6 +23,7 @@ from obsportal.ingest.models import (
     Stream,
 )
 from obsportal.ingest.services import format_ts
+from obsportal.integrity.checkpoint_chain import chain_problems, incident_problems
 from obsportal.integrity.checkpoints import checkpoint_problem, read_copies
 from obsportal.integrity.models import (
     Checkpoint,
@@ -163,10 +164,10 @@ def _recheck_checkpoints(run: VerificationRun) -> tuple[int, SignedHeads]:
     Returns the problem count and the heads signed in the copies: a superuser who
     deletes a chain together with its checkpoint rows still meets those.
     """
-    found: list[str] = []
+    found: list[str] = [*chain_problems(timezone.now()), *incident_problems()]
     copied: SignedHeads = defaultdict(lambda: defaultdict(list))
     try:
-        newest = list(Checkpoint.objects.order_by("-id")[:CHECKPOINTS_RECHECKED])
+        newest = list(Checkpoint.objects.order_by("-number")[:CHECKPOINTS_RECHECKED])
         for checkpoint in newest:
             run.checkpoints_checked += 1
             problem = checkpoint_problem(checkpoint)
@@ -174,25 +175,25 @@ def _recheck_checkpoints(run: VerificationRun) -> tuple[int, SignedHeads]:
                 found.append(problem)
         copies, copy_problems = read_copies(CHECKPOINT_COPIES_READ)
     except SigningKeyMissing as exc:
-        run.checkpoint_problems = [f"checkpoint signatures cannot be checked: {exc}"]
-        return 1, copied
+        run.checkpoint_problems = [f"checkpoint signatures cannot be checked: {exc}", *found]
+        return len(run.checkpoint_problems), copied
     found.extend(copy_problems)
     stored = dict(
-        Checkpoint.objects.filter(pk__in=[c.checkpoint_id for c in copies]).values_list(
-            "pk", "note"
+        Checkpoint.objects.filter(number__in=[c.number for c in copies]).values_list(
+            "number", "note"
         )
     )
     for copy in copies:
-        if stored.get(copy.checkpoint_id) != copy.note:
-            state = "is missing from" if copy.checkpoint_id not in stored else "differs in"
+        if stored.get(copy.number) != copy.note:
+            state = "is missing from" if copy.number not in stored else "differs in"
             found.append(
-                f"checkpoint {copy.checkpoint_id} {state} the database but its signed copy "
+                f"checkpoint {copy.number} {state} the database but its signed copy "
                 "outside PostgreSQL verifies"
             )
         for head in copy.heads:
             entries = copied[head.stream][head.seq]
             if all(signed_hash != head.hash for _, signed_hash in entries):
-                entries.append((copy.checkpoint_id, head.hash))
+                entries.append((copy.number, head.hash))
     run.checkpoint_problems = found
     return len(found), copied
 
@@ -200,13 +201,13 @@ def _recheck_checkpoints(run: VerificationRun) -> tuple[int, SignedHeads]:
 def _signed_heads(
     stream_id: str, copied: SignedHeads | None = None
 ) -> dict[int, list[tuple[int, str]]]:
-    """seq -> [(first checkpoint id, signed hash)], one entry per distinct signed head,
+    """seq -> [(first checkpoint number, signed hash)], one entry per distinct signed head,
     from the checkpoint table and from the copies outside PostgreSQL."""
     heads: dict[int, list[tuple[int, str]]] = defaultdict(list)
     rows = (
         CheckpointHead.objects.filter(stream_id=stream_id)
         .values("seq", "hash")
-        .annotate(first=Min("checkpoint_id"))
+        .annotate(first=Min("checkpoint__number"))
         .order_by("seq")
     )
     for row in rows:
@@ -312,6 +313,10 @@ def verify_stream(
         _check_sidecars(with_commitments, findings)
     _compare_with_record(findings, head_hash_seen)
     _compare_with_checkpoints(findings, signed, stored_hash_at)
+    if findings.disagreements and findings.verified_to is not None:
+        # Links that hold prove nothing past the first seq a signed head disputes.
+        disputed = min(d["changed"][0] for d in findings.disagreements) - 1
+        findings.verified_to = disputed if disputed >= 0 else None
     findings.forks = [
         {
             "seq": i.seq,

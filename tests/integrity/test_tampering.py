@@ -221,7 +221,7 @@ def test_a_consistently_truncated_tail_is_caught_by_the_checkpoint(two_chains):
     assert result.status == "broken"
     assert (result.verified_to, result.last_seq, result.gaps) == (6, 6, [])
     [disagreement] = result.checkpoint_disagreements
-    assert disagreement["checkpoint"] == checkpoint.pk and disagreement["seq"] == 9
+    assert disagreement["checkpoint"] == checkpoint.number and disagreement["seq"] == 9
     assert "no longer stored: the stream was truncated" in disagreement["reason"]
     assert disagreement["changed"] == [7, 9]
 
@@ -235,10 +235,11 @@ def test_a_consistently_rewritten_stream_is_caught_by_the_checkpoint(two_chains)
     superuser_sql(*statements)
     rewritten_head = statements[-1][1][0]
     result = result_for(verify_streams(), stream)
-    assert result.first_break is None and result.verified_to == 9  # every link recomputes
+    # Every link recomputes, but the signed head disputes seq 0..9: nothing is verified.
+    assert result.first_break is None and result.verified_to is None
     assert result.status == "broken"
     [disagreement] = result.checkpoint_disagreements
-    assert disagreement["checkpoint"] == checkpoint.pk and disagreement["seq"] == 9
+    assert disagreement["checkpoint"] == checkpoint.number and disagreement["seq"] == 9
     assert disagreement["signed_hash"] == events[9]["hash"]
     assert disagreement["stored_hash"] == rewritten_head
     assert "the stream was rewritten" in disagreement["reason"]
@@ -345,7 +346,7 @@ def test_a_stream_deleted_with_its_checkpoints_is_caught_by_the_copies(two_chain
     )
     run = verify_streams()
     assert run.status == "problems"
-    checkpoint = two_chains["checkpoint"].pk
+    checkpoint = two_chains["checkpoint"].number
     assert run.checkpoint_problems == [
         f"checkpoint {checkpoint} is missing from the database but its signed copy "
         "outside PostgreSQL verifies"
@@ -396,6 +397,6 @@ def test_checkpoints_locate_a_consistent_rewrite_between_signed_heads(two_chains
     superuser_sql(*rewrite)
     result = result_for(verify_streams(), stream)
     [disagreement] = result.checkpoint_disagreements
-    assert disagreement["checkpoint"] == later.pk and disagreement["seq"] == 14
+    assert disagreement["checkpoint"] == later.number and disagreement["seq"] == 14
     assert disagreement["changed"] == [10, 14]
     assert "rewritten within seq 10..14" in disagreement["reason"]

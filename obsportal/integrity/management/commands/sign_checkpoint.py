@@ -17,7 +17,7 @@ class Command(BaseCommand):
         except SigningKeyMissing as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(
-            f"checkpoint {checkpoint.pk}: {checkpoint.tree_size} stream heads, "
+            f"checkpoint {checkpoint.number}: {checkpoint.tree_size} stream heads, "
             f"root {checkpoint.root_hash}"
         )
         self.stdout.write(checkpoint.note, ending="")

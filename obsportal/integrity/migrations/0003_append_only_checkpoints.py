@@ -6,7 +6,7 @@ the application's own role unable to try.
 
 from django.db import migrations
 
-TABLES = ("integrity_checkpoint", "integrity_checkpointhead")
+TABLES = ("integrity_checkpoint", "integrity_checkpointhead", "integrity_checkpointincident")
 
 
 def create(apps, schema_editor):
@@ -32,5 +32,5 @@ def drop(apps, schema_editor):
 
 
 class Migration(migrations.Migration):
-    dependencies = [("integrity", "0001_initial"), ("ingest", "0005_audit_door")]
+    dependencies = [("integrity", "0002_checkpoint_chain"), ("ingest", "0005_audit_door")]
     operations = [migrations.RunPython(create, drop)]
