@@ -155,7 +155,11 @@ CELERY_BROKER_TRANSPORT_OPTIONS = {
 # Keep reconnecting to a broker that went away instead of giving up after 100 tries.
 CELERY_BROKER_CONNECTION_MAX_RETRIES = None
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
-CELERY_TASK_ROUTES = {"obsportal.ingest.*": {"queue": "ingest"}}
+CELERY_TASK_ROUTES = {
+    "obsportal.ingest.*": {"queue": "ingest"},
+    # Bundles of millions of events take minutes: their own queue keeps beat's jobs moving.
+    "obsportal.integrity.tasks.build_evidence_export": {"queue": "exports"},
+}
 # Celery's Django fixup closes the database connection around every task unless told
 # to reuse it: a new PostgreSQL backend (fork, authentication, the catalog caches of
 # the audit table and its indexes) per ingest batch. Reuse one for 50 tasks;
@@ -174,10 +178,18 @@ OBSPORTAL_CHECKPOINT_DIR = Path(os.environ.get("OBSPORTAL_CHECKPOINT_DIR", VAR_D
 OBSPORTAL_CHECKPOINT_ORIGIN = os.environ.get(
     "OBSPORTAL_CHECKPOINT_ORIGIN", "obsportal.localhost/audit-checkpoints"
 )
+# Evidence bundles built by the export task (obsportal.integrity.exports).
+OBSPORTAL_EXPORT_DIR = Path(os.environ.get("OBSPORTAL_EXPORT_DIR", VAR_DIR / "exports"))
+# Checkpoints are chained; verification reports a schedule gap over two intervals.
+OBSPORTAL_CHECKPOINT_INTERVAL = float(os.environ.get("OBSPORTAL_CHECKPOINT_INTERVAL", 600))
+# The number and note hash of the last checkpoint signed, kept outside PostgreSQL and
+# apart from the copies (default: beside the key file), so that signing after both
+# were removed still knows its predecessor.
+OBSPORTAL_CHECKPOINT_WITNESS_FILE = os.environ.get("OBSPORTAL_CHECKPOINT_WITNESS_FILE") or None
 CELERY_BEAT_SCHEDULE = {
     "sign-checkpoint": {
         "task": "obsportal.integrity.tasks.sign_checkpoint",
-        "schedule": float(os.environ.get("OBSPORTAL_CHECKPOINT_INTERVAL", 600)),
+        "schedule": OBSPORTAL_CHECKPOINT_INTERVAL,
     },
     "verify-streams": {
         "task": "obsportal.integrity.tasks.verify_streams",

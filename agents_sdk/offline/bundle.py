@@ -1,34 +1,48 @@
-"""Read and verify an evidence bundle offline: events, chain links, checkpoints, inclusion.
+"""Verify an evidence bundle offline: pinned key, chained checkpoints, complete selection.
 
-Bundle format `obsportal-evidence-bundle/1` (one JSON document):
+Bundle format `obsportal-evidence-bundle/2`: UTF-8 JSON Lines, read one line at a
+time (a bundle of a million events needs no more memory than one of ten).
 
-    {"format": "obsportal-evidence-bundle/1", "created_at": ..., "query": {...},
-     "public_key": {"verifier_key": "<name>+<keyid>+<base64>", "pem": "..."},
-     "selected": [event_id, ...],                      # the events the query matched
-     "streams": [{"stream": id, "events": [envelope, ...],   # contiguous by seq
-                  "checkpoint": id or null, "head": {"seq", "hash"} or null}],
-     "checkpoints": [{"id": id, "note": "<signed note>",
-                      "proofs": [{"stream", "seq", "hash", "index", "proof": [base64]}]}]}
+    {"type": "bundle", "format": "obsportal-evidence-bundle/2", "created_at": ts,
+     "query": {"agent_id": id, "since": ts or null, "until": ts or null},
+     "portal_key": {"verifier_key": "<name>+<keyid>+<base64>", "pem": "..."},
+     "checkpoints": [{"number": n, "note": "<C2SP signed note>"}],
+     "streams": n, "selected": n}
+    then per stream:
+    {"type": "stream", "stream": id, "agent_id": id, "first_seq": a, "last_seq": b,
+     "selected": n, "head": {"checkpoint": n, "seq": b, "hash": h, "index": i,
+                              "proof": [base64, ...]}}
+    {envelope v1 of seq a} ... {envelope v1 of seq b}      (no personal-data sidecars)
+    and last:
+    {"type": "end", "streams": n, "events": n}
 
-A stream's events run from the neighbour before the first selected event up to
-the head signed in `checkpoint`, so every selected event is chained to a head
-that the portal's key signed.
+What the verifier proves, per stream, without trusting any count or list in the file:
+
+- every event's hash recomputes and links to the one before (seq a..b, no gap);
+- the selection is re-derived from the stated query (`agent_id`, since <= ts < until);
+- it is complete at the start: seq a is 0, or event a lies before `since`;
+- it is complete at the end and authentic: event b is the stream head that the
+  pinned portal key signed in checkpoint n (an RFC 6962 inclusion proof per head,
+  so a damaged leaf of another stream cannot fail this one).
+
+Completeness assumes a stream's `ts` never decreases (the SDK's clock guarantees it).
 """
 
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from datetime import datetime
+from typing import Any, NoReturn
 
-from agents_sdk.audit.chain import (
-    GENESIS_HASH,
-    InvalidEvent,
-    verify_event_hash,
-    verify_personal_data,
-)
+import orjson
+
+from agents_sdk.audit.chain import GENESIS_HASH, InvalidEvent, verify_event_hash
 from agents_sdk.offline.checkpoint import (
+    Checkpoint,
     CheckpointError,
     head_leaf_hash,
     parse_verifier_key,
@@ -36,11 +50,49 @@ from agents_sdk.offline.checkpoint import (
 )
 from agents_sdk.offline.merkle import verify_inclusion
 
-BUNDLE_FORMAT = "obsportal-evidence-bundle/1"
+BUNDLE_FORMAT = "obsportal-evidence-bundle/2"
 
 
 class BundleUnreadable(ValueError):
     """The file is not an evidence bundle this verifier understands."""
+
+
+def parse_time(text: Any, what: str) -> datetime | None:
+    if text is None:
+        return None
+    try:
+        value = datetime.fromisoformat(str(text).replace("Z", "+00:00"))
+    except ValueError:
+        raise BundleUnreadable(f"{what} {text!r} is not an RFC 3339 time") from None
+    if value.tzinfo is None:
+        raise BundleUnreadable(f"{what} {text!r} has no UTC offset")
+    return value
+
+
+@dataclass
+class Query:
+    agent_id: str
+    since: datetime | None
+    until: datetime | None
+    text: dict[str, Any]
+
+    def selects(self, event: dict[str, Any]) -> bool:
+        if event.get("agent_id") != self.agent_id:
+            return False
+        ts = parse_time(event.get("ts"), "ts")
+        return (self.since is None or ts >= self.since) and (self.until is None or ts < self.until)
+
+    def describe(self) -> str:
+        since, until = self.text.get("since"), self.text.get("until")
+        if since and until:
+            span = f"with {since} <= ts < {until}"
+        elif since:
+            span = f"with ts >= {since}"
+        elif until:
+            span = f"with ts < {until}"
+        else:
+            span = "of all time"
+        return f"agent {self.agent_id} {span}"
 
 
 @dataclass
@@ -49,13 +101,17 @@ class BundleReport:
 
     lines: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    query: Query | None = None
+    key: str = ""
+    pinned: bool = False
+    streams: int = 0
+    events: int = 0
     selected: int = 0
-    selected_verified: int = 0
-    selected_in_checkpoint: int = 0
+    checkpoints_used: dict[int, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
-        return not self.problems
+        return not self.problems and self.pinned
 
     def say(self, line: str) -> None:
         self.lines.append(line)
@@ -64,155 +120,279 @@ class BundleReport:
         self.problems.append(line)
         self.lines.append("PROBLEM: " + line)
 
+    def verdict(self) -> str:
+        """One sentence a compliance officer can paste into a report."""
+        if self.problems:
+            return f"FAILED: {len(self.problems)} problem(s); first: {self.problems[0]}"
+        if not self.pinned:
+            return (
+                "NOT VERIFIED: the portal's key is not pinned (give --key, --trust-file or "
+                "$AGENTS_SDK_PORTAL_KEY), and a bundle checked only against the key it carries "
+                "proves nothing."
+            )
+        used = sorted(self.checkpoints_used)
+        where = ", ".join(f"{n} ({self.checkpoints_used[n]})" for n in used)
+        plural = "s" if len(used) > 1 else ""
+        return (
+            f"VERIFIED: all {self.selected} events of {self.query.describe()} that the portal "
+            f"held, in {self.streams} stream(s), are in this bundle, complete and unaltered, "
+            f"each stream chained to a head signed with the pinned portal key {self.key} in "
+            f"checkpoint{plural} {where}."
+        )
 
-def _require(data: dict[str, Any], name: str, kind: type) -> Any:
-    value = data.get(name)
-    if not isinstance(value, kind):
-        raise BundleUnreadable(f"field '{name}' is missing or not a {kind.__name__}")
+
+def _fingerprint(name: str, public: bytes) -> str:
+    return f"{name} (Ed25519, sha256 {hashlib.sha256(public).hexdigest()[:16]}…)"
+
+
+def _loads(line: bytes, where: str) -> dict[str, Any]:
+    try:
+        value = orjson.loads(line)
+    except orjson.JSONDecodeError as exc:
+        raise BundleUnreadable(f"{where} is not JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise BundleUnreadable(f"{where} is not a JSON object")
     return value
 
 
-def verify_bundle(bundle: Any, trusted_key: str | None = None) -> BundleReport:
-    """Check every event hash, link, checkpoint signature and head inclusion of a bundle."""
-    if not isinstance(bundle, dict) or bundle.get("format") != BUNDLE_FORMAT:
-        raise BundleUnreadable(f"not an evidence bundle (expected format {BUNDLE_FORMAT})")
+def verify_bundle(lines: Iterable[bytes], pinned_keys: list[str] | None = None) -> BundleReport:
+    """Check a bundle's lines; `pinned_keys` are the verifier keys the caller trusts."""
     report = BundleReport()
-    key_text = trusted_key or _require(_require(bundle, "public_key", dict), "verifier_key", str)
+    numbered = enumerate(lines, start=1)
     try:
-        key_name, public_key = parse_verifier_key(key_text)
-    except CheckpointError as exc:
-        raise BundleUnreadable(str(exc)) from exc
-    fingerprint = hashlib.sha256(public_key).hexdigest()[:16]
-    source = "given on the command line" if trusted_key else "carried by the bundle"
-    report.say(f"key: {key_name} (Ed25519, sha256 {fingerprint}…), {source}")
-    if not trusted_key:
-        report.say("  note: pin the portal's key with --key to rule out a substituted key")
-
-    checkpoints = _verified_checkpoints(bundle, key_name, public_key, report)
-    selected = set(_require(bundle, "selected", list))
-    report.selected = len(selected)
-    seen: set[str] = set()
-    for entry in _require(bundle, "streams", list):
-        verified, covered = _verify_stream(entry, checkpoints, report)
-        for event_id in verified & selected:
-            seen.add(event_id)
-            report.selected_verified += 1
-            report.selected_in_checkpoint += event_id in covered
-    unverified = sorted(selected - seen)
-    if unverified:
-        report.problem(
-            f"{len(unverified)} selected event(s) missing or not verified, first {unverified[0]}"
-        )
+        _, first = next(numbered)
+    except StopIteration:
+        raise BundleUnreadable("the file is empty") from None
+    header = _loads(first, "line 1")
+    if header.get("type") != "bundle" or header.get("format") != BUNDLE_FORMAT:
+        raise BundleUnreadable(f"not an evidence bundle (expected format {BUNDLE_FORMAT})")
+    query = _query(header.get("query"), report)
+    report.query = query
+    name, public = _portal_key(header, pinned_keys or [], report)
+    checkpoints = _checkpoints(header.get("checkpoints"), name, public, report)
+    end: dict[str, Any] | None = None
+    stream: _StreamCheck | None = None
+    for number, line in numbered:
+        if not line.strip():
+            continue
+        item = _loads(line, f"line {number}")
+        kind = item.get("type")
+        if kind is None:
+            if stream is None:
+                raise BundleUnreadable(f"line {number}: an event before any stream line")
+            stream.add(item)
+            continue
+        if stream is not None:
+            stream.finish()
+            stream = None
+        if kind == "stream":
+            stream = _StreamCheck(item, query, checkpoints, report)
+        elif kind == "end":
+            end = item
+            break
+        else:
+            raise BundleUnreadable(f"line {number}: unknown line type {kind!r}")
+    if stream is not None:
+        stream.finish()
+    _totals(header, end, report)
     return report
 
 
-def _verified_checkpoints(
-    bundle: dict[str, Any], name: str, public_key: bytes, report: BundleReport
-) -> dict[Any, dict[str, tuple[int, str]]]:
-    """Checkpoint id -> {stream: (seq, hash)} of heads whose inclusion proofs verified."""
-    proven: dict[Any, dict[str, tuple[int, str]]] = {}
-    for item in _require(bundle, "checkpoints", list):
-        ident = item.get("id")
+def _query(raw: Any, report: BundleReport) -> Query:
+    if not isinstance(raw, dict) or not isinstance(raw.get("agent_id"), str):
+        raise BundleUnreadable("the bundle states no query with an agent_id")
+    since, until = parse_time(raw.get("since"), "since"), parse_time(raw.get("until"), "until")
+    if since and until and since >= until:
+        report.problem(f"refused: the stated range is reversed or empty ({since} >= {until})")
+    report.say(
+        f"query: events of agent {raw['agent_id']}, since {raw.get('since')}, until "
+        f"{raw.get('until')}"
+    )
+    return Query(raw["agent_id"], since, until, raw)
+
+
+def _portal_key(
+    header: dict[str, Any], pinned_keys: list[str], report: BundleReport
+) -> tuple[str, bytes]:
+    carried_text = (header.get("portal_key") or {}).get("verifier_key")
+    if not isinstance(carried_text, str):
+        raise BundleUnreadable("the bundle carries no portal_key.verifier_key")
+    try:
+        carried = parse_verifier_key(carried_text)
+        pinned = [parse_verifier_key(text) for text in pinned_keys]
+    except CheckpointError as exc:
+        raise BundleUnreadable(str(exc)) from exc
+    if not pinned:
+        report.say(f"key: {_fingerprint(*carried)}, carried by the bundle: NOT PINNED")
+        report.key = carried[0]
+        return carried
+    report.pinned = True
+    if carried in pinned:
+        report.say(f"key: {_fingerprint(*carried)}, pinned")
+        report.key = _fingerprint(*carried)
+        return carried
+    report.problem(
+        f"the bundle carries the key {_fingerprint(*carried)}, which is not a pinned key "
+        f"({', '.join(_fingerprint(*k) for k in pinned)}): the key was substituted"
+    )
+    report.key = _fingerprint(*pinned[0])
+    return pinned[0]
+
+
+def _checkpoints(raw: Any, name: str, public: bytes, report: BundleReport) -> dict[int, Checkpoint]:
+    if not isinstance(raw, list):
+        raise BundleUnreadable("the bundle's checkpoints are not a list")
+    verified: dict[int, Checkpoint] = {}
+    for item in raw:
+        number = item.get("number") if isinstance(item, dict) else None
         try:
-            checkpoint = verify_checkpoint(str(item.get("note", "")), name, public_key)
-        except CheckpointError as exc:
-            report.problem(f"checkpoint {ident}: {exc}")
-            continue
-        when = checkpoint.extension("timestamp") or "?"
-        report.say(
-            f"checkpoint {ident}: signature valid; {checkpoint.size} stream heads, "
-            f"root {checkpoint.root.hex()[:16]}…, signed {when}"
-        )
-        heads: dict[str, tuple[int, str]] = {}
-        for proof in item.get("proofs", []):
-            stream, seq, head_hash = proof["stream"], proof["seq"], proof["hash"]
-            try:
-                path = [base64.b64decode(p, validate=True) for p in proof["proof"]]
-            except (ValueError, TypeError):
-                path = None
-            leaf = head_leaf_hash(stream, seq, head_hash)
-            if path is None or not verify_inclusion(
-                proof["index"], checkpoint.size, leaf, path, checkpoint.root
-            ):
-                report.problem(
-                    f"checkpoint {ident}: the head of stream {stream} (seq {seq}) "
-                    "is not included under the signed root"
+            checkpoint = verify_checkpoint(str(item.get("note", "")), name, public)
+            if checkpoint.extension("number") != str(number):
+                raise CheckpointError(
+                    f"its note is signed as checkpoint {checkpoint.extension('number')}"
                 )
-                continue
-            heads[stream] = (seq, head_hash)
-            report.say(f"  head of stream {stream} at seq {seq} included (proof of {len(path)})")
-        proven[ident] = heads
-    return proven
+        except (CheckpointError, AttributeError) as exc:
+            report.problem(f"checkpoint {number}: {exc}")
+            continue
+        verified[number] = checkpoint
+        report.say(
+            f"checkpoint {number}: signature valid; {checkpoint.size} stream heads, signed "
+            f"{checkpoint.extension('timestamp') or '?'}"
+        )
+    return verified
 
 
-def _verify_stream(
-    entry: dict[str, Any], checkpoints: dict[Any, dict[str, tuple[int, str]]], report: BundleReport
-) -> tuple[set[str], set[str]]:
-    """Verify one stream's run of events; return (verified event ids, those under a signed head)."""
-    stream = entry.get("stream")
-    events = sorted(entry.get("events", []), key=lambda e: e.get("seq", -1))
-    verified: list[dict[str, Any]] = []
-    broken = False
-    previous: dict[str, Any] | None = None
-    erased = 0
-    for event in events:
-        where = f"stream {stream} seq {event.get('seq')} (event {event.get('event_id')})"
+def _totals(header: dict[str, Any], end: dict[str, Any] | None, report: BundleReport) -> None:
+    if end is None:
+        report.problem("the bundle is cut short: its end line is missing")
+    elif (end.get("streams"), end.get("events")) != (report.streams, report.events):
+        report.problem(
+            f"the end line counts {end.get('streams')} streams and {end.get('events')} "
+            f"events; the bundle holds {report.streams} and {report.events}"
+        )
+    if header.get("selected") != report.selected:
+        report.problem(
+            f"the bundle says it selects {header.get('selected')} events; its query selects "
+            f"{report.selected} of the events it holds"
+        )
+    if report.selected == 0:
+        report.problem("refused: the query selects no event, so the bundle proves nothing")
+
+
+class _Broken(Exception):
+    """A stream's verification stopped at its first problem."""
+
+
+class _StreamCheck:
+    """One stream's run of events, verified as it streams past."""
+
+    def __init__(
+        self,
+        header: dict[str, Any],
+        query: Query,
+        checkpoints: dict[int, Checkpoint],
+        report: BundleReport,
+    ) -> None:
+        self.header, self.query, self.checkpoints, self.report = header, query, checkpoints, report
+        self.stream = header.get("stream")
+        self.first: dict[str, Any] | None = None
+        self.last: dict[str, Any] | None = None
+        self.broken = False
+        self.count = self.selected = 0
+        report.streams += 1
+
+    def fail(self, reason: str) -> NoReturn:
+        """Record the stream's first problem; the rest of its events are only counted."""
+        self.report.problem(reason)
+        self.broken = True
+        raise _Broken
+
+    def add(self, event: dict[str, Any]) -> None:
+        self.report.events += 1
+        self.count += 1
+        if not self.broken:
+            with contextlib.suppress(_Broken):
+                self._add(event)
+
+    def _add(self, event: dict[str, Any]) -> None:
+        where = f"stream {self.stream} seq {event.get('seq')} (event {event.get('event_id')})"
         try:
-            if event.get("stream") != stream:
-                raise InvalidEvent(f"belongs to stream {event.get('stream')}, not {stream}")
+            if event.get("stream") != self.stream:
+                raise InvalidEvent(f"belongs to stream {event.get('stream')}, not {self.stream}")
             verify_event_hash(event)
-            verify_personal_data(event)
-        except (InvalidEvent, KeyError, TypeError, ValueError) as exc:
-            report.problem(f"{where}: {exc}")
-            broken = True
-            break
+            selected = self.query.selects(event)
+        except (InvalidEvent, BundleUnreadable, KeyError, TypeError, ValueError) as exc:
+            self.fail(f"{where}: {exc}")
+        previous = self.last
         if previous is None:
             if event["seq"] == 0 and event["prev_hash"] != GENESIS_HASH:
-                report.problem(f"{where}: the first event of a stream must link to 64 zeros")
-                broken = True
-                break
+                self.fail(f"{where}: the first event of a stream must link to 64 zeros")
+            self.first = event
         elif event["seq"] != previous["seq"] + 1:
-            report.problem(f"{where}: seq {previous['seq'] + 1}..{event['seq'] - 1} missing")
-            broken = True
-            break
+            low, high = previous["seq"] + 1, event["seq"] - 1
+            missing = f"seq {low}" if low == high else f"seq {low}..{high}"
+            self.fail(f"{where}: {missing} missing before it")
         elif event["prev_hash"] != previous["hash"]:
-            report.problem(f"{where}: prev_hash does not link to the hash of seq {previous['seq']}")
-            broken = True
-            break
-        erased += len(set(event["pii_commitments"]) - set(event.get("pii", {})))
-        verified.append(event)
-        previous = event
-    if not verified:
-        if not broken:
-            report.problem(f"stream {stream}: the bundle holds no events for it")
-        return set(), set()
-    if broken:
-        return {e["event_id"] for e in verified}, set()
-    first, last = verified[0], verified[-1]
-    report.say(
-        f"stream {stream}: seq {first['seq']}..{last['seq']}: {len(verified)} event hashes "
-        f"recomputed, {len(verified) - 1} links checked"
-        + (
-            f", {erased} personal-data field(s) without sidecar (not exported or erased)"
-            if erased
-            else ""
+            self.fail(f"{where}: prev_hash does not link to the hash of seq {previous['seq']}")
+        self.last = event
+        self.selected += selected
+        self.report.selected += selected
+
+    def finish(self) -> None:
+        if not self.broken:
+            with contextlib.suppress(_Broken):
+                self._finish()
+
+    def _finish(self) -> None:
+        first, last, stream = self.first, self.last, self.stream
+        if first is None or last is None:
+            self.fail(f"stream {stream}: the bundle holds no events for it")
+        if first["seq"] > 0 and self.query.selects(first):
+            self.fail(
+                f"stream {stream}: the bundle starts at seq {first['seq']} (event "
+                f"{first['event_id']}), which the query selects: the event before it is not in "
+                "the bundle, so the selection is not proven complete at its start"
+            )
+        if self.header.get("selected") != self.selected:
+            self.fail(
+                f"stream {stream}: the bundle says {self.header.get('selected')} of its events "
+                f"are selected; the query selects {self.selected}"
+            )
+        self._check_head(last)
+        self.report.say(
+            f"stream {stream}: seq {first['seq']}..{last['seq']}: {self.count} event hashes "
+            f"recomputed, {self.count - 1} links checked, {self.selected} selected"
         )
-    )
-    ids = {e["event_id"] for e in verified}
-    ident, head = entry.get("checkpoint"), entry.get("head")
-    if ident is None or head is None:
-        report.say(f"  stream {stream}: not yet covered by a checkpoint (chain verified only)")
-        return ids, set()
-    signed = checkpoints.get(ident, {}).get(stream)
-    if signed is None:
-        report.problem(f"stream {stream}: its head is not proven in checkpoint {ident}")
-        return ids, set()
-    seq, head_hash = signed
-    if (last["seq"], last["hash"]) != (seq, head_hash):
-        report.problem(
-            f"stream {stream}: the chain ends at seq {last['seq']} ({last['hash'][:12]}…) but "
-            f"checkpoint {ident} signed head seq {seq} ({head_hash[:12]}…)"
-        )
-        return ids, set()
-    report.say(f"  stream {stream}: chained to the head signed in checkpoint {ident}")
-    return ids, ids
+
+    def _check_head(self, last: dict[str, Any]) -> None:
+        head, stream = self.header.get("head"), self.stream
+        if not isinstance(head, dict):
+            self.fail(
+                f"stream {stream}: no signed checkpoint covers it up to seq {last['seq']}, so its "
+                "end is not proven"
+            )
+        number = head.get("checkpoint")
+        checkpoint = self.checkpoints.get(number)
+        if checkpoint is None:
+            self.fail(
+                f"stream {stream}: its head cites checkpoint {number}, which "
+                "does not verify or is not in the bundle"
+            )
+        try:
+            path = [base64.b64decode(p, validate=True) for p in head["proof"]]
+            leaf = head_leaf_hash(stream, head["seq"], head["hash"])
+            included = verify_inclusion(head["index"], checkpoint.size, leaf, path, checkpoint.root)
+        except (KeyError, TypeError, ValueError):
+            included = False
+        if not included:
+            self.fail(
+                f"stream {stream}: its head (seq {head.get('seq')}) is not included under the "
+                f"root signed in checkpoint {number}"
+            )
+        if (last["seq"], last["hash"]) != (head["seq"], head["hash"]):
+            self.fail(
+                f"stream {stream}: the chain ends at seq {last['seq']} ({last['hash'][:12]}…) but "
+                f"checkpoint {number} signed its head at seq {head['seq']} ({head['hash'][:12]}…)"
+            )
+        self.report.checkpoints_used[number] = checkpoint.extension("timestamp") or "?"
+        self.report.say(f"  stream {stream}: chained to its head signed in checkpoint {number}")

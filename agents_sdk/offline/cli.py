@@ -3,26 +3,35 @@
 from __future__ import annotations
 
 import argparse
-import json
+import os
 import sys
 import zipfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-EXIT_VERIFIED, EXIT_PROBLEMS, EXIT_UNREADABLE = 0, 1, 2
+EXIT_VERIFIED, EXIT_PROBLEMS, EXIT_UNREADABLE, EXIT_NOT_PINNED = 0, 1, 2, 3
 
+# The portal's note verifier key (or a file holding it), when --key is not given.
+PORTAL_KEY_ENV = "AGENTS_SDK_PORTAL_KEY"
+# A file of trusted portal keys, one verifier key a line, when neither is given.
+DEFAULT_TRUST_FILE = Path("~/.config/agents-sdk/portal-keys").expanduser()
 
-HELP = "verify an evidence bundle offline (events, links, signed checkpoints)"
-DESCRIPTION = "Exit code 0: everything verified; 1: a problem was found; 2: unreadable."
+HELP = "verify an evidence bundle offline (events, links, completeness, signed checkpoints)"
+DESCRIPTION = (
+    "Exit code 0: verified against a pinned portal key; 1: a problem was found or the "
+    "bundle was refused; 2: unreadable; 3: checks passed but the portal's key is not pinned "
+    f"(--key, --trust-file, ${PORTAL_KEY_ENV} or {DEFAULT_TRUST_FILE})."
+)
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="the bundle (.json, or a .zip holding bundle.json)")
+    parser.add_argument("file", help="the bundle (.jsonl, or a .zip holding bundle.jsonl)")
     parser.add_argument(
         "--key",
-        help="the portal's note verifier key (name+keyid+base64) or a file holding it; "
-        "without it the key carried by the bundle is used",
+        help="the portal's note verifier key (name+keyid+base64) or a file holding it",
     )
+    parser.add_argument("--trust-file", help="a file of trusted portal keys, one a line")
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -37,12 +46,35 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     return parser
 
 
-def load_bundle(path: Path) -> Any:
-    data = path.read_bytes()
-    if data[:2] == b"PK":
-        with zipfile.ZipFile(path) as archive:
-            data = archive.read("bundle.json")
-    return json.loads(data)
+def _key_text(value: str) -> str:
+    path = Path(value).expanduser()
+    return path.read_text().strip() if path.is_file() else value.strip()
+
+
+def pinned_keys(args: argparse.Namespace) -> list[str]:
+    """The trusted keys, from the first source given: --key, --trust-file, env, default file."""
+    if getattr(args, "key", None):
+        return [_key_text(args.key)]
+    trust = getattr(args, "trust_file", None)
+    if not trust and os.environ.get(PORTAL_KEY_ENV):
+        return [_key_text(os.environ[PORTAL_KEY_ENV])]
+    path = Path(trust) if trust else DEFAULT_TRUST_FILE
+    if trust or path.is_file():
+        lines = path.read_text().splitlines()
+        return [line.strip() for line in lines if line.strip() and not line.startswith("#")]
+    return []
+
+
+def bundle_lines(path: Path) -> Iterator[bytes]:
+    """The bundle's lines, streamed from the file or from bundle.jsonl inside a zip."""
+    with path.open("rb") as handle:
+        zipped = handle.read(2) == b"PK"
+    if zipped:
+        with zipfile.ZipFile(path) as archive, archive.open("bundle.jsonl") as member:
+            yield from member
+        return
+    with path.open("rb") as handle:
+        yield from handle
 
 
 def run_verify_bundle(args: argparse.Namespace) -> int:
@@ -55,25 +87,19 @@ def run_verify_bundle(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return EXIT_UNREADABLE
-    key = args.key
-    if key and Path(key).is_file():
-        key = Path(key).read_text().strip()
     try:
-        report = verify_bundle(load_bundle(Path(args.file)), trusted_key=key)
-    except (OSError, ValueError, BundleUnreadable, zipfile.BadZipFile) as exc:
+        keys = pinned_keys(args)
+        report = verify_bundle(bundle_lines(Path(args.file)), pinned_keys=keys)
+    except (OSError, ValueError, BundleUnreadable, zipfile.BadZipFile, KeyError) as exc:
         print(f"cannot read the bundle {args.file}: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
-    except (KeyError, TypeError, AttributeError, IndexError) as exc:
+    except (TypeError, AttributeError, IndexError) as exc:
         # A field of the wrong shape: the file is not a bundle this tool wrote.
         print(f"malformed bundle {args.file}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
     for line in report.lines:
         print(line)
-    if report.ok:
-        print(
-            f"VERIFIED: {report.selected_verified} of {report.selected} selected events; "
-            f"{report.selected_in_checkpoint} chained to a signed checkpoint head"
-        )
-        return EXIT_VERIFIED
-    print(f"FAILED: {len(report.problems)} problem(s); first: {report.problems[0]}")
-    return EXIT_PROBLEMS
+    print(report.verdict())
+    if report.problems:
+        return EXIT_PROBLEMS
+    return EXIT_VERIFIED if report.ok else EXIT_NOT_PINNED

@@ -26,6 +26,7 @@ from typing import Any
 
 from agents_sdk.audit.chain import hashed_body
 from agents_sdk.audit.journal import read_events
+from agents_sdk.shipping.cursor import cursor_path, load_cursor
 
 PAGE_SIZE = 1000
 SHOWN = 20
@@ -43,10 +44,24 @@ class CrossCheck:
     missing: list[int] = field(default_factory=list)  # in the journal, not on the server
     extra: list[int] = field(default_factory=list)  # on the server, not in the journal
     different: list[tuple[int, str, str]] = field(default_factory=list)  # seq, local, server
+    # seq -> the envelope fields whose server value differs (same hash, other content)
+    altered_fields: dict[int, list[str]] = field(default_factory=dict)
+    acknowledged_seq: int | None = None  # the last seq the portal acknowledged, if known
 
     @property
     def agrees(self) -> bool:
         return not (self.missing or self.extra or self.different)
+
+    @property
+    def lost(self) -> list[int]:
+        """Missing events the portal had acknowledged: deleted or lost on the server."""
+        ack = self.acknowledged_seq
+        return [seq for seq in self.missing if ack is not None and seq <= ack]
+
+    @property
+    def unshipped(self) -> list[int]:
+        ack = self.acknowledged_seq
+        return [seq for seq in self.missing if ack is None or seq > ack]
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -56,8 +71,16 @@ class CrossCheck:
             "missing": self.missing,
             "extra": self.extra,
             "different": [
-                {"seq": s, "local_hash": a, "server_hash": b} for s, a, b in self.different
+                {
+                    "seq": s,
+                    "local_hash": a,
+                    "server_hash": b,
+                    "fields": self.altered_fields.get(s, []),
+                }
+                for s, a, b in self.different
             ],
+            "lost": self.lost,
+            "acknowledged_seq": self.acknowledged_seq,
         }
 
 
@@ -74,6 +97,8 @@ def server_events(base_url: str, stream: str, token: str | None) -> Iterator[dic
             with urllib.request.urlopen(request, timeout=30) as response:
                 page = json.load(response)
         except urllib.error.HTTPError as exc:
+            if exc.code in (400, 404) and _names_unknown_stream(exc):
+                return  # the portal holds no event of the stream: reported as missing
             raise ServerUnavailable(f"{url}: HTTP {exc.code} {exc.reason}") from exc
         except (urllib.error.URLError, OSError, ValueError) as exc:
             raise ServerUnavailable(f"{url}: {exc}") from exc
@@ -81,14 +106,34 @@ def server_events(base_url: str, stream: str, token: str | None) -> Iterator[dic
         url = page.get("next")
 
 
+def _names_unknown_stream(error: urllib.error.HTTPError) -> bool:
+    """A filter refusing an unknown stream id (the stream was deleted on the server)."""
+    try:
+        body = json.loads(error.read() or b"{}")
+    except ValueError:
+        return False
+    return isinstance(body, dict) and "stream" in body
+
+
+def _acknowledged(journal: Path) -> int | None:
+    """The last seq the shipper saw acknowledged, from its cursor beside the journal."""
+    if not cursor_path(journal).exists():
+        return None
+    try:
+        return load_cursor(journal).seq
+    except (OSError, ValueError, KeyError):
+        return None
+
+
 def crosscheck(journal: Path, base_url: str, token: str | None) -> list[CrossCheck]:
     """Compare every stream found in `journal` with the server's copy."""
     local: dict[str, dict[int, dict[str, Any]]] = {}
     for event in read_events(journal):
         local.setdefault(event["stream"], {})[event["seq"]] = event
+    acknowledged = _acknowledged(journal)
     results = []
     for stream, by_seq in local.items():
-        check = CrossCheck(stream=stream, local=len(by_seq))
+        check = CrossCheck(stream=stream, local=len(by_seq), acknowledged_seq=acknowledged)
         remote: dict[int, dict[str, Any]] = {}
         for event in server_events(base_url, stream, token):
             remote[event["seq"]] = event
@@ -101,6 +146,9 @@ def crosscheck(journal: Path, base_url: str, token: str | None) -> list[CrossChe
                 check.extra.append(seq)
             elif mine["hash"] != theirs.get("hash") or hashed_body(mine) != _body(theirs):
                 check.different.append((seq, mine["hash"], str(theirs.get("hash"))))
+                check.altered_fields[seq] = sorted(
+                    name for name, value in hashed_body(mine).items() if theirs.get(name) != value
+                )
         results.append(check)
     return results
 
@@ -154,15 +202,42 @@ def run_crosscheck(args: argparse.Namespace) -> int:
     if as_json:
         print(json.dumps([r.as_dict() for r in results], indent=2))
     for r in results if not as_json else []:
-        verdict = "agrees" if r.agrees else "DIFFERS"
-        print(f"stream {r.stream}: {verdict} (journal {r.local} events, server {r.server})")
-        if r.missing:
-            print(f"  missing on the server (not shipped yet, or lost): seq {_ranges(r.missing)}")
-        if r.extra:
-            print(f"  on the server but not in the journal: seq {_ranges(r.extra)}")
-        for seq, mine, theirs in r.different[:SHOWN]:
-            print(f"  seq {seq} differs: journal {mine[:12]}…, server {theirs[:12]}…")
+        print(describe(r))
     return 0 if all(r.agrees for r in results) else 1
+
+
+def describe(r: CrossCheck) -> str:
+    """The verdict on one stream, each finding in words that say what happened."""
+    if r.server == 0 and r.local:
+        verdict = "MISSING on the server: the portal holds no event of this stream"
+    else:
+        verdict = "agrees" if r.agrees else "DIFFERS"
+    lines = [f"stream {r.stream}: {verdict} (journal {r.local} events, server {r.server})"]
+    if r.lost:
+        lines.append(
+            f"  acknowledged by the portal but gone from it (deleted or lost on the server): "
+            f"seq {_ranges(r.lost)}"
+        )
+    if r.unshipped:
+        known = (
+            "" if r.acknowledged_seq is None else f" (acknowledged up to seq {r.acknowledged_seq})"
+        )
+        lines.append(f"  not on the server, not shipped yet{known}: seq {_ranges(r.unshipped)}")
+    if r.extra:
+        lines.append(f"  on the server but not in the journal: seq {_ranges(r.extra)}")
+    for seq, mine, theirs in r.different[:SHOWN]:
+        fields = ", ".join(r.altered_fields.get(seq, [])) or "none"
+        if mine == theirs:
+            lines.append(
+                f"  seq {seq}: same hash {mine[:12]}…, but the server's content differs in "
+                f"{fields}: its copy was altered and no longer matches its hash"
+            )
+        else:
+            lines.append(
+                f"  seq {seq} differs in {fields}: journal hash {mine[:12]}…, "
+                f"server hash {theirs[:12]}…"
+            )
+    return "\n".join(lines)
 
 
 HELP = "compare a local journal with the portal's copy of its stream"

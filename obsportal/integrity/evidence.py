@@ -1,108 +1,293 @@
-"""Evidence bundles: the events of a query, chained to signed checkpoint heads, in one file.
+"""Evidence bundles: the events of a query, each stream chained to a signed head, in one file.
 
 The format is documented in `agents_sdk.offline.bundle`, which verifies it offline.
+Planning reads only per-stream aggregates and checkpoint heads; writing streams the
+rows through a server-side cursor into a file, so memory stays flat at any size.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+import base64
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from pathlib import Path
+from typing import IO, Any
 
+import orjson
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Count, Max, Min
 from django.utils import timezone
 
 from agents_sdk.offline.bundle import BUNDLE_FORMAT
+from agents_sdk.offline.checkpoint import CheckpointError, head_leaf_hash, verify_checkpoint
+from agents_sdk.offline.merkle import inclusion_proof, root_from_leaf_hashes
 from obsportal.ingest.models import AuditEvent, Stream
 from obsportal.ingest.selectors import as_envelope
 from obsportal.ingest.services import format_ts
-from obsportal.integrity.checkpoints import inclusion_proof_of
+from obsportal.integrity.checkpoints import Head, checkpoint_heads, sign_checkpoint
 from obsportal.integrity.models import Checkpoint, CheckpointHead
-from obsportal.integrity.signing import load_signing_key
+from obsportal.integrity.signing import SigningKey, load_signing_key
 
-# A bundle is one JSON document held in memory on both sides; larger exports are
-# split by time range.
-MAX_BUNDLE_EVENTS = 200_000
-
-
-class BundleTooLarge(ValueError):
-    """The query selects more events than one bundle may carry."""
+CHUNK_SIZE = 2000
+Progress = Callable[[int], None]
 
 
-def build_bundle(
-    agent_id: str | None, since: datetime | None, until: datetime | None
-) -> dict[str, Any]:
-    """Events of (agent, [since, until)), each stream chained up to a signed head."""
-    key = load_signing_key()
-    query = AuditEvent.objects.all()
-    if agent_id:
-        query = query.filter(agent_id=agent_id)
+class BundleRefused(ValueError):
+    """The query cannot make a bundle that proves anything: say why, in a sentence."""
+
+
+@dataclass(frozen=True)
+class StreamPlan:
+    stream: str
+    agent_id: str
+    first_seq: int
+    last_seq: int
+    selected: int
+    head: dict[str, Any]  # checkpoint number, seq, hash, index, proof
+
+    @property
+    def events(self) -> int:
+        return self.last_seq - self.first_seq + 1
+
+
+@dataclass(frozen=True)
+class BundlePlan:
+    agent_id: str
+    since: datetime | None
+    until: datetime | None
+    streams: list[StreamPlan]
+    checkpoints: dict[int, str]  # number -> note
+
+    @property
+    def selected(self) -> int:
+        return sum(s.selected for s in self.streams)
+
+    @property
+    def events(self) -> int:
+        return sum(s.events for s in self.streams)
+
+
+def plan_bundle(
+    agent_id: str, since: datetime | None, until: datetime | None, sign_if_needed: bool = True
+) -> BundlePlan:
+    """Which events each stream must carry, and the signed head that closes it.
+
+    Per stream: from the last event before `since` (or seq 0) to the head signed in
+    the first checkpoint at or past the first event after `until` (or the last
+    selected one). A stream no checkpoint covers yet gets a checkpoint signed now.
+    """
+    if since and until and since >= until:
+        raise BundleRefused(f"the range is reversed or empty: since {since} is not before {until}")
+    if not Stream.objects.filter(agent_id=agent_id).exists():
+        raise BundleRefused(f"there is no agent {agent_id!r}: no stream of it was ever admitted")
+    query = AuditEvent.objects.filter(agent_id=agent_id)
     if since:
         query = query.filter(ts__gte=since)
     if until:
         query = query.filter(ts__lt=until)
-    selected = list(
-        query.order_by("stream_id", "seq")[: MAX_BUNDLE_EVENTS + 1].values_list(
-            "stream_id", "seq", "event_id"
-        )
+    ranges = list(
+        query.values("stream_id")
+        .annotate(low=Min("seq"), high=Max("seq"), n=Count("id"))
+        .order_by("stream_id")
     )
-    if len(selected) > MAX_BUNDLE_EVENTS:
-        raise BundleTooLarge(
-            f"the query selects more than {MAX_BUNDLE_EVENTS} events; narrow the time range"
-        )
-    seqs: dict[str, list[int]] = defaultdict(list)
-    for stream_id, seq, _ in selected:
-        seqs[stream_id].append(seq)
-
-    streams, proofs = [], defaultdict(list)
-    for stream_id, stream_seqs in seqs.items():
-        first, last = min(stream_seqs), max(stream_seqs)
-        covering = (
-            CheckpointHead.objects.filter(stream_id=stream_id, seq__gte=last)
-            .order_by("checkpoint_id")
-            .first()
-        )
-        if covering is not None:
-            end = covering.seq
-        else:
-            end = Stream.objects.filter(pk=stream_id).values_list("head_seq", flat=True).first()
-            end = max(end if end is not None else last, last)
-        # The neighbour before the first selected event proves its link.
-        events = AuditEvent.objects.filter(
-            stream_id=stream_id, seq__gte=max(first - 1, 0), seq__lte=end
-        ).order_by("seq")
+    if not ranges:
+        raise BundleRefused(f"the query selects no event of agent {agent_id!r} in that range")
+    proofs = _Proofs()
+    streams = []
+    for row in ranges:
+        stream_id, low, high = row["stream_id"], row["low"], row["high"]
+        after = AuditEvent.objects.filter(stream_id=stream_id, seq=high + 1).exists()
+        head = proofs.covering(stream_id, high + 1 if after else high)
+        if head is None and sign_if_needed:
+            sign_checkpoint()
+            head = proofs.covering(stream_id, high + 1 if after else high)
+        if head is None:
+            raise BundleRefused(f"no signed checkpoint covers stream {stream_id} up to seq {high}")
         streams.append(
-            {
-                "stream": stream_id,
-                "events": [as_envelope(e) for e in events.iterator(chunk_size=2000)],
-                "checkpoint": covering.checkpoint_id if covering else None,
-                "head": {"seq": covering.seq, "hash": covering.hash} if covering else None,
-            }
+            StreamPlan(stream_id, agent_id, max(low - 1, 0), head["seq"], row["n"], head)
         )
-        if covering:
-            proofs[covering.checkpoint_id].append(
-                inclusion_proof_of(covering.checkpoint, stream_id)
-            )
-    checkpoints = [
-        {
-            "id": checkpoint.pk,
-            "note": checkpoint.note,
-            "proofs": [
-                {k: p[k] for k in ("stream", "seq", "hash", "index", "proof")}
-                for p in proofs[checkpoint.pk]
-            ],
-        }
-        for checkpoint in Checkpoint.objects.filter(pk__in=proofs.keys()).order_by("id")
-    ]
-    return {
+    return BundlePlan(agent_id, since, until, streams, proofs.notes)
+
+
+class _Proofs:
+    """Inclusion proofs from checkpoints whose heads still reproduce their signed root.
+
+    A checkpoint whose stored heads were edited is replaced by its copy outside
+    PostgreSQL, or passed over for a later one: one damaged leaf must never fail
+    the proof of another stream.
+    """
+
+    def __init__(self) -> None:
+        self.key: SigningKey = load_signing_key()
+        self.leaves: dict[int, list[Head] | None] = {}
+        self.notes: dict[int, str] = {}
+
+    def covering(self, stream_id: str, seq: int) -> dict[str, Any] | None:
+        candidates = (
+            CheckpointHead.objects.filter(stream_id=stream_id, seq__gte=seq)
+            .order_by("checkpoint__number")
+            .values_list("checkpoint__number", flat=True)
+        )
+        for number in candidates.iterator():
+            heads = self._sound_heads(number)
+            index = next((i for i, h in enumerate(heads or []) if h.stream == stream_id), None)
+            if index is None or heads[index].seq < seq:
+                continue
+            hashes = [head_leaf_hash(h.stream, h.seq, h.hash) for h in heads]
+            head = heads[index]
+            return {
+                "checkpoint": number,
+                "seq": head.seq,
+                "hash": head.hash,
+                "index": index,
+                "proof": [base64.b64encode(p).decode() for p in inclusion_proof(index, hashes)],
+            }
+        return None
+
+    def _sound_heads(self, number: int) -> list[Head] | None:
+        if number in self.leaves:
+            return self.leaves[number]
+        checkpoint = Checkpoint.objects.get(number=number)
+        heads = None
+        for candidate in (checkpoint_heads(checkpoint), _copied_heads(number)):
+            if candidate is not None and self._reproduces(checkpoint.note, candidate):
+                heads = candidate
+                break
+        self.leaves[number] = heads
+        if heads is not None:
+            self.notes[number] = checkpoint.note
+        return heads
+
+    def _reproduces(self, note: str, heads: list[Head]) -> bool:
+        try:
+            signed = verify_checkpoint(note, self.key.name, self.key.public_bytes)
+        except CheckpointError:
+            return False
+        root = root_from_leaf_hashes([head_leaf_hash(h.stream, h.seq, h.hash) for h in heads])
+        return (signed.size, signed.root) == (len(heads), root)
+
+
+def _copied_heads(number: int) -> list[Head] | None:
+    path = Path(settings.OBSPORTAL_CHECKPOINT_DIR) / f"checkpoint-{number:08d}.json"
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return [Head(h["stream"], h["seq"], h["hash"]) for h in data["heads"]]
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def write_bundle(plan: BundlePlan, out: IO[bytes], progress: Progress | None = None) -> int:
+    """Write the bundle's JSON lines to `out`; return the number of events written."""
+    key = load_signing_key()
+    dumps = orjson.dumps
+    header = {
+        "type": "bundle",
         "format": BUNDLE_FORMAT,
         "created_at": format_ts(timezone.now()),
         "query": {
-            "agent_id": agent_id,
-            "since": format_ts(since) if since else None,
-            "until": format_ts(until) if until else None,
+            "agent_id": plan.agent_id,
+            "since": format_ts(plan.since) if plan.since else None,
+            "until": format_ts(plan.until) if plan.until else None,
         },
-        "public_key": {"verifier_key": key.verifier_key, "pem": key.public_pem},
-        "selected": [str(event_id) for _, _, event_id in selected],
-        "streams": streams,
-        "checkpoints": checkpoints,
+        "portal_key": {"verifier_key": key.verifier_key, "pem": key.public_pem},
+        "checkpoints": [
+            {"number": n, "note": plan.checkpoints[n]} for n in sorted(plan.checkpoints)
+        ],
+        "streams": len(plan.streams),
+        "selected": plan.selected,
     }
+    out.write(dumps(header) + b"\n")
+    written = 0
+    for stream in plan.streams:
+        out.write(
+            dumps(
+                {
+                    "type": "stream",
+                    "stream": stream.stream,
+                    "agent_id": stream.agent_id,
+                    "first_seq": stream.first_seq,
+                    "last_seq": stream.last_seq,
+                    "selected": stream.selected,
+                    "head": stream.head,
+                }
+            )
+            + b"\n"
+        )
+        for chunk in _event_lines(stream.stream, stream.first_seq, stream.last_seq):
+            out.write(b"".join(chunk))
+            written += len(chunk)
+            if progress:
+                progress(len(chunk))
+    out.write(dumps({"type": "end", "streams": len(plan.streams), "events": written}) + b"\n")
+    return written
+
+
+_RANGE_SQL = """
+    SELECT event_id::text, seq,
+           to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
+           agent_id, action, result, user_id, resource, details::text, trace_id, span_id,
+           pii_commitments::text, prev_hash, hash
+    FROM ingest_auditevent WHERE stream_id = %s AND seq BETWEEN %s AND %s ORDER BY seq
+"""
+
+
+def _event_lines(stream_id: str, first: int, last: int):
+    """Chunks of envelope JSON lines, seq first..last, through a server-side cursor."""
+    dumps = orjson.dumps
+    if connection.vendor != "postgresql":
+        rows = AuditEvent.objects.filter(stream_id=stream_id, seq__range=(first, last))
+        chunk = []
+        for event in rows.order_by("seq").iterator(chunk_size=CHUNK_SIZE):
+            chunk.append(dumps(as_envelope(event)) + b"\n")
+            if len(chunk) == CHUNK_SIZE:
+                yield chunk
+                chunk = []
+        if chunk:
+            yield chunk
+        return
+    raw = orjson.Fragment
+    with transaction.atomic(), connection.chunked_cursor() as cursor:
+        cursor.execute(_RANGE_SQL, [stream_id, first, last])
+        while rows := cursor.fetchmany(CHUNK_SIZE):
+            yield [
+                dumps(
+                    {
+                        "v": 1,
+                        "event_id": event_id,
+                        "stream": stream_id,
+                        "seq": seq,
+                        "ts": ts,
+                        "agent_id": agent_id,
+                        "action": action,
+                        "result": result,
+                        "user_id": user_id,
+                        "resource": resource,
+                        "details": raw(details),
+                        "trace_id": trace_id,
+                        "span_id": span_id,
+                        "pii_commitments": raw(commitments),
+                        "prev_hash": prev_hash,
+                        "hash": digest,
+                    }
+                )
+                + b"\n"
+                for (
+                    event_id,
+                    seq,
+                    ts,
+                    agent_id,
+                    action,
+                    result,
+                    user_id,
+                    resource,
+                    details,
+                    trace_id,
+                    span_id,
+                    commitments,
+                    prev_hash,
+                    digest,
+                ) in rows
+            ]

@@ -2,12 +2,20 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import models
 
 
 class Checkpoint(models.Model):
-    """A signed C2SP checkpoint over the heads of all streams at one moment."""
+    """A signed C2SP checkpoint over the heads of all streams at one moment.
 
+    Checkpoints form a chain: `number` counts from 1 without gaps and
+    `previous_hash` is the SHA-256 of the predecessor's signed note; both are also
+    signed inside the note (extension lines `number` and `previous`).
+    """
+
+    number = models.BigIntegerField(unique=True)
+    previous_hash = models.CharField(max_length=64)
     issued_at = models.DateTimeField(db_index=True)
     origin = models.CharField(max_length=200)
     tree_size = models.IntegerField()
@@ -20,7 +28,23 @@ class Checkpoint(models.Model):
         ordering = ["-id"]
 
     def __str__(self) -> str:
-        return f"checkpoint {self.pk} ({self.tree_size} heads)"
+        return f"checkpoint {self.number} ({self.tree_size} heads)"
+
+
+class CheckpointIncident(models.Model):
+    """Found while signing: the predecessor of the new checkpoint is missing or differs."""
+
+    class Kind(models.TextChoices):
+        PREDECESSOR_MISSING = "predecessor_missing", "predecessor missing"
+        PREDECESSOR_DIFFERS = "predecessor_differs", "predecessor differs"
+
+    detected_at = models.DateTimeField(auto_now_add=True)
+    checkpoint_number = models.BigIntegerField()  # the checkpoint being signed
+    kind = models.CharField(max_length=32, choices=Kind.choices)
+    reason = models.TextField()
+
+    class Meta:
+        ordering = ["-id"]
 
 
 class CheckpointHead(models.Model):
@@ -100,3 +124,33 @@ class StreamVerification(models.Model):
 
     class Meta:
         ordering = ["stream_id"]
+
+
+class EvidenceExport(models.Model):
+    """An evidence bundle requested by someone and built by a Celery task into a file."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "building"
+        DONE = "done", "ready"
+        REFUSED = "refused", "refused"
+        FAILED = "failed", "failed"
+
+    requested_at = models.DateTimeField(auto_now_add=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    agent_id = models.CharField(max_length=200)
+    since = models.DateTimeField(null=True)
+    until = models.DateTimeField(null=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    events_total = models.BigIntegerField(default=0)
+    events_written = models.BigIntegerField(default=0)
+    selected = models.BigIntegerField(default=0)
+    file_name = models.CharField(max_length=200, blank=True)
+    size_bytes = models.BigIntegerField(default=0)
+    error = models.TextField(blank=True)
+    finished_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-id"]

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from obsportal.integrity import checkpoints, verification
+from obsportal.integrity import checkpoints, exports, verification
 
 
 @shared_task(name="obsportal.integrity.tasks.sign_checkpoint", acks_late=True)
 def sign_checkpoint() -> dict:
     checkpoint = checkpoints.sign_checkpoint()
-    return {"checkpoint": checkpoint.pk, "tree_size": checkpoint.tree_size}
+    return {"checkpoint": checkpoint.number, "tree_size": checkpoint.tree_size}
 
 
 # Acknowledged on receipt: a full walk can outlast the broker's visibility
@@ -19,3 +19,10 @@ def sign_checkpoint() -> dict:
 def verify_streams() -> dict:
     run = verification.verify_streams(trigger="schedule")
     return {"run": run.pk, "status": run.status, "events_checked": run.events_checked}
+
+
+# Acknowledged late: a bundle lost with its worker is rebuilt from the job row.
+@shared_task(name="obsportal.integrity.tasks.build_evidence_export", acks_late=True)
+def build_evidence_export(export_id: int) -> dict:
+    export = exports.build_export(export_id)
+    return {"export": export.pk, "status": export.status, "events": export.events_written}

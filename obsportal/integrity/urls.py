@@ -1,6 +1,6 @@
 from django.urls import path
 
-from obsportal.integrity import api, views
+from obsportal.integrity import api, evidence_api, views
 
 app_name = "integrity"
 urlpatterns = [
@@ -18,6 +18,13 @@ api_urlpatterns = [
         name="stream-verifications",
     ),
     path("checkpoints/", api.CheckpointList.as_view(), name="checkpoint-list"),
+    path(
+        "checkpoints/incidents/",
+        api.CheckpointIncidentList.as_view(),
+        name="checkpoint-incidents",
+    ),
+    path("verifications/", api.VerificationRunList.as_view(), name="verification-list"),
+    path("verifications/latest/", api.LatestVerificationRun.as_view(), name="verification-latest"),
     path("checkpoints/public-key/", api.PublicKey.as_view(), name="checkpoint-key"),
     path(
         "checkpoints/public-key.pem",
@@ -25,12 +32,23 @@ api_urlpatterns = [
         {"pem": True},
         name="checkpoint-key-pem",
     ),
-    path("checkpoints/<int:pk>/", api.CheckpointDetail.as_view(), name="checkpoint-detail"),
-    path("checkpoints/<int:pk>/note", api.CheckpointNote.as_view(), name="checkpoint-note"),
+    path("checkpoints/<int:number>/", api.CheckpointDetail.as_view(), name="checkpoint-detail"),
+    path("checkpoints/<int:number>/note", api.CheckpointNote.as_view(), name="checkpoint-note"),
     path(
-        "checkpoints/<int:pk>/proofs/<str:stream_id>/",
+        "checkpoints/<int:number>/proofs/<str:stream_id>/",
         api.InclusionProof.as_view(),
         name="checkpoint-proof",
     ),
-    path("evidence/", api.EvidenceBundle.as_view(), name="evidence-bundle"),
+    path("evidence/", evidence_api.EvidenceBundle.as_view(), name="evidence-bundle"),
+    path("evidence/exports/", evidence_api.EvidenceExports.as_view(), name="evidence-exports"),
+    path(
+        "evidence/exports/<int:pk>/",
+        evidence_api.EvidenceExportDetail.as_view(),
+        name="evidence-export",
+    ),
+    path(
+        "evidence/exports/<int:pk>/download",
+        evidence_api.EvidenceExportDownload.as_view(),
+        name="evidence-export-download",
+    ),
 ]

@@ -9,7 +9,7 @@ from rest_framework.exceptions import APIException
 
 from obsportal.ingest.models import Stream
 from obsportal.integrity import selectors
-from obsportal.integrity.api import bundle_response, parse_bundle_query
+from obsportal.integrity.evidence_api import bundle_response, parse_bundle_query
 
 HISTORY_SHOWN = 50
 

@@ -67,9 +67,55 @@ def test_crosscheck_reports_missing_extra_and_different_events(
     done = run_crosscheck(local, live_server.url, api_token)
     assert done.returncode == 1, done.stdout + done.stderr
     assert f"stream {stream}: DIFFERS (journal 5 events, server 5)" in done.stdout
-    assert "missing on the server (not shipped yet, or lost): seq 5" in done.stdout
+    assert "not on the server, not shipped yet: seq 5" in done.stdout
     assert "on the server but not in the journal: seq 4" in done.stdout
-    assert f"seq 2 differs: journal {events[2]['hash'][:12]}" in done.stdout
+    assert (
+        f"seq 2: same hash {events[2]['hash'][:12]}…, but the server's content differs in "
+        "result: its copy was altered and no longer matches its hash"
+    ) in done.stdout
+
+
+def test_crosscheck_tells_acknowledged_and_lost_from_not_yet_shipped(
+    live_server, agent_token, tmp_path, django_user_model
+):
+    agent, ingest_token = agent_token
+    user = django_user_model.objects.create_user("auditor", password="pw-auditor-123")
+    api_token = Token.objects.create(user=user).key
+    events = journal_events(tmp_path, agent, count=6)
+    assert admit_batch({"token": ingest_token, "events": events[:5]}).admitted == 5
+    stream = events[0]["stream"]
+    superuser_sql(("DELETE FROM ingest_auditevent WHERE stream_id = %s AND seq = 3", (stream,)))
+    local = write_journal(tmp_path / "local.jsonl", events)
+    # The shipper's cursor: the portal acknowledged up to seq 4.
+    (tmp_path / "local.jsonl.shipped").write_bytes(orjson.dumps({"base": 0, "offset": 0, "seq": 4}))
+    done = run_crosscheck(local, live_server.url, api_token)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert (
+        "acknowledged by the portal but gone from it (deleted or lost on the server): seq 3"
+        in done.stdout
+    )
+    assert "not on the server, not shipped yet (acknowledged up to seq 4): seq 5" in done.stdout
+
+
+def test_a_stream_deleted_on_the_server_is_reported_missing_not_an_http_error(
+    live_server, agent_token, tmp_path, django_user_model
+):
+    agent, ingest_token = agent_token
+    user = django_user_model.objects.create_user("auditor", password="pw-auditor-123")
+    api_token = Token.objects.create(user=user).key
+    events = journal_events(tmp_path, agent, count=3)
+    assert admit_batch({"token": ingest_token, "events": events}).admitted == 3
+    stream = events[0]["stream"]
+    superuser_sql(
+        ("DELETE FROM ingest_auditevent WHERE stream_id = %s", (stream,)),
+        ("DELETE FROM ingest_stream WHERE id = %s", (stream,)),
+    )
+    done = run_crosscheck(write_journal(tmp_path / "j.jsonl", events), live_server.url, api_token)
+    assert done.returncode == 1, done.stdout + done.stderr
+    assert (
+        f"stream {stream}: MISSING on the server: the portal holds no event of this stream "
+        "(journal 3 events, server 0)"
+    ) in done.stdout
 
 
 def test_crosscheck_with_a_bad_token_says_so(live_server, tmp_path):

@@ -43,8 +43,8 @@ def test_streams_list_detail_and_verification_history(two_chains, api_client):
 def test_checkpoints_public_key_and_inclusion_proof(two_chains, api_client):
     checkpoint = two_chains["checkpoint"]
     listed = api_client.get("/api/v1/checkpoints/").json()["results"]
-    assert listed[0]["id"] == checkpoint.pk and listed[0]["note"] == checkpoint.note
-    note = api_client.get(f"/api/v1/checkpoints/{checkpoint.pk}/note")
+    assert listed[0]["number"] == checkpoint.number and listed[0]["note"] == checkpoint.note
+    note = api_client.get(f"/api/v1/checkpoints/{checkpoint.number}/note")
     assert note["Content-Type"].startswith("text/plain") and note.content.decode() == (
         checkpoint.note
     )
@@ -55,7 +55,8 @@ def test_checkpoints_public_key_and_inclusion_proof(two_chains, api_client):
     assert pem.content.decode() == key["pem"]
 
     head = two_chains["a"][-1]
-    proof = api_client.get(f"/api/v1/checkpoints/{checkpoint.pk}/proofs/{head['stream']}/").json()
+    url = f"/api/v1/checkpoints/{checkpoint.number}/proofs/{head['stream']}/"
+    proof = api_client.get(url).json()
     assert verify_inclusion(
         proof["index"],
         proof["tree_size"],
@@ -63,11 +64,11 @@ def test_checkpoints_public_key_and_inclusion_proof(two_chains, api_client):
         [base64.b64decode(p) for p in proof["proof"]],
         bytes.fromhex(proof["root_hash"]),
     )
-    missing = api_client.get(f"/api/v1/checkpoints/{checkpoint.pk}/proofs/unknown/")
+    missing = api_client.get(f"/api/v1/checkpoints/{checkpoint.number}/proofs/unknown/")
     assert missing.status_code == 404
 
 
-def test_an_evidence_query_needs_an_agent_or_a_time_range(two_chains, api_client):
+def test_an_evidence_query_needs_an_agent_and_valid_times(two_chains, api_client):
     response = api_client.get("/api/v1/evidence/")
     assert response.status_code == 400 and "agent_id" in response.json()
     response = api_client.get("/api/v1/evidence/", {"agent_id": "x", "since": "2026-13-01"})

@@ -7,7 +7,7 @@ import sys
 import time
 
 
-def worker_argv(concurrency: int, name: str) -> list[str]:
+def worker_argv(concurrency: int, name: str, queues: str = "ingest,default") -> list[str]:
     """`celery -A obsportal worker` on the ingest and default queues, uniquely named."""
     return [
         sys.executable,
@@ -17,7 +17,7 @@ def worker_argv(concurrency: int, name: str) -> list[str]:
         "obsportal",
         "worker",
         "-Q",
-        "ingest,default",
+        queues,
         "-c",
         str(concurrency),
         "--loglevel=INFO",
