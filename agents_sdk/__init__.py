@@ -23,7 +23,8 @@ Every part is off unless an argument or the environment turns it on (see
 
 from agents_sdk.audit.chain import InvalidEvent
 from agents_sdk.audit.journal import JournalCorrupt, JournalLocked, JournalWriter
-from agents_sdk.hooks import LlmCall, Step, ToolCall, current_call, enable_observability
+from agents_sdk.hooks import LlmCall, Step, ToolCall, current_call
+from agents_sdk.instrument import enable_observability
 from agents_sdk.logs import JsonFormatter, log_context
 from agents_sdk.observability import Observability
 from agents_sdk.shipping.shipper import Shipper
