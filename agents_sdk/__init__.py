@@ -27,18 +27,23 @@ from agents_sdk.hooks import LlmCall, Step, ToolCall, current_call
 from agents_sdk.instrument import enable_observability
 from agents_sdk.logs import JsonFormatter, log_context
 from agents_sdk.observability import Observability
+from agents_sdk.shipping.celery_transport import CeleryTransport
+from agents_sdk.shipping.http_transport import HttpTransport
+from agents_sdk.shipping.memory import InMemoryTransport
 from agents_sdk.shipping.shipper import Shipper
-from agents_sdk.shipping.transports import (
+from agents_sdk.shipping.transport import (
     BatchRejected,
-    CeleryTransport,
-    HttpTransport,
+    Pending,
+    Transport,
     TransportError,
+    Verdict,
 )
 
 __all__ = [
     "BatchRejected",
     "CeleryTransport",
     "HttpTransport",
+    "InMemoryTransport",
     "InvalidEvent",
     "JournalCorrupt",
     "JournalLocked",
@@ -46,10 +51,13 @@ __all__ = [
     "JsonFormatter",
     "LlmCall",
     "Observability",
+    "Pending",
     "Shipper",
     "Step",
     "ToolCall",
+    "Transport",
     "TransportError",
+    "Verdict",
     "current_call",
     "enable_observability",
     "log_context",

@@ -40,8 +40,10 @@ from agents_sdk.logs import (
     json_logger,
     silent_logger,
 )
+from agents_sdk.shipping.celery_transport import CeleryTransport
+from agents_sdk.shipping.http_transport import HttpTransport
 from agents_sdk.shipping.shipper import Shipper
-from agents_sdk.shipping.transports import CeleryTransport, HttpTransport, Transport
+from agents_sdk.shipping.transport import Transport
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter

@@ -44,8 +44,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from agents_sdk.shipping.celery_transport import CeleryTransport
+    from agents_sdk.shipping.http_transport import HttpTransport
     from agents_sdk.shipping.shipper import Shipper
-    from agents_sdk.shipping.transports import CeleryTransport, HttpTransport
 
     if args.url and not args.token:
         raise CommandError("--url needs --token (or AGENTS_SDK_INGEST_TOKEN)")

@@ -1,1 +1,1 @@
-"""Shipping journal events to the portal: the shipper loop and its transports."""
+"""Shipping: the journal's events, read from the shipper's cursor, carried by a Transport."""

@@ -22,13 +22,13 @@ import orjson
 
 from agents_sdk.audit.segments import JournalPosition, iter_journal_lines, journal_files, last_line
 from agents_sdk.shipping.cursor import Cursor, load_cursor, save_cursor
-from agents_sdk.shipping.transports import (
+from agents_sdk.shipping.transport import (
     Batch,
     BatchRejected,
     Pending,
     Transport,
     TransportError,
-    submit,
+    as_transport,
 )
 
 log = logging.getLogger("agents_sdk.shipping")
@@ -66,7 +66,7 @@ class Shipper:
         if batch_size < 1 or max_in_flight < 1:
             raise ValueError("batch_size and max_in_flight must be at least 1")
         self.journal_path = Path(journal_path)
-        self.transport = transport
+        self.transport = as_transport(transport)
         self.batch_size = batch_size
         self.max_wait = max_wait
         self.max_in_flight = max_in_flight
@@ -138,7 +138,7 @@ class Shipper:
             batch = self.read_batch()
             if batch is None:
                 return 0
-            submit(self.transport, batch).result(self.result_timeout)
+            self.transport.submit(batch).result(self.result_timeout)
             self._acknowledge(batch)
             return len(batch)
 
@@ -176,7 +176,7 @@ class Shipper:
                         self.wakeup.clear()
                         self._stop.wait(self.max_wait)
                         continue
-                in_flight.append((batch, submit(self.transport, batch)))
+                in_flight.append((batch, self.transport.submit(batch)))
                 position = batch.end
                 lingered = False
             if not in_flight:

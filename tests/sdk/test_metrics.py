@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from agents_sdk import Observability
+from agents_sdk import InMemoryTransport, Observability
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -45,20 +45,6 @@ def samples(text: str) -> dict[tuple[str, frozenset], float]:
 
 def value(text: str, name: str, **labels: str) -> float | None:
     return samples(text).get((name, frozenset(labels.items())))
-
-
-class AcceptingTransport:
-    """Stands in for the portal: accepts every batch (the shipper is not under test here)."""
-
-    def __init__(self):
-        self.batches = []
-
-    def send(self, events):
-        self.batches.append(events)
-        return {"status": "accepted", "stored": len(events)}
-
-    def close(self):
-        pass
 
 
 def exercise(obs: Observability) -> None:
@@ -124,7 +110,7 @@ def test_promtool_accepts_the_exposition(tmp_path):
 
 
 def test_shipped_and_pending_follow_the_shipper(tmp_path):
-    transport = AcceptingTransport()
+    transport = InMemoryTransport()
     obs = Observability("a-1", tmp_path / "j.jsonl", metrics=True, transport=transport)
     for i in range(5):
         obs.record_audit("data_access", details={"i": i})

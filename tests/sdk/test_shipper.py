@@ -12,9 +12,9 @@ import time
 import orjson
 import pytest
 
-from agents_sdk import JournalWriter, Shipper
+from agents_sdk import InMemoryTransport, JournalWriter, Shipper
 from agents_sdk.shipping.cursor import cursor_path, load_cursor
-from agents_sdk.shipping.transports import Batch, TransportError, check_verdict
+from agents_sdk.shipping.transport import Batch, TransportError
 from obsportal.ingest.models import AuditEvent
 from obsportal.ingest.services import admit_batch
 from tests.independent_chain import read_journal
@@ -23,8 +23,8 @@ from tests.sdk.test_rotation import all_events
 pytestmark = pytest.mark.django_db
 
 
-class PortalInProcess:
-    """A transport that hands each batch to the portal's admission service.
+class PortalInProcess(InMemoryTransport):
+    """The SDK's in-memory transport, answering through the portal's admission service.
 
     Batches are admitted lazily when the shipper asks for an answer, and the
     latest-submitted first: the portal sees batches out of order, as it may
@@ -33,14 +33,12 @@ class PortalInProcess:
     """
 
     def __init__(self, token: str, fail: dict[int, str] | None = None):
+        super().__init__(lambda events: admit_batch({"token": token, "events": events}).as_dict())
         self.token = token
         self.fail = dict(fail or {})
         self.submitted = 0
         self.queued: list[tuple[int, list[dict], dict]] = []
         self.max_in_flight_seen = 0
-
-    def send(self, events):
-        return check_verdict(admit_batch({"token": self.token, "events": events}).as_dict())
 
     def submit(self, batch: Batch):
         number = self.submitted
@@ -69,9 +67,6 @@ class PortalInProcess:
             if mode == "lost_after":
                 slot["error"] = "connection reset after the portal stored it"
         self.queued.clear()
-
-    def close(self):
-        pass
 
 
 def record(path, count, **options):
@@ -152,22 +147,14 @@ def test_a_cursor_written_before_rotation_existed_still_resumes(agent_token, tmp
     assert stored_seqs() == list(range(10))
 
 
-class Unreachable:
-    def __init__(self):
-        self.attempts = 0
-
-    def send(self, events):
-        self.attempts += 1
-        raise TransportError("connection refused")
-
-    def close(self):
-        pass
+def unreachable(events):
+    raise TransportError("connection refused")
 
 
 def test_recording_never_waits_for_a_dead_portal_and_pending_is_reported(tmp_path):
     path = tmp_path / "agent.jsonl"
     journal = JournalWriter(path, "agent-7")
-    transport = Unreachable()
+    transport = InMemoryTransport(unreachable)
     shipper = Shipper(path, transport, journal=journal, max_wait=0.01, max_backoff=0.05)
     journal.add_listener(shipper.wakeup)
     shipper.start()
