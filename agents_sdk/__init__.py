@@ -23,6 +23,7 @@ Every part is off unless an argument or the environment turns it on (see
 
 from agents_sdk.audit.chain import InvalidEvent
 from agents_sdk.audit.journal import JournalCorrupt, JournalLocked, JournalWriter
+from agents_sdk.config import AuditConfig, LoggingConfig, MetricsConfig, TracingConfig
 from agents_sdk.hooks import LlmCall, Step, ToolCall, current_call
 from agents_sdk.instrument import enable_observability
 from agents_sdk.logs import JsonFormatter, log_context
@@ -40,6 +41,7 @@ from agents_sdk.shipping.transport import (
 )
 
 __all__ = [
+    "AuditConfig",
     "BatchRejected",
     "CeleryTransport",
     "HttpTransport",
@@ -50,11 +52,14 @@ __all__ = [
     "JournalWriter",
     "JsonFormatter",
     "LlmCall",
+    "LoggingConfig",
+    "MetricsConfig",
     "Observability",
     "Pending",
     "Shipper",
     "Step",
     "ToolCall",
+    "TracingConfig",
     "Transport",
     "TransportError",
     "Verdict",

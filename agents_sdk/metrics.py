@@ -26,6 +26,8 @@ from prometheus_client import (
 )
 from prometheus_client import multiprocess as prom_multiprocess
 
+from agents_sdk import environment as env
+
 # Seconds: agent steps and LLM calls span ms..minutes; tools ms..tens of seconds.
 STEP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 # Time spent inside the SDK per step: microseconds to a few milliseconds.
@@ -33,7 +35,7 @@ OVERHEAD_BUCKETS = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 
 
 
 def multiprocess_dir() -> str | None:
-    return os.environ.get("PROMETHEUS_MULTIPROC_DIR") or None
+    return env.text(env.PROMETHEUS_MULTIPROC_DIR)
 
 
 class _RefreshingRegistry(CollectorRegistry):

@@ -1,22 +1,9 @@
 """The Observability facade: one object an agent holds, turning parts on and owning shutdown.
 
-Four parts, each on or off by argument or environment: metrics (prometheus_client),
-JSON logging, tracing (OpenTelemetry) and audit (journal + shipper). A part that
-is off is a no-op object with the same methods, so the hooks never ask.
-
-Environment (an argument always wins, except OTEL_SDK_DISABLED which turns tracing off):
-
-| variable | meaning |
-| --- | --- |
-| `AGENTS_SDK_JOURNAL` | journal path: audit on |
-| `AGENTS_SDK_METRICS`, `AGENTS_SDK_METRICS_PORT` | metrics on; serve `/metrics` on that port |
-| `AGENTS_SDK_LOGGING`, `AGENTS_SDK_LOG_LEVEL` | JSON logs on (stderr); their level |
-| `AGENTS_SDK_TRACING` | tracing on (also implied by an OTLP endpoint or OTEL_TRACES_EXPORTER) |
-| `OTEL_SDK_DISABLED=true` | tracing off whatever else says |
-| `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES` | the trace resource |
-| `OTEL_TRACES_EXPORTER` | `otlp` (default), `console`, `none` (spans made, not exported) |
-| `OTEL_EXPORTER_OTLP_[TRACES_]ENDPOINT`, `..._PROTOCOL` | collector; `grpc` or `http/protobuf` |
-| `OTEL_BSP_MAX_QUEUE_SIZE`, `OTEL_BSP_SCHEDULE_DELAY` | the span queue bound and delay |
+Four parts, each on or off by argument or environment (`agents_sdk.config`,
+`agents_sdk.environment`): metrics (prometheus_client), JSON logging, tracing
+(OpenTelemetry) and audit (journal + shipper). A part that is off is a no-op object
+with the same methods, so the hooks never ask.
 """
 
 from __future__ import annotations
@@ -26,54 +13,35 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import IO, TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any
 
+from agents_sdk import environment as env
 from agents_sdk._off import NoMetrics, NoTracing
 from agents_sdk._otel import current_ids
 from agents_sdk._otel import trace as otel_trace
-from agents_sdk.audit.journal import FsyncMode, JournalWriter
-from agents_sdk.hooks import NO_CALL, LlmCall, Step, ToolCall
-from agents_sdk.logs import (
-    DEFAULT_FLUSH_INTERVAL,
-    close_json_logger,
-    json_logger,
-    silent_logger,
+from agents_sdk.assembly import (
+    open_journal,
+    start_logging,
+    start_metrics,
+    start_shipper,
+    start_tracing,
 )
-from agents_sdk.shipping.celery_transport import CeleryTransport
-from agents_sdk.shipping.http_transport import HttpTransport
+from agents_sdk.audit.journal import JournalWriter
+from agents_sdk.config import (
+    AuditConfig,
+    LoggingConfig,
+    MetricsConfig,
+    Parts,
+    TracingConfig,
+    resolve_parts,
+)
+from agents_sdk.hooks import NO_CALL, LlmCall, Step, ToolCall
+from agents_sdk.logs import close_json_logger, silent_logger
 from agents_sdk.shipping.shipper import Shipper
-from agents_sdk.shipping.transport import Transport
 
 if TYPE_CHECKING:
-    from opentelemetry.sdk.trace.export import SpanExporter
-
     from agents_sdk.metrics import AgentMetrics
     from agents_sdk.tracing import AgentTracing
-
-_TRUE = {"1", "true", "yes", "on"}
-
-
-def _env_flag(name: str) -> bool | None:
-    value = os.environ.get(name)
-    if value is None or value.strip() == "":
-        return None
-    return value.strip().lower() in _TRUE
-
-
-def _tracing_wanted(tracing: bool | None) -> bool:
-    if _env_flag("OTEL_SDK_DISABLED"):
-        return False
-    if tracing is not None:
-        return tracing
-    flag = _env_flag("AGENTS_SDK_TRACING")
-    if flag is not None:
-        return flag
-    exporter = (os.environ.get("OTEL_TRACES_EXPORTER") or "").strip().lower()
-    endpoint = os.environ.get("OTEL_EXPORTER_OTLP_ENDPOINT") or os.environ.get(
-        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT"
-    )
-    return bool(endpoint) or exporter not in ("", "none")
 
 
 def _in_background(work: Callable[[], None], name: str) -> threading.Event:
@@ -96,57 +64,33 @@ def _finished() -> threading.Event:
     return done
 
 
-def _port_from_env() -> int:
-    value = os.environ["AGENTS_SDK_METRICS_PORT"]
-    if not value.strip().isdigit() or not 0 <= int(value) <= 65535:
-        raise ValueError(f"AGENTS_SDK_METRICS_PORT={value!r} is not a port number (0-65535)")
-    return int(value)
-
-
 class Observability:
     """Metrics, JSON logs, traces and audit for one agent; any subset, by argument or env.
 
-    `journal_options` and `shipper_options` pass further settings (e.g. rotation, batches
-    in flight) through to the JournalWriter and the Shipper.
+    Each part takes its configuration object (`AuditConfig`, `MetricsConfig`,
+    `LoggingConfig`, `TracingConfig`), True (on, defaults), False (off) or None (the
+    environment decides); `audit` also takes a journal path. The 0.1 keywords
+    (`journal_path=`, `metrics_port=`, ...) still work until 0.3, with a DeprecationWarning.
     """
 
     def __init__(
         self,
         agent_id: str,
-        journal_path: str | os.PathLike[str] | None = None,
+        audit: AuditConfig | str | os.PathLike[str] | bool | None = None,
         *,
-        fsync: FsyncMode = "batch",
-        transport: Transport | None = None,
-        broker_url: str | None = None,
-        ingest_url: str | None = None,
-        ingest_token: str | None = None,
-        ship: bool = True,
-        ship_batch_size: int = 500,
-        journal_options: dict[str, Any] | None = None,
-        shipper_options: dict[str, Any] | None = None,
+        metrics: MetricsConfig | bool | None = None,
+        logging: LoggingConfig | bool | None = None,
+        tracing: TracingConfig | bool | None = None,
         agent_name: str | None = None,
-        metrics: bool | None = None,
-        metrics_port: int | None = None,
-        metrics_registry: Any = None,
-        logging: bool | None = None,
-        log_level: int | str | None = None,
-        log_stream: IO[str] | None = None,
-        log_flush_interval: float = DEFAULT_FLUSH_INTERVAL,
-        logger_name: str | None = None,
-        tracing: bool | None = None,
-        service_name: str | None = None,
-        otlp_endpoint: str | None = None,
-        otlp_protocol: str | None = None,
-        span_exporter: SpanExporter | None = None,
-        span_queue_size: int | None = None,
-        span_schedule_delay_millis: float | None = None,
-        set_global_tracer_provider: bool = False,
+        **deprecated: Any,
     ):
         if not agent_id or not isinstance(agent_id, str):
             raise ValueError("agent_id must be a non-empty string")
         self.agent_id = agent_id
         self.agent_name = agent_name or agent_id
         self._closed = False
+        parts = resolve_parts(audit, metrics, logging, tracing, deprecated)
+        self.parts: Parts = parts
 
         # Every part starts off, so a failure half-way through can shut down what started.
         self.metrics: AgentMetrics | NoMetrics = NoMetrics()
@@ -160,29 +104,22 @@ class Observability:
         self._instrumented = False
         self.metrics_port: int | None = None
         try:
-            self._start_parts(
-                metrics, metrics_port, metrics_registry, logging, log_level, log_stream,
-                log_flush_interval, logger_name, tracing, service_name, otlp_endpoint,
-                otlp_protocol, span_exporter, span_queue_size, span_schedule_delay_millis,
-                set_global_tracer_provider,
-            )  # fmt: skip
-            self._setup_audit(
-                journal_path,
-                fsync,
-                transport,
-                broker_url,
-                ingest_url,
-                ingest_token,
-                ship,
-                ship_batch_size,
-                journal_options or {},
-                shipper_options or {},
-            )
-            if self.journal is not None:
+            # Metrics first: the other parts report into them.
+            if parts.metrics is not None:
+                self.metrics = start_metrics(agent_id, parts.metrics)
+            if parts.tracing is not None:
+                self.tracing = start_tracing(agent_id, parts.tracing, self.metrics.span_dropped)
+                self._tracer = self.tracing.tracer
+            if parts.logging is not None:
+                self.logger = start_logging(agent_id, parts.logging)
+            if parts.audit is not None:
+                self.journal = open_journal(agent_id, parts.audit)
+                self._audit = self._audit_to_journal
+                self.shipper = start_shipper(self.journal, parts.audit)
                 self.metrics.track_audit_progress(self._audit_progress)
                 # Under multiprocess a scrape in another process cannot call us: keep files fresh.
                 self._refresh_on_record = self.metrics.enabled and bool(
-                    os.environ.get("PROMETHEUS_MULTIPROC_DIR")
+                    env.text(env.PROMETHEUS_MULTIPROC_DIR)
                 )
             # With every part off a hook is one shared no-op object (decorators return fn).
             self._instrumented = bool(
@@ -191,122 +128,11 @@ class Observability:
                 or not self.logger.disabled
                 or self.journal is not None
             )
-            if metrics_port is None and os.environ.get("AGENTS_SDK_METRICS_PORT"):
-                metrics_port = _port_from_env()
-            if metrics_port is not None:
-                self.metrics_port = self.metrics.serve(metrics_port)
+            if parts.metrics is not None and parts.metrics.port is not None:
+                self.metrics_port = self.metrics.serve(parts.metrics.port)
         except BaseException:
             self.shutdown(timeout=1.0)
             raise
-
-    def _start_parts(
-        self,
-        metrics: bool | None,
-        metrics_port: int | None,
-        metrics_registry: Any,
-        logging: bool | None,
-        log_level: int | str | None,
-        log_stream: IO[str] | None,
-        log_flush_interval: float,
-        logger_name: str | None,
-        tracing: bool | None,
-        service_name: str | None,
-        otlp_endpoint: str | None,
-        otlp_protocol: str | None,
-        span_exporter: SpanExporter | None,
-        span_queue_size: int | None,
-        span_schedule_delay_millis: float | None,
-        set_global_tracer_provider: bool,
-    ) -> None:
-        agent_id = self.agent_id
-        # Metrics first: the other parts report into them. The real parts are imported only
-        # when on: an agent without them never loads prometheus_client or the OTel SDK.
-        if metrics is None:
-            metrics = bool(
-                _env_flag("AGENTS_SDK_METRICS")
-                or metrics_port is not None
-                or os.environ.get("AGENTS_SDK_METRICS_PORT")
-            )
-        if metrics:
-            from agents_sdk.metrics import AgentMetrics
-
-            self.metrics = AgentMetrics(agent_id, registry=metrics_registry)
-
-        if _tracing_wanted(tracing):
-            from agents_sdk.tracing import AgentTracing, exporter_factory_from_env, otlp_exporter
-
-            if span_exporter is not None:
-                factory: Callable[[], SpanExporter] | None = lambda: span_exporter  # noqa: E731
-            elif otlp_endpoint is not None or otlp_protocol is not None:
-                factory = lambda: otlp_exporter(otlp_endpoint, otlp_protocol)  # noqa: E731
-            else:
-                factory = exporter_factory_from_env(None, None)
-            self.tracing = AgentTracing(
-                service_name or agent_id,
-                exporter_factory=factory,
-                on_drop=self.metrics.span_dropped,
-                max_queue_size=span_queue_size,
-                schedule_delay_millis=span_schedule_delay_millis,
-                set_global=set_global_tracer_provider,
-            )
-            self._tracer = self.tracing.tracer
-
-        if logging is None:
-            logging = bool(_env_flag("AGENTS_SDK_LOGGING"))
-        if logging:
-            level = log_level or os.environ.get("AGENTS_SDK_LOG_LEVEL", "INFO").upper()
-            self.logger = json_logger(
-                agent_id,
-                name=logger_name,
-                level=level,
-                stream=log_stream,
-                flush_interval=log_flush_interval,
-            )
-
-    def _setup_audit(
-        self,
-        journal_path: str | os.PathLike[str] | None,
-        fsync: FsyncMode,
-        transport: Transport | None,
-        broker_url: str | None,
-        ingest_url: str | None,
-        ingest_token: str | None,
-        ship: bool,
-        ship_batch_size: int,
-        journal_options: dict[str, Any],
-        shipper_options: dict[str, Any],
-    ) -> None:
-        if journal_path is None:
-            journal_path = os.environ.get("AGENTS_SDK_JOURNAL")
-        if journal_path is None:
-            return
-        self.journal = JournalWriter(
-            Path(journal_path), self.agent_id, fsync=fsync, **journal_options
-        )
-        self._audit = self._audit_to_journal
-        if not ship:
-            return
-        if transport is None:
-            # The portal's HTTP endpoint when one is named, else its Celery broker.
-            ingest_url = ingest_url or os.environ.get("AGENTS_SDK_INGEST_URL")
-            broker_url = broker_url or os.environ.get("CELERY_BROKER_URL")
-            token = ingest_token or os.environ.get("AGENTS_SDK_INGEST_TOKEN")
-            if ingest_url:
-                if not token:
-                    raise ValueError("ingest_url needs ingest_token (or AGENTS_SDK_INGEST_TOKEN)")
-                transport = HttpTransport(ingest_url, token)
-            elif broker_url:
-                transport = CeleryTransport(broker_url, token=token)
-        if transport is not None:
-            self.shipper = Shipper(
-                self.journal.path,
-                transport,
-                batch_size=ship_batch_size,
-                durable_offset=lambda: self.journal.durable_offset,
-                **shipper_options,
-            )
-            self.journal.add_listener(self.shipper.wakeup)
-            self.shipper.start()
 
     # --- hooks ------------------------------------------------------------------------------
 
@@ -410,7 +236,7 @@ class Observability:
         Without explicit ids the event carries the active span's trace_id and span_id.
         """
         if self.journal is None:
-            raise RuntimeError("audit is off: pass journal_path= (or set AGENTS_SDK_JOURNAL)")
+            raise RuntimeError(f"audit is off: pass audit=AuditConfig(...) (or set {env.JOURNAL})")
         if trace_id is None and span_id is None:
             trace_id, span_id = current_ids()
         return self._audit_to_journal(

@@ -20,6 +20,8 @@ from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 
+from agents_sdk import environment as env
+
 INSTRUMENTATION_NAME = "agents_sdk"
 PROTOCOLS = ("grpc", "http/protobuf")
 
@@ -110,10 +112,6 @@ class CountingBatchSpanProcessor(SpanProcessor):
             self._inner.span_exporter.shutdown()
 
 
-def _env(name: str, traces_name: str) -> str | None:
-    return os.environ.get(traces_name) or os.environ.get(name) or None
-
-
 def otlp_exporter(endpoint: str | None = None, protocol: str | None = None) -> SpanExporter:
     """An OTLP span exporter for `protocol` (grpc or http/protobuf), per OTEL_* when unset.
 
@@ -122,7 +120,7 @@ def otlp_exporter(endpoint: str | None = None, protocol: str | None = None) -> S
     """
     protocol = (
         protocol
-        or _env("OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+        or env.first(env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL, env.OTEL_EXPORTER_OTLP_PROTOCOL)
         or "grpc"
     )
     if protocol not in PROTOCOLS:
@@ -147,7 +145,7 @@ def exporter_factory_from_env(
     endpoint: str | None, protocol: str | None
 ) -> Callable[[], SpanExporter] | None:
     """What OTEL_TRACES_EXPORTER asks for: otlp (default), console, or none (no export)."""
-    names = (os.environ.get("OTEL_TRACES_EXPORTER") or "otlp").lower()
+    names = (env.text(env.OTEL_TRACES_EXPORTER) or "otlp").lower()
     chosen = [n.strip() for n in names.split(",") if n.strip()]
     if "none" in chosen or not chosen:
         return None
@@ -178,7 +176,7 @@ class AgentTracing:
     ):
         attributes = dict(resource_attributes or {})
         # OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES are read by Resource.create.
-        if service_name and not os.environ.get("OTEL_SERVICE_NAME"):
+        if service_name and not env.text(env.OTEL_SERVICE_NAME):
             attributes.setdefault("service.name", service_name)
         self.provider = TracerProvider(resource=Resource.create(attributes))
         self.processor: CountingBatchSpanProcessor | None = None

@@ -26,7 +26,7 @@ from pathlib import Path
 
 from opentelemetry.sdk.trace.export import SpanExporter, SpanExportResult
 
-from agents_sdk import Observability
+from agents_sdk import AuditConfig, LoggingConfig, Observability, TracingConfig
 from benchmarks.reference import REFERENCE_PACKAGE, REFERENCE_VERSION, run_reference
 
 # The reference's step, in its own venv: ObservabilityManager with metrics, logging and
@@ -147,27 +147,31 @@ def main() -> None:
     log_file = open(workdir / "agent.log", "w")  # noqa: SIM115 - closed below
 
     def configure(name: str, **parts) -> Observability:
-        return Observability(f"bench-{name}", ship=False, log_stream=log_file, **parts)
+        return Observability(f"bench-{name}", **parts)
 
-    tracing = {"tracing": True, "otlp_endpoint": endpoint, "otlp_protocol": "grpc"}
+    logging = LoggingConfig(stream=log_file)
+    tracing = TracingConfig(otlp_endpoint=endpoint, otlp_protocol="grpc")
+
+    def audit(name: str) -> AuditConfig:
+        return AuditConfig(workdir / name, ship=False)
+
     configs = {
         "off (baseline)": {},
         "metrics only": {"metrics": True},
-        "logging only (3 lines)": {"logging": True},
-        "audit only": {"journal_path": workdir / "audit-only.jsonl"},
-        "tracing only": tracing,
+        "logging only (3 lines)": {"logging": logging},
+        "audit only": {"audit": audit("audit-only.jsonl")},
+        "tracing only": {"tracing": tracing},
         "all on, spans not sent": {
             "metrics": True,
-            "logging": True,
-            "journal_path": workdir / "all-unsent.jsonl",
-            "tracing": True,
-            "span_exporter": _Discard(),
+            "logging": logging,
+            "audit": audit("all-unsent.jsonl"),
+            "tracing": TracingConfig(span_exporter=_Discard()),
         },
         "all parts on": {
             "metrics": True,
-            "logging": True,
-            "journal_path": workdir / "all.jsonl",
-            **tracing,
+            "logging": logging,
+            "audit": audit("all.jsonl"),
+            "tracing": tracing,
         },
     }
     agents = {name: configure(str(i), **parts) for i, (name, parts) in enumerate(configs.items())}

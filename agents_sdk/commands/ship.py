@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 import threading
 import time
 
+from agents_sdk import environment as env
 from agents_sdk.audit.journal import JournalLocked, acquire_writer_lock
 from agents_sdk.commands import Command, CommandError, existing_journal
 
@@ -32,7 +32,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     target.add_argument("--url", metavar="URL", help="portal base URL for POST /api/v1/ingest")
     parser.add_argument(
         "--token",
-        default=os.environ.get("AGENTS_SDK_INGEST_TOKEN"),
+        default=env.text(env.INGEST_TOKEN),
         help="the agent's ingest token (default: $AGENTS_SDK_INGEST_TOKEN); required with --url",
     )
     parser.add_argument("--batch-size", type=int, default=1000, help="events per batch")

@@ -4,7 +4,14 @@ import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import StatusCode
 
-from agents_sdk import InvalidEvent, Observability, current_call, enable_observability
+from agents_sdk import (
+    AuditConfig,
+    InvalidEvent,
+    Observability,
+    TracingConfig,
+    current_call,
+    enable_observability,
+)
 from tests.independent_chain import read_journal, verify_chain
 
 
@@ -17,11 +24,11 @@ def spans():
 def make_obs(tmp_path, spans):
     made = []
 
-    def make(agent_id="agent-1", **options):
-        options.setdefault("tracing", True)
-        if options["tracing"]:
-            options.setdefault("span_exporter", spans)
-        obs = Observability(agent_id, tmp_path / f"{agent_id}.jsonl", ship=False, **options)
+    def make(agent_id="agent-1", tracing=True, **parts):
+        if tracing is True:
+            tracing = TracingConfig(span_exporter=spans)
+        audit = AuditConfig(tmp_path / f"{agent_id}.jsonl", ship=False)
+        obs = Observability(agent_id, audit, tracing=tracing, **parts)
         made.append(obs)
         return obs
 
@@ -244,11 +251,9 @@ def test_enable_observability_instruments_an_agent_class(tmp_path, spans):
         step="run",
         llm={"think": {"provider": "openai", "model": "gpt-4o"}},
         tools=["search", "fetch"],
-        journal_path=tmp_path / "agent.jsonl",
-        ship=False,
+        audit=AuditConfig(tmp_path / "agent.jsonl", ship=False),
         metrics=True,
-        tracing=True,
-        span_exporter=spans,
+        tracing=TracingConfig(span_exporter=spans),
     )
     class SupportAgent:
         def __init__(self, agent_id):
@@ -328,7 +333,9 @@ def test_enable_observability_defaults_to_a_step_method_and_accepts_an_assigned_
             return x * 2
 
     agent = Agent()
-    agent.observability = Observability("assigned", tmp_path / "j.jsonl", ship=False)
+    agent.observability = Observability(
+        "assigned", audit=AuditConfig(tmp_path / "j.jsonl", ship=False)
+    )
     assert agent.step(21) == 42
     agent.observability.shutdown()
     (event,) = read_journal(tmp_path / "j.jsonl")

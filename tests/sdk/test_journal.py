@@ -10,14 +10,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from agents_sdk import InvalidEvent, JournalLocked, JournalWriter, Observability
+from agents_sdk import AuditConfig, InvalidEvent, JournalLocked, JournalWriter, Observability
 from agents_sdk.audit.journal import torn_path
 from tests.independent_chain import read_journal, verify_chain
 
 
 def test_recorded_events_verify_independently(tmp_path):
     path = tmp_path / "agent.jsonl"
-    with Observability("agent-1", path, ship=False) as obs:
+    with Observability("agent-1", audit=AuditConfig(path, ship=False)) as obs:
         obs.record_audit("llm_call", details={"model": "m", "cost_usd": 0.5, "ünï": [1.5, None]})
         obs.record_audit(
             "tool_execute",

@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from agents_sdk import JsonFormatter, Observability, log_context
+from agents_sdk import JsonFormatter, LoggingConfig, Observability, TracingConfig, log_context
 
 RFC3339_UTC = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z$")
 
@@ -42,7 +42,9 @@ def lines(stream: io.StringIO) -> list[dict]:
 def test_a_line_has_the_fields_and_the_active_trace(tmp_path):
     out = io.StringIO()
     obs = Observability(
-        "agent-7", logging=True, log_stream=out, tracing=True, span_exporter=InMemorySpanExporter()
+        "agent-7",
+        logging=LoggingConfig(stream=out),
+        tracing=TracingConfig(span_exporter=InMemorySpanExporter()),
     )
     with obs.tool_call("search") as call, log_context(request_id="r-1"):
         obs.logger.info("found %d tickets", 3, extra={"query": "refund", "limit": 10})
@@ -68,7 +70,7 @@ def test_a_line_has_the_fields_and_the_active_trace(tmp_path):
 
 def test_exceptions_are_logged_with_their_traceback():
     out = io.StringIO()
-    obs = Observability("agent-7", logging=True, log_stream=out)
+    obs = Observability("agent-7", logging=LoggingConfig(stream=out))
     try:
         raise ValueError("bad input")
     except ValueError:
@@ -81,14 +83,9 @@ def test_exceptions_are_logged_with_their_traceback():
 def test_nothing_is_formatted_for_a_record_below_the_level():
     out = io.StringIO()
     obs = Observability(
-        # A logger no earlier test made: pytest attaches its own (formatting) capture
-        # handlers to existing non-propagating loggers.
         "probe-agent",
-        logging=True,
-        log_stream=out,
-        log_level="INFO",
-        tracing=True,
-        span_exporter=InMemorySpanExporter(),
+        logging=LoggingConfig(stream=out, level="INFO"),
+        tracing=TracingConfig(span_exporter=InMemorySpanExporter()),
     )
     probe = CountsFormatting()
     obs.logger.debug("payload %s %r", probe, probe)
@@ -112,11 +109,8 @@ def test_hooks_log_at_debug_with_their_outcome():
     out = io.StringIO()
     obs = Observability(
         "agent-7",
-        logging=True,
-        log_stream=out,
-        log_level="DEBUG",
-        tracing=True,
-        span_exporter=InMemorySpanExporter(),
+        logging=LoggingConfig(stream=out, level="DEBUG"),
+        tracing=TracingConfig(span_exporter=InMemorySpanExporter()),
     )
     with obs.tool_call("search") as call:
         call.add_details(name="a detail named like a LogRecord field", args=[1])
@@ -130,7 +124,7 @@ def test_hooks_log_at_debug_with_their_outcome():
 
 def test_context_is_per_thread_and_per_task():
     out = io.StringIO()
-    obs = Observability("agent-7", logging=True, log_stream=out)
+    obs = Observability("agent-7", logging=LoggingConfig(stream=out))
     barrier = threading.Barrier(4)
 
     def worker(n: int) -> None:
@@ -207,7 +201,7 @@ def wait_for_lines(stream: io.StringIO, count: int, timeout: float = 5.0) -> lis
 
 def test_lines_are_written_within_the_flush_interval_without_shutdown():
     out = io.StringIO()
-    obs = Observability("agent-7", logging=True, log_stream=out, log_flush_interval=0.05)
+    obs = Observability("agent-7", logging=LoggingConfig(stream=out, flush_interval=0.05))
     obs.logger.info("first")
     obs.logger.info("second")
     assert [line["message"] for line in wait_for_lines(out, 2)] == ["first", "second"]
@@ -221,7 +215,7 @@ def test_lines_are_written_within_the_flush_interval_without_shutdown():
 def test_a_warning_is_written_at_once_after_the_lines_before_it():
     out = io.StringIO()
     # An interval no test waits out: only the warning can have written the lines.
-    obs = Observability("agent-7", logging=True, log_stream=out, log_flush_interval=3600)
+    obs = Observability("agent-7", logging=LoggingConfig(stream=out, flush_interval=3600))
     obs.logger.info("context")
     obs.logger.warning("something is off")
     assert [(line["level"], line["message"]) for line in lines(out)] == [
@@ -233,7 +227,7 @@ def test_a_warning_is_written_at_once_after_the_lines_before_it():
 
 def test_a_zero_interval_writes_every_line_at_once():
     out = io.StringIO()
-    obs = Observability("agent-7", logging=True, log_stream=out, log_flush_interval=0)
+    obs = Observability("agent-7", logging=LoggingConfig(stream=out, flush_interval=0))
     obs.logger.info("now")
     assert [line["message"] for line in lines(out)] == ["now"]
     obs.shutdown()
@@ -241,8 +235,8 @@ def test_a_zero_interval_writes_every_line_at_once():
 
 FORKING_AGENT = """
 import os, sys
-from agents_sdk import Observability
-obs = Observability("fork-agent", logging=True, log_flush_interval=3600)
+from agents_sdk import LoggingConfig, Observability
+obs = Observability("fork-agent", logging=LoggingConfig(flush_interval=3600))
 obs.logger.info("parent, before the fork")
 pid = os.fork()
 if pid == 0:
@@ -264,7 +258,7 @@ def test_pending_lines_are_written_at_exit_once_each_across_a_fork():
 
 def test_stack_info_still_shows_the_callers_stack():
     out = io.StringIO()
-    obs = Observability("agent-7", logging=True, log_stream=out, log_flush_interval=0)
+    obs = Observability("agent-7", logging=LoggingConfig(stream=out, flush_interval=0))
 
     def the_agents_own_function():
         obs.logger.info("where am I", stack_info=True)
@@ -277,7 +271,7 @@ def test_stack_info_still_shows_the_callers_stack():
 
 def test_shutdown_writes_pending_lines_and_stops_the_flush_thread():
     out = io.StringIO()
-    obs = Observability("agent-7", logging=True, log_stream=out, log_flush_interval=3600)
+    obs = Observability("agent-7", logging=LoggingConfig(stream=out, flush_interval=3600))
     before = set(threading.enumerate())
     obs.logger.info("pending")  # the first pending line starts the handler's thread
     flushers = [t for t in set(threading.enumerate()) - before if t.name == "agents-sdk-log-flush"]

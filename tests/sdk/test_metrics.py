@@ -11,7 +11,7 @@ import pytest
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from agents_sdk import InMemoryTransport, Observability
+from agents_sdk import AuditConfig, InMemoryTransport, MetricsConfig, Observability
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -61,7 +61,9 @@ def exercise(obs: Observability) -> None:
 
 
 def test_exposition_has_every_dashboard_metric_with_its_labels_and_values(tmp_path):
-    obs = Observability("a-1", tmp_path / "j.jsonl", ship=False, metrics=True, tracing=False)
+    obs = Observability(
+        "a-1", audit=AuditConfig(tmp_path / "j.jsonl", ship=False), metrics=True, tracing=False
+    )
     exercise(obs)
     text = obs.metrics.exposition().decode()
     families = {f.name: f for f in text_string_to_metric_families(text)}
@@ -97,7 +99,7 @@ def test_exposition_has_every_dashboard_metric_with_its_labels_and_values(tmp_pa
 def test_promtool_accepts_the_exposition(tmp_path):
     # promtool comes with the Debian package `prometheus` (installed by .ci/run).
     assert shutil.which("promtool"), "promtool is missing: apt-get install prometheus"
-    obs = Observability("a-1", tmp_path / "j.jsonl", ship=False, metrics=True)
+    obs = Observability("a-1", audit=AuditConfig(tmp_path / "j.jsonl", ship=False), metrics=True)
     exercise(obs)
     proc = subprocess.run(
         ["promtool", "check", "metrics"],
@@ -111,7 +113,9 @@ def test_promtool_accepts_the_exposition(tmp_path):
 
 def test_shipped_and_pending_follow_the_shipper(tmp_path):
     transport = InMemoryTransport()
-    obs = Observability("a-1", tmp_path / "j.jsonl", metrics=True, transport=transport)
+    obs = Observability(
+        "a-1", audit=AuditConfig(tmp_path / "j.jsonl", transport=transport), metrics=True
+    )
     for i in range(5):
         obs.record_audit("data_access", details={"i": i})
     assert obs.shutdown(timeout=10)
@@ -135,7 +139,7 @@ def test_each_observability_has_its_own_registry_unless_the_global_one_is_asked(
         is None
     )
 
-    shared = Observability("a-3", metrics=True, metrics_registry=REGISTRY)
+    shared = Observability("a-3", metrics=MetricsConfig(registry=REGISTRY))
     try:
         with shared.step():
             pass
@@ -151,7 +155,7 @@ def test_each_observability_has_its_own_registry_unless_the_global_one_is_asked(
 
 
 def test_http_endpoint_serves_the_exposition(tmp_path):
-    obs = Observability("a-1", metrics=True, metrics_port=0)
+    obs = Observability("a-1", metrics=MetricsConfig(port=0))
     with obs.tool_call("search"):
         pass
     with urllib.request.urlopen(f"http://127.0.0.1:{obs.metrics_port}/metrics", timeout=5) as r:
@@ -183,10 +187,10 @@ def test_metrics_by_environment(monkeypatch):
 WORKER = textwrap.dedent(
     """
     import sys
-    from agents_sdk import Observability
+    from agents_sdk import AuditConfig, MetricsConfig, Observability
     steps, journal, serve = int(sys.argv[1]), sys.argv[2], sys.argv[3] == "serve"
-    obs = Observability("mp-agent", journal, ship=False, metrics=True,
-                        metrics_port=0 if serve else None)
+    obs = Observability("mp-agent", AuditConfig(journal, ship=False),
+                        metrics=MetricsConfig(port=0 if serve else None))
     for _ in range(steps):
         with obs.step():
             with obs.tool_call("search"):

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
-from agents_sdk import JournalLocked, Observability
+from agents_sdk import AuditConfig, JournalLocked, LoggingConfig, Observability, TracingConfig
 from tests.independent_chain import read_journal, verify_chain
 
 
@@ -54,9 +54,10 @@ def test_arguments_win_over_the_environment(monkeypatch):
 
 def test_record_audit_takes_the_active_span_ids(tmp_path):
     obs = Observability(
-        "agent-1", tmp_path / "j.jsonl", ship=False, tracing=True,
-        span_exporter=InMemorySpanExporter(),
-    )  # fmt: skip
+        "agent-1",
+        audit=AuditConfig(tmp_path / "j.jsonl", ship=False),
+        tracing=TracingConfig(span_exporter=InMemorySpanExporter()),
+    )
     with obs.step() as step:
         obs.record_audit("data_access", resource="db://customers")
         obs.record_audit("data_access", trace_id="ab" * 16, span_id="cd" * 8)
@@ -73,9 +74,12 @@ def test_asyncio_callers(tmp_path):
 
     async def main():
         async with Observability(
-            "agent-1", tmp_path / "j.jsonl", ship=False, fsync="always", metrics=True,
-            logging=True, log_stream=out, tracing=True, span_exporter=InMemorySpanExporter(),
-        ) as obs:  # fmt: skip
+            "agent-1",
+            audit=AuditConfig(tmp_path / "j.jsonl", ship=False, fsync="always"),
+            metrics=True,
+            logging=LoggingConfig(stream=out),
+            tracing=TracingConfig(span_exporter=InMemorySpanExporter()),
+        ) as obs:
             async with obs.step("async") as step:
                 await obs.arecord_audit("data_access", details={"rows": 3})
                 await obs.apermission_request("read", granted=True)
@@ -92,9 +96,11 @@ def test_asyncio_callers(tmp_path):
 
 def test_shutdown_is_bounded_when_the_collector_is_unreachable_and_idempotent(tmp_path):
     obs = Observability(
-        "agent-1", tmp_path / "j.jsonl", ship=False, metrics=True, tracing=True,
-        otlp_endpoint="http://127.0.0.1:9", otlp_protocol="http/protobuf",
-    )  # fmt: skip
+        "agent-1",
+        audit=AuditConfig(tmp_path / "j.jsonl", ship=False),
+        metrics=True,
+        tracing=TracingConfig(otlp_endpoint="http://127.0.0.1:9", otlp_protocol="http/protobuf"),
+    )
     for _ in range(20):
         with obs.step():
             pass
@@ -106,7 +112,7 @@ def test_shutdown_is_bounded_when_the_collector_is_unreachable_and_idempotent(tm
 
 
 def test_the_existing_audit_signature_still_works(tmp_path):
-    with Observability("agent-1", tmp_path / "j.jsonl", ship=False) as obs:
+    with Observability("agent-1", audit=AuditConfig(tmp_path / "j.jsonl", ship=False)) as obs:
         event = obs.record_audit("tool_execute", "failure", details={"tool": "x"})
     assert event["seq"] == 0
     assert read_journal(tmp_path / "j.jsonl")[0]["result"] == "failure"
@@ -116,7 +122,9 @@ def test_bad_configuration_is_refused_clearly(monkeypatch):
     with pytest.raises(ValueError, match="agent_id"):
         Observability("")
     with pytest.raises(ValueError, match="OTLP protocol 'udp'"):
-        Observability("a", tracing=True, otlp_endpoint="http://127.0.0.1:4317", otlp_protocol="udp")
+        Observability(
+            "a", tracing=TracingConfig(otlp_endpoint="http://127.0.0.1:4317", otlp_protocol="udp")
+        )
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "zipkin")
     with pytest.raises(ValueError, match="OTEL_TRACES_EXPORTER"):
         Observability("a", tracing=True)
@@ -140,13 +148,15 @@ def test_parts_that_are_off_do_not_even_load_their_libraries():
 
 def test_a_failed_start_releases_what_it_had_started(tmp_path, monkeypatch):
     path = tmp_path / "j.jsonl"
-    with Observability("a", path, ship=False):
+    with Observability("a", audit=AuditConfig(path, ship=False)):
         before = {t.name for t in threading.enumerate()}
         with pytest.raises(JournalLocked):
             Observability(
-                "a", path, ship=False, tracing=True, span_exporter=InMemorySpanExporter(),
+                "a",
+                audit=AuditConfig(path, ship=False),
                 logging=True,
-            )  # fmt: skip
+                tracing=TracingConfig(span_exporter=InMemorySpanExporter()),
+            )
         time.sleep(0.1)
         assert {t.name for t in threading.enumerate()} <= before  # no span worker left behind
     monkeypatch.setenv("AGENTS_SDK_METRICS_PORT", "http")

@@ -5,7 +5,7 @@ import time
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from agents_sdk import Observability
+from agents_sdk import AuditConfig, Observability, TracingConfig
 from tests.independent_chain import read_journal
 from tests.support.otlp_receiver import OtlpGrpcReceiver, OtlpHttpReceiver
 
@@ -43,12 +43,12 @@ def test_spans_reach_a_grpc_receiver_with_genai_names_attributes_and_parentage(
 ):
     obs = Observability(
         "support-agent",
-        tmp_path / "audit.jsonl",
-        ship=False,
-        tracing=True,
-        otlp_endpoint=grpc_receiver.endpoint,
-        otlp_protocol="grpc",
-        service_name="support-service",
+        audit=AuditConfig(tmp_path / "audit.jsonl", ship=False),
+        tracing=TracingConfig(
+            otlp_endpoint=grpc_receiver.endpoint,
+            otlp_protocol="grpc",
+            service_name="support-service",
+        ),
     )
     run_agent_step(obs)
     assert obs.shutdown(timeout=10)
@@ -117,7 +117,7 @@ def test_http_protobuf_exporter_configured_by_otel_environment(http_receiver, mo
 
 def test_otel_sdk_disabled_turns_tracing_off_even_when_asked(monkeypatch, tmp_path):
     monkeypatch.setenv("OTEL_SDK_DISABLED", "true")
-    obs = Observability("a", tmp_path / "j.jsonl", ship=False, tracing=True)
+    obs = Observability("a", audit=AuditConfig(tmp_path / "j.jsonl", ship=False), tracing=True)
     assert not obs.tracing.enabled
     with obs.step("s") as step:
         pass
@@ -128,7 +128,7 @@ def test_otel_sdk_disabled_turns_tracing_off_even_when_asked(monkeypatch, tmp_pa
 
 def test_traces_exporter_none_makes_spans_for_correlation_without_exporting(monkeypatch, tmp_path):
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "none")
-    obs = Observability("a", tmp_path / "j.jsonl", ship=False, tracing=True)
+    obs = Observability("a", audit=AuditConfig(tmp_path / "j.jsonl", ship=False), tracing=True)
     assert obs.tracing.processor is None
     with obs.step("s") as step:
         pass
@@ -148,11 +148,12 @@ def test_a_full_span_queue_drops_spans_counts_them_and_shutdown_stays_bounded():
     obs = Observability(
         "busy",
         metrics=True,
-        tracing=True,
-        otlp_endpoint=f"http://127.0.0.1:{unused_port()}",
-        otlp_protocol="grpc",
-        span_queue_size=4,
-        span_schedule_delay_millis=10,
+        tracing=TracingConfig(
+            otlp_endpoint=f"http://127.0.0.1:{unused_port()}",
+            otlp_protocol="grpc",
+            queue_size=4,
+            schedule_delay_millis=10,
+        ),
     )
     for _ in range(60):
         with obs.tool_call("ping"):
@@ -168,10 +169,9 @@ def test_a_full_span_queue_drops_spans_counts_them_and_shutdown_stays_bounded():
 def test_a_forked_child_exports_its_own_spans(grpc_receiver):
     obs = Observability(
         "forking",
-        tracing=True,
-        otlp_endpoint=grpc_receiver.endpoint,
-        otlp_protocol="grpc",
-        span_schedule_delay_millis=50,
+        tracing=TracingConfig(
+            otlp_endpoint=grpc_receiver.endpoint, otlp_protocol="grpc", schedule_delay_millis=50
+        ),
     )
     with obs.step("parent"):
         pass
@@ -201,7 +201,9 @@ def test_the_global_tracer_provider_is_left_alone_unless_asked():
     from opentelemetry import trace
 
     before = trace.get_tracer_provider()
-    obs = Observability("a", tracing=True, otlp_endpoint="http://127.0.0.1:9", otlp_protocol="grpc")
+    obs = Observability(
+        "a", tracing=TracingConfig(otlp_endpoint="http://127.0.0.1:9", otlp_protocol="grpc")
+    )
     assert trace.get_tracer_provider() is before
     assert obs.tracing.provider is not before
     obs.shutdown(timeout=0.5)

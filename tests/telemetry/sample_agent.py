@@ -10,7 +10,7 @@ from __future__ import annotations
 import argparse
 import time
 
-from agents_sdk import Observability
+from agents_sdk import AuditConfig, MetricsConfig, Observability
 
 TOOLS = ("search_tickets", "send_email")
 
@@ -44,11 +44,8 @@ def main() -> None:
     args = parser.parse_args()
     obs = Observability(
         args.agent_id,
-        args.journal,
-        broker_url=args.broker,
-        ingest_token=args.token,
-        metrics=True,
-        metrics_port=args.metrics_port,
+        AuditConfig(args.journal, broker_url=args.broker, ingest_token=args.token),
+        metrics=MetricsConfig(port=args.metrics_port),
     )
     deadline = time.monotonic() + args.seconds
     i = 0
