@@ -11,20 +11,7 @@ from agents_sdk import JournalWriter
 from agents_sdk.audit.journal import read_events, torn_path
 from agents_sdk.audit.segments import journal_files, list_segments
 from tests.independent_chain import read_journal, verify_chain
-
-
-def all_events(path):
-    """The events of every file, read independently: segments by name order, then the active."""
-    segments = sorted(
-        p
-        for p in path.parent.iterdir()
-        if p.name.startswith(path.name + ".") and p.name.rsplit(".", 1)[1].isdigit()
-    )
-    events = []
-    for file in [*segments, path]:
-        if file.exists():
-            events.extend(read_journal(file))
-    return events
+from tests.sdk.journal_files import all_events
 
 
 def test_size_rotation_keeps_one_chain_across_files(tmp_path):

@@ -14,7 +14,7 @@ import pytest
 from agents_sdk import JournalWriter
 from agents_sdk.audit.segments import list_segments
 
-ROOT = Path(__file__).resolve().parents[2]
+ROOT = Path(__file__).resolve().parents[3]
 
 
 def cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:

@@ -26,7 +26,7 @@ from agents_sdk.audit.chain import (
     validate_envelope,
 )
 
-VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "chain_v1.json").read_text())
+VECTORS = json.loads((Path(__file__).parents[2] / "vectors" / "chain_v1.json").read_text())
 FIELDS = [name for name in VECTORS[0] if name != "pii"]
 
 # Text near the edges the checks care about: NUL, non-ASCII, hex case, trailing newlines.

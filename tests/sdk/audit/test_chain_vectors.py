@@ -13,7 +13,7 @@ from agents_sdk.audit.chain import (
 )
 from tests.independent_chain import event_hash, verify_chain
 
-VECTORS = json.loads((Path(__file__).parents[1] / "vectors" / "chain_v1.json").read_text())
+VECTORS = json.loads((Path(__file__).parents[2] / "vectors" / "chain_v1.json").read_text())
 
 
 @pytest.mark.parametrize("event", VECTORS, ids=lambda e: f"seq{e['seq']}")

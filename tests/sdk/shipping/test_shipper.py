@@ -18,7 +18,7 @@ from agents_sdk.shipping.transport import Batch, TransportError
 from obsportal.ingest.models import AuditEvent
 from obsportal.ingest.services import admit_batch
 from tests.independent_chain import read_journal
-from tests.sdk.test_rotation import all_events
+from tests.sdk.journal_files import all_events
 
 pytestmark = pytest.mark.django_db
 
