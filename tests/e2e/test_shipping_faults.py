@@ -21,7 +21,7 @@ from agents_sdk.shipping.cursor import load_cursor
 from agents_sdk.shipping.transports import BatchRejected, CeleryTransport, HttpTransport
 from obsportal.ingest.models import AuditEvent
 from tests.e2e.conftest import ROOT, worker_env
-from tests.sdk.test_rotation import all_events
+from tests.sdk.journal_files import all_events
 from tests.support.celery_worker import worker_argv
 from tests.support.services import OwnRedis
 
