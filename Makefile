@@ -4,7 +4,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 DEMO_PORT ?= 8000
 
-.PHONY: demo test install lint format docs
+.PHONY: demo test install lint format docs typecheck
 
 $(VENV)/.installed: requirements.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -36,3 +36,6 @@ format: install
 # The documentation site into site/ (strict: warnings are errors); `mkdocs serve` to preview.
 docs: install
 	NO_MKDOCS_2_WARNING=1 $(VENV)/bin/mkdocs build --strict
+
+typecheck: install
+	$(VENV)/bin/mypy

@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Any
 
+__all__ = ["active_span_context", "current_ids", "otel_context", "trace"]
+
 try:
     from opentelemetry import context as otel_context
     from opentelemetry import trace

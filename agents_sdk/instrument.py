@@ -51,6 +51,14 @@ def _method_hook(
     return run
 
 
+def _step_maker(name: str) -> Callable[[Any], _Call]:
+    return lambda agent: Step(agent.observability, name)
+
+
+def _tool_maker(tool: str) -> Callable[[Any], _Call]:
+    return lambda agent: ToolCall(agent.observability, tool)
+
+
 def enable_observability(
     cls: type | None = None,
     *,
@@ -73,7 +81,7 @@ def enable_observability(
 
     def decorate(agent_cls: type) -> type:
         def get(self: Any) -> Observability:
-            obs = self.__dict__.get("_observability")
+            obs: Observability | None = self.__dict__.get("_observability")
             if obs is None:
                 agent_id = getattr(self, agent_id_attribute, None) or agent_cls.__name__
                 obs = Observability(agent_id=agent_id, **observability_options)
@@ -98,9 +106,7 @@ def enable_observability(
             setattr(
                 agent_cls,
                 name,
-                _method_hook(
-                    getattr(agent_cls, name), lambda self, n=name: Step(self.observability, n)
-                ),
+                _method_hook(getattr(agent_cls, name), _step_maker(name)),
             )
         for name, spec in _as_mapping(llm).items():
             fixed = dict(spec or {})
@@ -119,10 +125,7 @@ def enable_observability(
             setattr(
                 agent_cls,
                 name,
-                _method_hook(
-                    getattr(agent_cls, name),
-                    lambda self, t=(tool or name): ToolCall(self.observability, t),
-                ),
+                _method_hook(getattr(agent_cls, name), _tool_maker(tool or name)),
             )
         return agent_cls
 

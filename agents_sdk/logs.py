@@ -154,7 +154,7 @@ class BatchingLineHandler(logging.Handler):
         ref = weakref.ref(self)
         # A forked child has no flusher thread, and the lines pending in the parent are
         # the parent's to write: it starts empty and starts its own thread when it logs.
-        os.register_at_fork(after_in_child=lambda: (h := ref()) and h._forget_parent())
+        os.register_at_fork(after_in_child=lambda: _forget_parent_of(ref()))
 
     def emit(self, record: logging.LogRecord) -> None:
         try:
@@ -210,6 +210,11 @@ class BatchingLineHandler(logging.Handler):
         self._wake = threading.Event()
         self._closed = threading.Event()
         self._flusher_pid = 0
+
+
+def _forget_parent_of(handler: BatchingLineHandler | None) -> None:
+    if handler is not None:
+        handler._forget_parent()
 
 
 def _flush_periodically(
@@ -279,7 +284,9 @@ def _skip_caller_lookup(logger: logging.Logger) -> None:
         return
     find_caller = logger.findCaller
 
-    def find_caller_when_asked(stack_info: bool = False, stacklevel: int = 1) -> tuple:
+    def find_caller_when_asked(
+        stack_info: bool = False, stacklevel: int = 1
+    ) -> tuple[str, int, str, str | None]:
         if stack_info:
             return find_caller(stack_info, stacklevel + 1)  # + this frame
         return _NO_CALLER

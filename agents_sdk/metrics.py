@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from prometheus_client import (
@@ -25,6 +25,7 @@ from prometheus_client import (
     start_http_server,
 )
 from prometheus_client import multiprocess as prom_multiprocess
+from prometheus_client.metrics_core import Metric
 
 from agents_sdk import environment as env
 
@@ -45,7 +46,7 @@ class _RefreshingRegistry(CollectorRegistry):
         super().__init__(auto_describe=True)
         self.before_collect: Callable[[], None] | None = None
 
-    def collect(self):  # type: ignore[override]
+    def collect(self) -> Iterable[Metric]:
         if self.before_collect is not None:
             self.before_collect()
         return super().collect()
@@ -56,10 +57,10 @@ class _MultiProcessView(CollectorRegistry):
 
     def __init__(self, path: str, refresh: Callable[[], None]):
         super().__init__()
-        prom_multiprocess.MultiProcessCollector(self, path=path)
+        prom_multiprocess.MultiProcessCollector(self, path=path)  # type: ignore[no-untyped-call]
         self._refresh = refresh
 
-    def collect(self):  # type: ignore[override]
+    def collect(self) -> Iterable[Metric]:
         self._refresh()
         return super().collect()
 
@@ -156,7 +157,7 @@ class AgentMetrics:
         self._audit_pending = self.audit_pending.labels(a)
         self._spans_dropped = self.spans_dropped.labels(a)
         self._overhead = self.overhead.labels(a)
-        self._children: dict[tuple, Any] = {}
+        self._children: dict[tuple[int, ...] | tuple[Any, ...], Any] = {}
         if isinstance(self.registry, _RefreshingRegistry):
             self.registry.before_collect = self.refresh_audit_progress
 
@@ -245,7 +246,8 @@ class AgentMetrics:
     def serve(self, port: int, addr: str = "127.0.0.1") -> int:
         """Serve `/metrics` on a daemon thread; returns the bound port (0 picks a free one)."""
         self._server, _ = start_http_server(port, addr=addr, registry=self.exposition_registry())
-        return self._server.server_port
+        bound: int = self._server.server_port
+        return bound
 
     def shutdown(self) -> None:
         self.refresh_audit_progress()
@@ -255,7 +257,7 @@ class AgentMetrics:
             self._server = None
         if multiprocess_dir() is not None:
             # Live gauges of this process stop counting; its counters stay in the totals.
-            prom_multiprocess.mark_process_dead(os.getpid())
+            prom_multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
 
 
 def global_registry() -> CollectorRegistry:

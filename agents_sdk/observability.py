@@ -13,7 +13,7 @@ import os
 import threading
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from agents_sdk import environment as env
 from agents_sdk._off import NoMetrics, NoTracing
@@ -42,6 +42,8 @@ from agents_sdk.shipping.shipper import Shipper
 if TYPE_CHECKING:
     from agents_sdk.metrics import AgentMetrics
     from agents_sdk.tracing import AgentTracing
+
+_T = TypeVar("_T")
 
 
 def _in_background(work: Callable[[], None], name: str) -> threading.Event:
@@ -249,7 +251,7 @@ class Observability:
         """The asyncio form of record_audit; the call does not block the loop on I/O."""
         return await self._in_loop(self.record_audit, action, result, **fields)
 
-    async def _in_loop(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    async def _in_loop(self, fn: Callable[..., _T], *args: Any, **kwargs: Any) -> _T:
         # With fsync="always" a record waits for the disk: do that off the event loop.
         # Otherwise the append is a memory copy and runs inline, keeping the span context.
         if self.journal is not None and self.journal.fsync_mode == "always":

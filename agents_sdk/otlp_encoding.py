@@ -200,6 +200,7 @@ class SpanEncoder:
 
     def _span(self, span: ReadableSpan) -> bytes:
         context = span.get_span_context()
+        assert context is not None  # a finished SDK span always has one
         parent = span.parent
         attributes = self._attributes
         parts = [

@@ -26,4 +26,7 @@ class GrpcSpanExporter(OTLPSpanExporter):
         self._encoder = SpanEncoder()
 
     def _translate_data(self, data: Sequence[ReadableSpan]) -> ExportTraceServiceRequest:
-        return ExportTraceServiceRequest.FromString(self._encoder.encode(data))
+        request: ExportTraceServiceRequest = ExportTraceServiceRequest.FromString(
+            self._encoder.encode(data)
+        )
+        return request

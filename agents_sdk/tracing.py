@@ -58,7 +58,8 @@ class CountingBatchSpanProcessor(SpanProcessor):
         if max_queue_size is not None and max_export_batch_size is None:
             # The SDK refuses a batch larger than the queue; a small queue means small batches.
             max_export_batch_size = min(
-                max_queue_size, BatchSpanProcessor._default_max_export_batch_size()
+                max_queue_size,
+                BatchSpanProcessor._default_max_export_batch_size(),  # type: ignore[no-untyped-call]
             )
         self._options = {
             "max_queue_size": max_queue_size,
@@ -76,7 +77,7 @@ class CountingBatchSpanProcessor(SpanProcessor):
             os.register_at_fork(after_in_child=after_in_child)
 
     def _build(self) -> BatchSpanProcessor:
-        inner = BatchSpanProcessor(self._exporter_factory(), **self._options)
+        inner = BatchSpanProcessor(self._exporter_factory(), **self._options)  # type: ignore[arg-type]
         batch = getattr(inner, "_batch_processor", None)
         # The SDK exposes no drop callback; its internal metrics hook is where drops are seen.
         if batch is not None and hasattr(batch, "_metrics"):
@@ -100,7 +101,7 @@ class CountingBatchSpanProcessor(SpanProcessor):
         self._inner.on_end(span)
 
     def shutdown(self) -> None:
-        self._inner.shutdown()
+        self._inner.shutdown()  # type: ignore[no-untyped-call]
 
     def force_flush(self, timeout_millis: int = 30000) -> bool:
         return self._inner.force_flush(timeout_millis)

@@ -96,7 +96,7 @@ def _is_plain(value: Any) -> bool:
     if kind is str:
         return "\x00" not in value
     if kind is int:
-        return -MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER
+        return bool(-MAX_SAFE_INTEGER <= value <= MAX_SAFE_INTEGER)
     return kind is bool or value is None
 
 

@@ -10,7 +10,7 @@ alone. Only candidates are parsed and checked exactly.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -74,7 +74,7 @@ class EventFilter:
             until=None if until is None else normalize_time(until),
         )
 
-    def matcher(self):
+    def matcher(self) -> Callable[[bytes], bool]:
         """A function line -> bool that decides a raw journal line."""
         head = None
         if self.action is not None:

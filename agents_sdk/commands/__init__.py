@@ -6,6 +6,10 @@ import argparse
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agents_sdk.audit.query import EventFilter
 
 
 class CommandError(Exception):
@@ -47,7 +51,7 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--until", metavar="TIME", help="before TIME (ISO 8601, UTC if no zone)")
 
 
-def event_filter(args: argparse.Namespace):
+def event_filter(args: argparse.Namespace) -> EventFilter:
     from agents_sdk.audit.query import EventFilter
 
     try:

@@ -47,6 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from agents_sdk.shipping.celery_transport import CeleryTransport
     from agents_sdk.shipping.http_transport import HttpTransport
     from agents_sdk.shipping.shipper import Shipper
+    from agents_sdk.shipping.transport import Transport
 
     if args.url and not args.token:
         raise CommandError("--url needs --token (or AGENTS_SDK_INGEST_TOKEN)")
@@ -60,6 +61,7 @@ def run(args: argparse.Namespace) -> int:
             "Stop that process first, or let it ship."
         ) from None
     try:
+        transport: Transport
         if args.url:
             try:
                 transport = HttpTransport(args.url, args.token, max_in_flight=args.max_in_flight)

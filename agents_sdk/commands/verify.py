@@ -4,12 +4,18 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import orjson
 
 from agents_sdk.audit.verify import JournalReport, verify_journal
 from agents_sdk.commands import Command, existing_journal
 from agents_sdk.offline.crosscheck import add_against_arguments, run_crosscheck
+
+if TYPE_CHECKING:
+    from agents_sdk.audit.segments import JournalFile
 
 DESCRIPTION = """\
 Recompute every event's hash (RFC 8785 + SHA-256, as DESIGN.md specifies) and
@@ -53,13 +59,13 @@ def run(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
-def _files(journal):
+def _files(journal: Path) -> list[JournalFile]:
     from agents_sdk.audit.segments import journal_files
 
     return journal_files(journal)
 
 
-def _progress_printer():
+def _progress_printer() -> Callable[[int, int], None]:
     def show(done: int, total: int) -> None:
         percent = 100 * done / total if total else 100
         print(
@@ -71,7 +77,7 @@ def _progress_printer():
     return show
 
 
-def as_dict(report: JournalReport) -> dict:
+def as_dict(report: JournalReport) -> dict[str, Any]:
     return {
         "journal": str(report.path),
         "ok": report.ok,

@@ -46,7 +46,7 @@ def _error_status(description: str) -> Any:
 class _Call:
     """One instrumented unit of work; a fresh copy runs for every `with` or decorated call."""
 
-    operation: ClassVar[str]
+    operation: str  # the GenAI operation name (an LLM call sets its own)
     action: ClassVar[str]
     log_message: ClassVar[str]
     is_step: ClassVar[bool] = False  # a step is where nested calls charge their overhead
@@ -120,7 +120,7 @@ class _Call:
                     # One exception crossing a tool call and its step is one error, not two.
                     obs.metrics.error(kind)
                     with contextlib.suppress(AttributeError, TypeError):
-                        exc._agents_sdk_counted = True  # type: ignore[union-attr]
+                        exc._agents_sdk_counted = True  # type: ignore[attr-defined]
                 if span is not None:
                     span.record_exception(exc)
                     span.set_status(_error_status(f"{kind}: {exc}"))
@@ -151,7 +151,7 @@ class _Call:
         finally:
             if span is not None:
                 span.end()
-                otel_context.detach(self._context_token)
+                otel_context.detach(self._context_token)  # type: ignore[arg-type]
             _current.reset(self._token)
             self._overhead += _perf() - t0
             self._account_overhead()

@@ -16,7 +16,8 @@ def main(argv: list[str] | None = None) -> int:
 
     crosscheck.register(subparsers)
     args = parser.parse_args(argv)
-    return args.func(args)
+    code: int = args.func(args)
+    return code
 
 
 if __name__ == "__main__":

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass, field
+from typing import Any
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
@@ -71,9 +72,9 @@ def checkpoint_body(origin: str, size: int, root: bytes, extensions: list[str]) 
     return "".join(line + "\n" for line in lines)
 
 
-def sign_note(body: str, name: str, sign) -> str:
+def sign_note(body: str, name: str, sign: Any) -> str:
     """Append a signature by `sign(bytes) -> 64-byte Ed25519 signature` to note text `body`."""
-    public = sign.public_key  # type: ignore[attr-defined]
+    public = sign.public_key
     signature = sign(body.encode())
     blob = base64.b64encode(key_id(name, public) + signature).decode()
     return f"{body}\n{EM_DASH} {name} {blob}\n"
@@ -159,13 +160,14 @@ def verify_checkpoint(note: str, name: str, public_key: bytes) -> Checkpoint:
     return parse_checkpoint(open_note(note, name, public_key))
 
 
-def signer_from_private(private_key) -> object:
+def signer_from_private(private_key: Any) -> object:
     """Wrap a `cryptography` Ed25519PrivateKey as a `sign` callable for `sign_note`."""
 
     class _Signer:
         public_key = private_key.public_key().public_bytes_raw()
 
         def __call__(self, message: bytes) -> bytes:
-            return private_key.sign(message)
+            signature: bytes = private_key.sign(message)
+            return signature
 
     return _Signer()

@@ -40,7 +40,9 @@ def register(subparsers: Any) -> argparse.ArgumentParser:
     For the `agents-sdk` command registry: `Command("verify-bundle", HELP,
     add_arguments, run_verify_bundle, DESCRIPTION)`.
     """
-    parser = subparsers.add_parser("verify-bundle", help=HELP, description=DESCRIPTION)
+    parser: argparse.ArgumentParser = subparsers.add_parser(
+        "verify-bundle", help=HELP, description=DESCRIPTION
+    )
     add_arguments(parser)
     parser.set_defaults(func=run_verify_bundle)
     return parser

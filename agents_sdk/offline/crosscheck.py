@@ -251,7 +251,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
     """Add `crosscheck JOURNAL --against URL` to an argparse subparsers object."""
-    parser = subparsers.add_parser("crosscheck", help=HELP)
+    parser: argparse.ArgumentParser = subparsers.add_parser("crosscheck", help=HELP)
     add_arguments(parser)
     parser.set_defaults(func=run_crosscheck)
     return parser

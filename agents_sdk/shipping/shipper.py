@@ -35,7 +35,7 @@ log = logging.getLogger("agents_sdk.shipping")
 
 
 def backoff_delay(attempt: int, base: float = 0.2, cap: float = 10.0) -> float:
-    return min(cap, base * (2 ** min(attempt, 16)))
+    return min(cap, base * float(2 ** min(attempt, 16)))
 
 
 class Shipper:
@@ -87,7 +87,8 @@ class Shipper:
 
     def _durable_limit(self) -> JournalPosition | None:
         if self._journal is not None:
-            return self._journal.durable_position
+            position: JournalPosition = self._journal.durable_position
+            return position
         if self._durable_offset is not None:
             offset = self._durable_offset()
             base = getattr(offset, "base", None)  # JournalWriter.durable_offset carries it
@@ -119,7 +120,7 @@ class Shipper:
     def pending_events(self) -> int:
         """Events recorded but not yet acknowledged by the portal."""
         if self._journal is not None:
-            last = self._journal.last_seq
+            last: int = self._journal.last_seq
         else:
             last = -1
             files = journal_files(self.journal_path)

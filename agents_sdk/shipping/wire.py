@@ -20,7 +20,7 @@ def register_serializer() -> None:
     """Teach kombu this process's serializer; both the shipper and the worker call it."""
     from kombu.serialization import register
 
-    register(SERIALIZER, orjson.dumps, orjson.loads, content_type=CONTENT_TYPE)
+    register(SERIALIZER, orjson.dumps, orjson.loads, content_type=CONTENT_TYPE)  # type: ignore[no-untyped-call]
 
 
 def compression() -> str | None:
@@ -28,7 +28,7 @@ def compression() -> str | None:
     from kombu import compression as codecs
 
     try:
-        codecs.get_encoder("zstd")
+        codecs.get_encoder("zstd")  # type: ignore[no-untyped-call]
     except Exception:
         return None
     return "zstd"
