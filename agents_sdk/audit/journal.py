@@ -66,8 +66,8 @@ from agents_sdk.audit.segments import JournalPosition, read_lines
 
 __all__ = [
     "BATCH_FLUSH_INTERVAL",
-    "DurableOffset",
     "FSYNC_MODES",
+    "DurableOffset",
     "FsyncMode",
     "Head",
     "JournalClosed",

@@ -100,7 +100,7 @@ class Verdict:
             return default
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self.answer or {name: None for name in _VERDICT_FIELDS})
+        return iter(self.answer or dict.fromkeys(_VERDICT_FIELDS))
 
 
 _VERDICT_FIELDS = frozenset(

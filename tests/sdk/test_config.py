@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import itertools
 import warnings
 
 import pytest
@@ -40,7 +41,7 @@ def test_configuration_objects_turn_each_part_on_with_their_settings(tmp_path):
 
 def test_the_01_keywords_still_work_and_say_what_replaces_them(tmp_path):
     out = io.StringIO()
-    with pytest.warns(DeprecationWarning) as caught:
+    with pytest.warns(DeprecationWarning, match="go in 0.3") as caught:
         obs = Observability(
             "agent-7", journal_path=tmp_path / "a.jsonl", ship=False, logging=True,
             log_stream=out, log_flush_interval=0,
@@ -61,7 +62,7 @@ def test_the_01_keywords_still_work_and_say_what_replaces_them(tmp_path):
 
 
 def test_a_part_takes_a_config_or_the_old_keywords_but_not_both(tmp_path):
-    with pytest.raises(TypeError, match="not both"), pytest.warns(DeprecationWarning):
+    with pytest.raises(TypeError, match="not both"), pytest.warns(DeprecationWarning, match="0.3"):
         Observability("a", logging=LoggingConfig(), log_stream=io.StringIO())
     with pytest.raises(TypeError, match="unexpected keyword arguments: journal"):
         Observability("a", journal=tmp_path / "a.jsonl")
@@ -93,7 +94,7 @@ def test_every_variable_the_sdk_reads_is_a_documented_constant():
     body = ast.parse((root / "environment.py").read_text()).body
     documented = {
         statement.value.value
-        for statement, after in zip(body, body[1:], strict=False)
+        for statement, after in itertools.pairwise(body)
         if isinstance(statement, ast.Assign)
         and isinstance(statement.value, ast.Constant)
         and isinstance(after, ast.Expr)
