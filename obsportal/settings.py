@@ -48,6 +48,7 @@ INSTALLED_APPS = [
     "obsportal.ingest",
     "obsportal.portal",
     "obsportal.integrity",
+    "obsportal.trail",
     "django_prometheus",
     "obsportal.telemetry",
 ]
@@ -59,6 +60,8 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    # After authentication: every authenticated request is on the trail, or refused.
+    "obsportal.trail.middleware.TrailMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
@@ -114,7 +117,8 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # Deny by default: a view is served only for the capability it declares (accounts.roles).
+    "DEFAULT_PERMISSION_CLASSES": ["obsportal.accounts.permissions.HasCapability"],
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
@@ -196,6 +200,12 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(os.environ.get("OBSPORTAL_VERIFY_INTERVAL", 3600)),
     },
 }
+
+# The portal's own audit trail: an agent of its own, one hash-chained stream.
+OBSPORTAL_TRAIL_AGENT_ID = os.environ.get("OBSPORTAL_TRAIL_AGENT_ID", "obsportal")
+OBSPORTAL_TRAIL_STREAM = os.environ.get(
+    "OBSPORTAL_TRAIL_STREAM", f"{OBSPORTAL_TRAIL_AGENT_ID}-trail"
+)
 
 GRAFANA_URL = os.environ.get("GRAFANA_URL", "http://localhost:3000")
 JAEGER_URL = os.environ.get("JAEGER_URL", "http://localhost:16686")

@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 from django.db.backends.signals import connection_created
 
+from tests.factories import agent_credential, with_role
 from tests.support.services import OwnRedis
 
 
@@ -21,9 +22,7 @@ connection_created.connect(_allow_test_flush)
 
 @pytest.fixture
 def agent_token(db):
-    from obsportal.accounts.services import issue_agent_token
-
-    return "agent-7", issue_agent_token("agent-7")
+    return "agent-7", agent_credential("agent-7")
 
 
 @pytest.fixture
@@ -32,6 +31,7 @@ def api_client(db, django_user_model):
     from rest_framework.test import APIClient
 
     user = django_user_model.objects.create_user("auditor", password="pw-auditor-123")
+    with_role(user, "auditor")
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
     return client

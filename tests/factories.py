@@ -35,3 +35,24 @@ def tampered(event: dict[str, Any], **changes: Any) -> dict[str, Any]:
     copy_ = copy.deepcopy(event)
     copy_.update(changes)
     return copy_
+
+
+def with_role(user, role: str = "compliance_officer", **scope: Any):
+    """`user` holding `role` (and an auditor's scope), set up directly: tests of other
+    things start from an empty trail (tests/trail covers assign_role's record)."""
+    from obsportal.accounts.models import RoleAssignment
+
+    RoleAssignment.objects.update_or_create(user=user, defaults={"role": role, **scope})
+    return user
+
+
+def agent_credential(agent_id: str = "agent-7") -> str:
+    """A live ingest token for `agent_id`, set up directly (no trail event)."""
+    import secrets
+
+    from obsportal.accounts.models import AgentCredential
+    from obsportal.accounts.services import TOKEN_PREFIX, _digest
+
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    AgentCredential.objects.create(agent_id=agent_id, token_digest=_digest(token))
+    return token

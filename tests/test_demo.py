@@ -49,14 +49,23 @@ def test_demo_setup_ships_the_scripted_agents_events_and_the_portal_shows_them(t
     recorded = int(re.search(r"Recorded (\d+) audit events in (\S+)", out).group(1))
     journal = Path(re.search(r"Recorded \d+ audit events in (\S+)", out).group(1))
     assert f"Shipped and stored {recorded} events (all shipped: True)" in out
-    assert re.search(
-        rf"Signed checkpoint \d+; verification of 1 stream\(s\), {recorded} events: verified", out
+    # The agent's stream and the portal's own trail (the demo's logins and credential).
+    verified = re.search(
+        r"Signed checkpoint \d+; verification of 2 stream\(s\), (\d+) events: verified", out
     )
+    assert verified and int(verified.group(1)) > recorded
+    for username, role in [("admin", "administrator"), ("auditor", "auditor")]:
+        assert re.search(rf"Log in as '{username}' with password '\S+' \({role}\)", out)
     password = re.search(r"Log in as 'officer' with password '([^']+)'", out).group(1)
     assert verify_chain(read_journal(journal)) == []
 
     database = sqlite3.connect(tmp_path / "obsportal.sqlite3")
-    stored = {row[0] for row in database.execute("SELECT hash FROM ingest_auditevent")}
+    stored = {
+        row[0]
+        for row in database.execute(
+            "SELECT hash FROM ingest_auditevent WHERE agent_id = ?", ("demo-support-agent",)
+        )
+    }
     assert stored == {e["hash"] for e in read_journal(journal)}
 
     port = free_port()

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import django_filters
 import orjson
+from django.conf import settings
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.pagination import CursorPagination
@@ -11,6 +12,8 @@ from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from obsportal.accounts.permissions import visible_events
+from obsportal.accounts.roles import Capability
 from obsportal.ingest import selectors
 from obsportal.ingest.models import ENVELOPE_COLUMNS, AuditEvent
 from obsportal.ingest.services import (
@@ -58,16 +61,26 @@ class EventCursorPagination(CursorPagination):
 class AuditEventList(generics.ListAPIView):
     """Audit events, newest first; filter by agent, action, result, user, stream, time range."""
 
-    queryset = AuditEvent.objects.all()
+    required_capability = Capability.EVENTS_READ
     serializer_class = AuditEventSerializer
     filterset_class = AuditEventFilter
     pagination_class = EventCursorPagination
 
+    def get_queryset(self):
+        requested = self.request.query_params.get("agent_id")
+        return visible_events(AuditEvent.objects.all(), self.request.user, requested)
+
 
 class AuditEventDetail(generics.RetrieveAPIView):
-    queryset = AuditEvent.objects.all()
+    required_capability = Capability.EVENTS_READ
     serializer_class = AuditEventSerializer
     lookup_field = "event_id"
+
+    def get_queryset(self):
+        # An event outside the caller's scope is not found, as if it did not exist; a
+        # trail event is found by its id for a role with trail.read.
+        trail = settings.OBSPORTAL_TRAIL_AGENT_ID
+        return visible_events(AuditEvent.objects.all(), self.request.user, trail)
 
 
 # HTTP status of each refusal: the credential (401), the agent's rights (403), size (413),
@@ -84,7 +97,10 @@ class IngestBatchView(APIView):
     """POST a batch of journal events with the agent's ingest token (`Authorization: Bearer`)."""
 
     authentication_classes: list = []
-    permission_classes = [AllowAny]  # the ingest token is checked by the service
+    # The agent role's one capability; its ingest token is checked by admit_batch, which
+    # refuses a missing, unknown or revoked one (401) and another agent's stream (403).
+    required_capability = Capability.INGEST_WRITE
+    permission_classes = [AllowAny]
     # The body is read and parsed here (not by DRF's parser) so that a body that is not
     # JSON, or too large, is refused with a verdict and a dead letter like any other batch.
     parser_classes: list = []

@@ -23,6 +23,7 @@ from enum import StrEnum
 from typing import Any
 
 import orjson
+from django.conf import settings
 from django.db import IntegrityError, connection, transaction
 
 from agents_sdk.audit.canonical import NotCanonicalizable
@@ -314,6 +315,12 @@ def _locked_heads(agent_id: str, stream_ids: list[str]) -> dict[str, _Head]:
     """Lock every head of the batch, creating missing streams; in id order against deadlocks."""
     heads = _select_heads_for_update(stream_ids)
     missing = [stream_id for stream_id in stream_ids if stream_id not in heads]
+    trail = settings.OBSPORTAL_TRAIL_STREAM
+    if trail in missing and agent_id != settings.OBSPORTAL_TRAIL_AGENT_ID:
+        # The portal's own trail is its own agent's: nobody else may start it first.
+        raise BatchRefused(
+            Reason.WRONG_AGENT, f"stream {trail} is the portal's own trail", agent_id
+        )
     if missing:
         Stream.objects.bulk_create(
             [Stream(id=stream_id, agent_id=agent_id) for stream_id in missing],

@@ -12,6 +12,8 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from obsportal.accounts.permissions import may_read_agent, visible_streams
+from obsportal.accounts.roles import Capability
 from obsportal.ingest.models import Stream
 from obsportal.integrity import selectors
 from obsportal.integrity.checkpoints import HeadNotInCheckpoint, inclusion_proof_of
@@ -128,25 +130,28 @@ class ByNumberNewestFirst(ById):
 class StreamList(generics.ListAPIView):
     """Streams with their head and the result of their last verification."""
 
+    required_capability = Capability.STREAMS_READ
     serializer_class = StreamSerializer
     pagination_class = ById
 
     def get_queryset(self):
-        return selectors.streams_with_last_verification()
+        return visible_streams(selectors.streams_with_last_verification(), self.request.user)
 
 
 class StreamDetail(generics.RetrieveAPIView):
+    required_capability = Capability.STREAMS_READ
     serializer_class = StreamSerializer
     lookup_field = "id"
     lookup_url_kwarg = "stream_id"
 
     def get_queryset(self):
-        return selectors.streams_with_last_verification()
+        return visible_streams(selectors.streams_with_last_verification(), self.request.user)
 
 
 class StreamVerificationList(generics.ListAPIView):
     """A stream's verification history, newest first."""
 
+    required_capability = Capability.STREAMS_READ
     serializer_class = StreamVerificationSerializer
     pagination_class = NewestFirst
 
@@ -154,6 +159,7 @@ class StreamVerificationList(generics.ListAPIView):
         if getattr(self, "swagger_fake_view", False):  # schema generation
             return StreamVerification.objects.none()
         stream_id = self.kwargs["stream_id"]
+        ensure_stream_readable(self.request.user, stream_id)
         known = Stream.objects.filter(pk=stream_id).exists()
         history = selectors.stream_verifications(stream_id)
         if not known and not history.exists():
@@ -164,6 +170,7 @@ class StreamVerificationList(generics.ListAPIView):
 class CheckpointList(generics.ListAPIView):
     """Signed checkpoints, newest first; `note` is the C2SP signed-note text."""
 
+    required_capability = Capability.STREAMS_READ
     queryset = Checkpoint.objects.all()
     serializer_class = CheckpointSerializer
     pagination_class = ByNumberNewestFirst
@@ -172,6 +179,7 @@ class CheckpointList(generics.ListAPIView):
 class VerificationRunList(generics.ListAPIView):
     """Verification runs, newest first, with the problems found in the checkpoint chain."""
 
+    required_capability = Capability.STREAMS_READ
     queryset = VerificationRun.objects.all()
     serializer_class = VerificationRunSerializer
     pagination_class = NewestFirst
@@ -180,6 +188,7 @@ class VerificationRunList(generics.ListAPIView):
 class LatestVerificationRun(generics.RetrieveAPIView):
     """The newest finished run: what the portal can say about its checkpoints right now."""
 
+    required_capability = Capability.STREAMS_READ
     serializer_class = VerificationRunSerializer
 
     def get_object(self):
@@ -192,12 +201,14 @@ class LatestVerificationRun(generics.RetrieveAPIView):
 class CheckpointIncidentList(generics.ListAPIView):
     """Incidents recorded while signing: a predecessor missing from, or differing in, a copy."""
 
+    required_capability = Capability.STREAMS_READ
     queryset = CheckpointIncident.objects.all()
     serializer_class = CheckpointIncidentSerializer
     pagination_class = NewestFirst
 
 
 class CheckpointDetail(generics.RetrieveAPIView):
+    required_capability = Capability.STREAMS_READ
     queryset = Checkpoint.objects.all()
     serializer_class = CheckpointSerializer
     lookup_field = "number"
@@ -205,6 +216,8 @@ class CheckpointDetail(generics.RetrieveAPIView):
 
 class CheckpointNote(APIView):
     """The checkpoint as `text/plain` signed note, as transparency-log tools read it."""
+
+    required_capability = Capability.STREAMS_READ
 
     @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
     def get(self, request, number: int):
@@ -215,8 +228,11 @@ class CheckpointNote(APIView):
 class InclusionProof(APIView):
     """RFC 6962 inclusion proof of a stream's head in a checkpoint (base64 audit path)."""
 
+    required_capability = Capability.STREAMS_READ
+
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, number: int, stream_id: str):
+        ensure_stream_readable(request.user, stream_id)
         checkpoint = get_object_or_404(Checkpoint, number=number)
         try:
             return Response(inclusion_proof_of(checkpoint, stream_id))
@@ -226,6 +242,8 @@ class InclusionProof(APIView):
 
 class PublicKey(APIView):
     """The checkpoint verification key, as PEM (SPKI) and as a signed-note verifier key."""
+
+    required_capability = Capability.STREAMS_READ
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, pem: bool = False):
@@ -243,3 +261,10 @@ class PublicKey(APIView):
                 "pem": key.public_pem,
             }
         )
+
+
+def ensure_stream_readable(user, stream_id: str) -> None:
+    """A stream outside the user's scope is not found, as if it did not exist."""
+    agent_id = Stream.objects.filter(pk=stream_id).values_list("agent_id", flat=True).first()
+    if agent_id is not None and not may_read_agent(user, agent_id):
+        raise NotFound(f"no stream {stream_id}")

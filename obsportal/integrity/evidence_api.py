@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import tempfile
 
 from django.http import FileResponse, HttpResponse
@@ -10,10 +11,12 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from obsportal.accounts.permissions import access_of, may_read_agent
+from obsportal.accounts.roles import Capability
 from obsportal.integrity.evidence import BundleRefused, plan_bundle, write_bundle
 from obsportal.integrity.exports import export_path, request_export
 from obsportal.integrity.models import EvidenceExport
@@ -23,8 +26,9 @@ from obsportal.integrity.signing import SigningKeyMissing
 MAX_DIRECT_EVENTS = 100_000
 
 
-def parse_bundle_query(params) -> tuple[str, object, object]:
-    """(agent_id, since, until) from query parameters; a clear error for a bad time."""
+def parse_bundle_query(params, user) -> tuple[str, object, object]:
+    """(agent_id, since, until) from query parameters, within the user's scope; a clear
+    error for a bad time or an agent outside the scope."""
     bounds = []
     for name in ("since", "until"):
         text = params.get(name)
@@ -35,7 +39,16 @@ def parse_bundle_query(params) -> tuple[str, object, object]:
     agent_id = params.get("agent_id") or None
     if not agent_id:
         raise ValidationError({"agent_id": "give the agent_id whose events the bundle holds"})
-    return agent_id, bounds[0], bounds[1]
+    if not may_read_agent(user, agent_id):
+        scope = access_of(user).scope
+        raise PermissionDenied(f"agent {agent_id} is outside your scope ({scope.describe()})")
+    # A scoped period narrows the bundle's; the bundle states the query it answers.
+    scope, (since, until) = access_of(user).scope, bounds
+    if scope.since is not None and (since is None or since < scope.since):
+        since = scope.since
+    if scope.until is not None and (until is None or until > scope.until):
+        until = scope.until
+    return agent_id, since, until
 
 
 def bundle_response(agent_id, since, until) -> HttpResponse:
@@ -55,7 +68,34 @@ def bundle_response(agent_id, since, until) -> HttpResponse:
     write_bundle(plan, spool)
     spool.seek(0)
     name = f"evidence-{agent_id}.jsonl".replace("/", "_")
-    return FileResponse(spool, as_attachment=True, filename=name, content_type="application/jsonl")
+    response = FileResponse(
+        spool, as_attachment=True, filename=name, content_type="application/jsonl"
+    )
+    response.trail_details = {
+        "export": "evidence bundle",
+        "events": plan.events,
+        **_file_digest(spool),
+    }
+    response.trail_details["query"] = {
+        "agent_id": agent_id,
+        "since": _iso(since),
+        "until": _iso(until),
+    }
+    return response
+
+
+def _file_digest(file) -> dict:
+    """Size and SHA-256 of what is about to leave the portal, for its trail; rewound after."""
+    digest, size = hashlib.sha256(), 0
+    while chunk := file.read(1 << 20):
+        digest.update(chunk)
+        size += len(chunk)
+    file.seek(0)
+    return {"bytes": size, "sha256": digest.hexdigest()}
+
+
+def _iso(value) -> str | None:
+    return value.isoformat() if value else None
 
 
 BUNDLE_QUERY = [
@@ -68,11 +108,13 @@ BUNDLE_QUERY = [
 class EvidenceBundle(APIView):
     """The JSON Lines bundle of a query, built at once (up to MAX_DIRECT_EVENTS events)."""
 
+    required_capability = Capability.EVIDENCE_EXPORT
+
     @extend_schema(
         parameters=BUNDLE_QUERY, responses={(200, "application/jsonl"): OpenApiTypes.STR}
     )
     def get(self, request):
-        return bundle_response(*parse_bundle_query(request.query_params))
+        return bundle_response(*parse_bundle_query(request.query_params, request.user))
 
 
 class EvidenceExportSerializer(serializers.ModelSerializer):
@@ -117,11 +159,13 @@ class EvidenceExportSerializer(serializers.ModelSerializer):
 class EvidenceExports(APIView):
     """POST a query to have its bundle built by a worker; GET lists the jobs, newest first."""
 
+    required_capability = Capability.EVIDENCE_EXPORT
+
     @extend_schema(parameters=BUNDLE_QUERY, responses={202: EvidenceExportSerializer})
     def post(self, request):
         params = request.data or request.query_params
         try:
-            export = request_export(*parse_bundle_query(params), user=request.user)
+            export = request_export(*parse_bundle_query(params, request.user), user=request.user)
         except BundleRefused as exc:
             raise ValidationError({"detail": str(exc)}) from exc
         data = EvidenceExportSerializer(export, context={"request": request}).data
@@ -138,6 +182,8 @@ class EvidenceExports(APIView):
 class EvidenceExportDetail(generics.RetrieveAPIView):
     """An export job: its status, progress and, once built, its download link."""
 
+    required_capability = Capability.EVIDENCE_EXPORT
+
     queryset = EvidenceExport.objects.all()
     serializer_class = EvidenceExportSerializer
 
@@ -145,15 +191,23 @@ class EvidenceExportDetail(generics.RetrieveAPIView):
 class EvidenceExportDownload(APIView):
     """The built bundle file (JSON Lines)."""
 
+    required_capability = Capability.EVIDENCE_EXPORT
+
     @extend_schema(responses={(200, "application/jsonl"): OpenApiTypes.BINARY})
     def get(self, request, pk: int):
         export = get_object_or_404(EvidenceExport, pk=pk)
         if export.status != EvidenceExport.Status.DONE:
             raise NotFound(f"export {pk} is {export.get_status_display()}, not ready")
+        if not may_read_agent(request.user, export.agent_id):
+            raise NotFound(f"no export {pk}")
         name = f"evidence-{export.agent_id}-{pk}.jsonl".replace("/", "_")
-        return FileResponse(
-            export_path(export).open("rb"),
-            as_attachment=True,
-            filename=name,
-            content_type="application/jsonl",
+        file = export_path(export).open("rb")
+        response = FileResponse(
+            file, as_attachment=True, filename=name, content_type="application/jsonl"
         )
+        response.trail_details = {
+            "export": f"evidence export {pk}",
+            "events": export.events_written,
+            **_file_digest(file),
+        }
+        return response

@@ -2,27 +2,31 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.decorators import login_required
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from obsportal.accounts.permissions import capability_required, public, visible_events
+from obsportal.accounts.roles import Capability
 from obsportal.ingest import selectors
 
 LATEST_EVENTS_SHOWN = 100
 
 
-@login_required
+@capability_required(Capability.EVENTS_READ)
 def event_list(request: HttpRequest) -> HttpResponse:
-    events = selectors.latest_events(LATEST_EVENTS_SHOWN)
+    events = visible_events(selectors.events(), request.user).order_by("-ts", "-id")
+    events = list(events[:LATEST_EVENTS_SHOWN])
     return render(request, "portal/event_list.html", {"events": events})
 
 
+@public("a liveness probe: says only that the process answers")
 def healthz(request: HttpRequest) -> JsonResponse:
     """Liveness: the process answers."""
     return JsonResponse({"status": "ok"})
 
 
+@public("a readiness probe: says only whether the database answers")
 def readyz(request: HttpRequest) -> JsonResponse:
     """Readiness: the database answers."""
     try:

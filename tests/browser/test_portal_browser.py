@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 
 from obsportal.ingest.services import admit_batch
-from tests.factories import journal_events
+from tests.factories import journal_events, with_role
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
 def officer(django_user_model):
-    django_user_model.objects.create_user("officer", password="pw-officer-123")
+    with_role(django_user_model.objects.create_user("officer", password="pw-officer-123"))
     return "officer", "pw-officer-123"
 
 

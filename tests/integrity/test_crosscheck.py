@@ -10,7 +10,7 @@ import orjson
 from rest_framework.authtoken.models import Token
 
 from obsportal.ingest.services import admit_batch
-from tests.factories import journal_events
+from tests.factories import journal_events, with_role
 from tests.integrity.conftest import superuser_sql
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,7 +45,7 @@ def test_crosscheck_reports_missing_extra_and_different_events(
     live_server, agent_token, tmp_path, django_user_model
 ):
     agent, ingest_token = agent_token
-    user = django_user_model.objects.create_user("auditor", password="pw-auditor-123")
+    user = with_role(django_user_model.objects.create_user("auditor", password="pw-auditor-123"))
     api_token = Token.objects.create(user=user).key
     events = journal_events(tmp_path, agent, count=6)
     assert admit_batch({"token": ingest_token, "events": events[:5]}).admitted == 5
@@ -79,7 +79,7 @@ def test_crosscheck_tells_acknowledged_and_lost_from_not_yet_shipped(
     live_server, agent_token, tmp_path, django_user_model
 ):
     agent, ingest_token = agent_token
-    user = django_user_model.objects.create_user("auditor", password="pw-auditor-123")
+    user = with_role(django_user_model.objects.create_user("auditor", password="pw-auditor-123"))
     api_token = Token.objects.create(user=user).key
     events = journal_events(tmp_path, agent, count=6)
     assert admit_batch({"token": ingest_token, "events": events[:5]}).admitted == 5
@@ -101,7 +101,7 @@ def test_a_stream_deleted_on_the_server_is_reported_missing_not_an_http_error(
     live_server, agent_token, tmp_path, django_user_model
 ):
     agent, ingest_token = agent_token
-    user = django_user_model.objects.create_user("auditor", password="pw-auditor-123")
+    user = with_role(django_user_model.objects.create_user("auditor", password="pw-auditor-123"))
     api_token = Token.objects.create(user=user).key
     events = journal_events(tmp_path, agent, count=3)
     assert admit_batch({"token": ingest_token, "events": events}).admitted == 3

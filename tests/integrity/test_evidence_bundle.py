@@ -15,6 +15,7 @@ import pytest
 import rfc8785
 
 import agents_sdk
+from tests.factories import with_role
 from tests.integrity.bundles import forge, read_bundle, write_bundle_lines
 
 BOOTSTRAP = """
@@ -321,7 +322,7 @@ def test_one_edited_head_in_a_checkpoint_never_fails_another_stream(
 
 
 def test_the_portal_exports_the_same_bundle(two_chains, client, django_user_model):
-    django_user_model.objects.create_user("officer", password="pw-officer-123")
+    with_role(django_user_model.objects.create_user("officer", password="pw-officer-123"))
     client.login(username="officer", password="pw-officer-123")
     page = client.get("/streams/evidence/")
     assert page.status_code == 200 and b"Download bundle" in page.content

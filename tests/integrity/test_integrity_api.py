@@ -9,6 +9,7 @@ from rest_framework.test import APIClient
 from agents_sdk.offline.checkpoint import head_leaf_hash, parse_verifier_key
 from agents_sdk.offline.merkle import verify_inclusion
 from obsportal.integrity.verification import verify_streams
+from tests.factories import with_role
 from tests.integrity.conftest import superuser_sql
 
 
@@ -78,7 +79,7 @@ def test_an_evidence_query_needs_an_agent_and_valid_times(two_chains, api_client
 def test_the_streams_pages_show_status_and_the_located_break(two_chains, client, django_user_model):
     stream = two_chains["a"][0]["stream"]
     assert client.get("/streams/").status_code == 302  # login required
-    django_user_model.objects.create_user("officer", password="pw-officer-123")
+    with_role(django_user_model.objects.create_user("officer", password="pw-officer-123"))
     client.login(username="officer", password="pw-officer-123")
     superuser_sql(
         ("DELETE FROM ingest_auditevent WHERE stream_id = %s AND seq = 5", (stream,)),
@@ -100,7 +101,7 @@ def test_a_vanished_stream_is_listed_on_the_streams_page(two_chains, client, dja
         ("DELETE FROM ingest_stream WHERE id = %s", (stream,)),
     )
     verify_streams()
-    django_user_model.objects.create_user("officer", password="pw-officer-123")
+    with_role(django_user_model.objects.create_user("officer", password="pw-officer-123"))
     client.login(username="officer", password="pw-officer-123")
     page = client.get("/streams/").content.decode()
     assert "Streams gone from the database" in page and stream in page

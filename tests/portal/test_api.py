@@ -1,7 +1,7 @@
 import pytest
 
 from obsportal.ingest.services import admit_batch
-from tests.factories import journal_events
+from tests.factories import journal_events, with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -87,7 +87,7 @@ def test_openapi_schema_is_served(api_client):
 
 def test_events_page_requires_login_and_lists_events(client, django_user_model, stored):
     assert client.get("/").status_code == 302
-    django_user_model.objects.create_user("officer", password="pw-officer-123")
+    with_role(django_user_model.objects.create_user("officer", password="pw-officer-123"))
     client.login(username="officer", password="pw-officer-123")
     page = client.get("/").content.decode()
     assert "Latest audit events" in page and "llm_call" in page and "denied" in page

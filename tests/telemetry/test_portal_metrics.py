@@ -18,7 +18,7 @@ from obsportal.telemetry.collectors import (
     QueueDepthCollector,
     latest_checkpoint_time,
 )
-from tests.factories import journal_events, tampered
+from tests.factories import journal_events, tampered, with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -149,7 +149,9 @@ def test_event_list_links_to_the_trace_and_the_agent_dashboard(
         journal.append("tool_execute", "success")
     events = read_journal(path)
     assert admit_batch({"token": token, "events": events}).admitted == 2
-    client.force_login(django_user_model.objects.create_user("officer", password="pw-123456"))
+    client.force_login(
+        with_role(django_user_model.objects.create_user("officer", password="pw-123456"))
+    )
 
     page = client.get("/").content.decode()
 

@@ -11,7 +11,8 @@ from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
 from agents_sdk import CeleryTransport, Observability
-from obsportal.accounts.services import issue_agent_token
+from obsportal.accounts.roles import Role
+from obsportal.accounts.services import assign_role, issue_agent_token
 from obsportal.celery import app as celery_app
 from obsportal.ingest.models import AuditEvent
 from obsportal.integrity.checkpoints import sign_checkpoint
@@ -20,6 +21,13 @@ from obsportal.integrity.verification import verify_streams
 from obsportal.portal.demo_agent import run_scripted_agent
 
 DEMO_USER = "officer"
+# One login per role: (username, role); each password is the --password with the
+# username's own prefix (officer-demo, admin-demo, auditor-demo by default).
+DEMO_LOGINS = (
+    (DEMO_USER, Role.COMPLIANCE_OFFICER),
+    ("admin", Role.ADMINISTRATOR),
+    ("auditor", Role.AUDITOR),
+)
 DEMO_AGENT = "demo-support-agent"
 
 
@@ -37,11 +45,16 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args, steps: int, password: str, journal: str | None, **options):
-        user, _ = get_user_model().objects.get_or_create(
-            username=DEMO_USER, defaults={"is_staff": True, "is_superuser": True}
-        )
-        user.set_password(password)
-        user.save()
+        logins = []
+        for username, role in DEMO_LOGINS:
+            user, _ = get_user_model().objects.get_or_create(
+                username=username, defaults={"is_staff": role == Role.ADMINISTRATOR}
+            )
+            secret = password if username == DEMO_USER else password.replace(DEMO_USER, username)
+            user.set_password(secret)
+            user.save()
+            assign_role(user, role)
+            logins.append((username, role, secret))
         token = issue_agent_token(DEMO_AGENT, label="demo")
 
         journal_dir = Path(settings.VAR_DIR) / "journals"
@@ -72,7 +85,12 @@ class Command(BaseCommand):
             f"Signed checkpoint {checkpoint.pk}; verification of {run.streams_checked} "
             f"stream(s), {run.events_checked} events: {run.status}"
         )
-        self.stdout.write(self.style.SUCCESS(f"Log in as '{DEMO_USER}' with password '{password}'"))
+        for username, role, secret in logins:
+            self.stdout.write(
+                self.style.SUCCESS(
+                    f"Log in as '{username}' with password '{secret}' ({role.label})"
+                )
+            )
 
     def _progress(self, done: int, total: int) -> None:
         if done == total or done % max(1, total // 10) == 0:

@@ -1,0 +1,86 @@
+"""Roles and what they may do: ROLE_CAPABILITIES is the one table every check reads.
+
+Pages (`capability_required`), the API (`HasCapability`) and the navigation look a
+capability up here; nothing else grants access. A user holds at most one role; an
+agent is not a user and holds its ingest credential only.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    ADMINISTRATOR = "administrator"
+    COMPLIANCE_OFFICER = "compliance_officer"
+    AUDITOR = "auditor"
+    AGENT = "agent"
+
+    @property
+    def label(self) -> str:
+        return self.value.replace("_", " ")
+
+
+class Capability(StrEnum):
+    EVENTS_READ = "events.read"
+    STREAMS_READ = "streams.read"
+    EVIDENCE_EXPORT = "evidence.export"
+    REPORTS_RUN = "reports.run"
+    RETENTION_MANAGE = "retention.manage"
+    HOLDS_MANAGE = "holds.manage"
+    SUBJECTS_EXPORT = "subjects.export"
+    SUBJECTS_ERASE = "subjects.erase"
+    USERS_MANAGE = "users.manage"
+    CREDENTIALS_MANAGE = "credentials.manage"
+    TRAIL_READ = "trail.read"
+    API_SCHEMA = "api.schema"
+    INGEST_WRITE = "ingest.write"
+
+
+_READ = frozenset(
+    {
+        Capability.EVENTS_READ,
+        Capability.STREAMS_READ,
+        Capability.EVIDENCE_EXPORT,
+        Capability.REPORTS_RUN,
+        Capability.TRAIL_READ,
+        Capability.API_SCHEMA,
+    }
+)
+
+ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
+    # Operates the portal: users, credentials, retention. Data-subject requests are the
+    # compliance officer's: an operator reading one person's data needs no such right.
+    Role.ADMINISTRATOR: _READ
+    | {
+        Capability.RETENTION_MANAGE,
+        Capability.HOLDS_MANAGE,
+        Capability.USERS_MANAGE,
+        Capability.CREDENTIALS_MANAGE,
+    },
+    Role.COMPLIANCE_OFFICER: _READ
+    | {
+        Capability.RETENTION_MANAGE,
+        Capability.HOLDS_MANAGE,
+        Capability.SUBJECTS_EXPORT,
+        Capability.SUBJECTS_ERASE,
+    },
+    # Read-only; an assignment may narrow it to some agents and a period (RoleAssignment).
+    Role.AUDITOR: _READ,
+    Role.AGENT: frozenset({Capability.INGEST_WRITE}),
+}
+
+# Roles a person may hold; the agent role belongs to ingest credentials.
+USER_ROLES = (Role.ADMINISTRATOR, Role.COMPLIANCE_OFFICER, Role.AUDITOR)
+# Only an auditor's assignment may be scoped to agents and a period.
+SCOPABLE_ROLES = frozenset({Role.AUDITOR})
+
+
+def capabilities_of(role: Role | str | None) -> frozenset[Capability]:
+    if role is None:
+        return frozenset()
+    return ROLE_CAPABILITIES.get(Role(role), frozenset())
+
+
+def roles_with(capability: Capability) -> frozenset[Role]:
+    return frozenset(role for role, caps in ROLE_CAPABILITIES.items() if capability in caps)

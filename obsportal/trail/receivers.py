@@ -1,0 +1,41 @@
+"""Logins, logouts and failed logins on the trail (Django's auth signals)."""
+
+from __future__ import annotations
+
+from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
+from django.dispatch import receiver
+
+from obsportal.trail.services import actor_name, record_trail
+
+
+def _path(request) -> dict:
+    return {"path": request.path} if request is not None else {}
+
+
+def _address(request) -> dict:
+    # An IP address is personal data: the erasable sidecar, not the hashed body.
+    return {"remote_addr": request.META.get("REMOTE_ADDR")} if request is not None else {}
+
+
+@receiver(user_logged_in, dispatch_uid="trail.login")
+def _logged_in(sender, request, user, **kwargs) -> None:
+    record_trail(
+        "auth.login", actor=actor_name(user), details=_path(request), personal=_address(request)
+    )
+
+
+@receiver(user_logged_out, dispatch_uid="trail.logout")
+def _logged_out(sender, request, user, **kwargs) -> None:
+    if user is not None:
+        record_trail("auth.logout", actor=actor_name(user), details=_path(request))
+
+
+@receiver(user_login_failed, dispatch_uid="trail.login_failed")
+def _login_failed(sender, credentials, request=None, **kwargs) -> None:
+    # The name typed is personal data (maybe someone's password typed in the wrong box).
+    record_trail(
+        "auth.login_failed",
+        result="denied",
+        details=_path(request),
+        personal={"username": credentials.get("username"), **_address(request)},
+    )
