@@ -98,6 +98,13 @@ URL_ACTIONS: dict[str, str] = {
     "evidence-bundle": "evidence.download",
     "schema": "schema.view",
     "schema-docs": "schema.view",
+    # Django's own account pages (a signed-in person's password)
+    "password_change": "page.view",
+    "password_change_done": "page.view",
+    "password_reset": "page.view",
+    "password_reset_done": "page.view",
+    "password_reset_confirm": "page.view",
+    "password_reset_complete": "page.view",
 }
 
 # view name or namespace -> why a request to it writes no trail event of its own

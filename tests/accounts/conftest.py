@@ -1,0 +1,1 @@
+from tests.support.people import clients, two_agents  # noqa: F401 - shared fixtures
