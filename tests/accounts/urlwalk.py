@@ -26,7 +26,7 @@ def routes() -> list[Route]:
     def walk(patterns, prefix: str, namespaces: list[str]) -> None:
         for entry in patterns:
             if isinstance(entry, URLResolver):
-                spaces = namespaces + [entry.namespace] if entry.namespace else namespaces
+                spaces = [*namespaces, entry.namespace] if entry.namespace else namespaces
                 walk(entry.url_patterns, prefix + str(entry.pattern), spaces)
             elif isinstance(entry, URLPattern):
                 namespace = ":".join(namespaces)

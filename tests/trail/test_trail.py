@@ -76,7 +76,7 @@ def test_an_auditors_open_search_and_download_are_on_a_chain_that_verifies(
         "events.search",
         "evidence.download",
     ]
-    login, opened, searched, downloaded = trail
+    _login, opened, searched, downloaded = trail
     assert {e["user_id"] for e in trail} == {"eve-auditor"}
     assert opened["resource"] == f"event_id:{event['event_id']}"
     # The searched user id is personal data: a commitment in the body, the value in the sidecar.
