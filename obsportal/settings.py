@@ -81,6 +81,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "obsportal.portal.context.external_links",
+                "obsportal.portal.navigation.navigation",
             ]
         },
     }

@@ -32,6 +32,7 @@ api_v1 = [
 urlpatterns = [
     path("", include("obsportal.portal.urls")),
     path("streams/", include("obsportal.integrity.urls")),
+    path("people/", include("obsportal.portal.people_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -18,6 +19,16 @@ def event_list(request: HttpRequest) -> HttpResponse:
     events = visible_events(selectors.events(), request.user).order_by("-ts", "-id")
     events = list(events[:LATEST_EVENTS_SHOWN])
     return render(request, "portal/event_list.html", {"events": events})
+
+
+@capability_required(Capability.TRAIL_READ)
+def trail(request: HttpRequest) -> HttpResponse:
+    """The portal's own audit trail: who read, searched, exported or changed what."""
+    agent = settings.OBSPORTAL_TRAIL_AGENT_ID
+    events = visible_events(selectors.events().filter(agent_id=agent), request.user, agent)
+    events = list(events.order_by("-ts", "-id")[:LATEST_EVENTS_SHOWN])
+    context = {"events": events, "heading": "The portal's own audit trail", "trail": True}
+    return render(request, "portal/event_list.html", context)
 
 
 @public("a liveness probe: says only that the process answers")

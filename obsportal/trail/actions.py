@@ -81,6 +81,16 @@ for _name, _kind, _summary in [
 # view name (namespace:name) -> action of a request to it
 URL_ACTIONS: dict[str, str] = {
     "portal:events": "events.search",
+    "portal:trail": "events.search",
+    "people:users": "users.view",
+    "people:invite": "user.create",
+    "people:role": "role.assign",
+    "people:deactivate": "user.deactivate",
+    "people:reactivate": "user.reactivate",
+    "people:credentials": "credentials.view",
+    "people:credential-issue": "credential.issue",
+    "people:credential-revoke": "credential.revoke",
+    "people:credential-rotate": "credential.rotate",
     "event-list": "events.search",
     "event-detail": "event.open",
     "integrity:streams": "streams.view",
