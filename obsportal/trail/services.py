@@ -18,12 +18,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 from django.conf import settings
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from opentelemetry import trace
 
-from agents_sdk.audit.chain import ENVELOPE_VERSION, commit_personal_value, seal
+from agents_sdk.audit.chain import ENVELOPE_VERSION, HASHED_FIELDS, commit_personal_value, seal
 from agents_sdk.audit.clock import uuid7
 from obsportal.ingest import services as ingest
+from obsportal.trail import storage
 from obsportal.trail.actions import action_named
 
 
@@ -63,35 +64,60 @@ def record_trail(
         commitments[name] = committed.commitment
         pii[name] = {"value": committed.value, "salt": committed.salt}
     span = trace.get_current_span().get_span_context()
-    agent_id, stream = trail_agent_id(), trail_stream()
+    fields = {
+        "agent_id": trail_agent_id(),
+        "action": action,
+        "result": result,
+        "user_id": actor,
+        "resource": resource,
+        "details": details or {},
+        "trace_id": format(span.trace_id, "032x") if span.is_valid else None,
+        "span_id": format(span.span_id, "016x") if span.is_valid else None,
+        "pii_commitments": commitments,
+    }
     try:
-        with transaction.atomic():
-            head = ingest._locked_heads(agent_id, [stream])[stream]
-            body = {
-                "v": ENVELOPE_VERSION,
-                "event_id": uuid7(),
-                "stream": stream,
-                "seq": head.seq + 1,
-                "ts": ingest.format_ts(datetime.now(UTC)),
-                "agent_id": agent_id,
-                "action": action,
-                "result": result,
-                "user_id": actor,
-                "resource": resource,
-                "details": details or {},
-                "trace_id": format(span.trace_id, "032x") if span.is_valid else None,
-                "span_id": format(span.span_id, "016x") if span.is_valid else None,
-                "pii_commitments": commitments,
-                "prev_hash": head.hash,
-            }
-            digest, _ = seal(body)
-            event = {**body, "hash": digest, "pii": pii}
-            ingest._store_events([event])
-            head.seq, head.hash = event["seq"], digest
-            ingest._save_heads([head])
+        return _append(trail_stream(), fields, pii)
     except (DatabaseError, ingest.BatchRefused) as exc:
+        _heads.pop(trail_stream(), None)
         raise TrailUnavailable(f"the portal's audit trail cannot be written: {exc}") from exc
+
+
+# This process's last known head of each trail stream: (seq, hash). A hint only: every
+# append is a compare-and-set on the stored head, and a stale hint costs one locked read.
+_heads: dict[str, tuple[int, str]] = {}
+
+
+def _append(stream: str, fields: dict[str, Any], pii: dict[str, Any]) -> dict[str, Any]:
+    known = _heads.get(stream)
+    if known is not None and connection.vendor == "postgresql":
+        event = _sealed(stream, known, fields, pii)
+        if storage.append_at_head(event):  # one round trip, no explicit lock
+            _heads[stream] = (event["seq"], event["hash"])
+            return event
+    with transaction.atomic():
+        head = ingest._locked_heads(fields["agent_id"], [stream])[stream]
+        event = _sealed(stream, (head.seq, head.hash), fields, pii)
+        ingest._store_events([event])
+        head.seq, head.hash = event["seq"], event["hash"]
+        ingest._save_heads([head])
+    _heads[stream] = (event["seq"], event["hash"])
     return event
+
+
+def _sealed(
+    stream: str, head: tuple[int, str], fields: dict[str, Any], pii: dict[str, Any]
+) -> dict[str, Any]:
+    body = {
+        "v": ENVELOPE_VERSION,
+        "event_id": uuid7(),
+        "stream": stream,
+        "seq": head[0] + 1,
+        "ts": ingest.format_ts(datetime.now(UTC)),
+        **fields,
+        "prev_hash": head[1],
+    }
+    digest, _ = seal({name: body[name] for name in HASHED_FIELDS})
+    return {**body, "hash": digest, "pii": pii}
 
 
 def actor_name(user: Any) -> str | None:

@@ -184,3 +184,33 @@ def test_logins_failed_logins_and_logouts_are_recorded(db, django_user_model):
     ]
     failed = trail_events()[0]
     assert PersonalDatum.objects.get(event=failed, field="username").value == "lena"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_writers_with_stale_head_hints_never_fork_the_trail():
+    import threading
+
+    from django.db import connection
+
+    from obsportal.trail import services
+
+    record_trail("page.view", actor="first")
+    stream = services.trail_stream()
+    stale = services._heads[stream]
+    record_trail("page.view", actor="second")
+    services._heads[stream] = stale  # as another process that has not seen "second"
+    record_trail("page.view", actor="third")
+
+    def writer(name: str) -> None:
+        for _ in range(10):
+            record_trail("page.view", actor=name)
+        connection.close()
+
+    threads = [threading.Thread(target=writer, args=(f"w{i}",)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    whole = trail_events()
+    assert [e.seq for e in whole] == list(range(43))
+    assert verify_chain([_envelope(e) for e in whole]) == []
