@@ -111,7 +111,8 @@ def stored_rows(dsn: str) -> dict[str, list[dict]]:
             " coalesce((SELECT jsonb_object_agg(p.field, jsonb_build_object("
             "   'value', p.value, 'salt', p.salt)) FROM ingest_personaldatum p"
             "   WHERE p.event_id = e.id), '{}'::jsonb)"
-            " FROM ingest_auditevent e ORDER BY e.stream_id, e.seq"
+            # The portal's own trail (it records the credential issued) is not an agent's.
+            " FROM ingest_auditevent e WHERE e.agent_id <> 'obsportal' ORDER BY e.stream_id, e.seq"
         ).fetchall()
     streams: dict[str, list[dict]] = {}
     names = [

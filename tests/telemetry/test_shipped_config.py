@@ -145,10 +145,10 @@ def grafana_sql(text: str) -> str:
 
 @pytest.mark.django_db
 def test_postgresql_panels_run_against_the_database(tmp_path):
-    from obsportal.accounts.services import issue_agent_token
     from obsportal.ingest.services import admit_batch
+    from tests.factories import agent_credential
 
-    token = issue_agent_token("sql-agent")
+    token = agent_credential("sql-agent")
     events = journal_events(tmp_path, "sql-agent", count=5, result="denied", user_id="bob")
     assert admit_batch({"token": token, "events": events}).admitted == 5
 

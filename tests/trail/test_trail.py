@@ -65,6 +65,7 @@ def test_an_auditors_open_search_and_download_are_on_a_chain_that_verifies(
     assert found.status_code == 200 and len(found.json()["results"]) == 6
     bundle = auditor.get("/api/v1/evidence/?agent_id=agent-a")
     assert bundle.status_code == 200
+    downloaded_bytes = b"".join(bundle.streaming_content)
 
     officer = Client()
     officer.force_login(person(django_user_model, "olga-officer", "compliance_officer"))
@@ -88,7 +89,8 @@ def test_an_auditors_open_search_and_download_are_on_a_chain_that_verifies(
     assert "alice" not in str({k: v for k, v in searched.items() if k != "pii"})
     sidecar = PersonalDatum.objects.get(event__event_id=searched["event_id"])
     assert (sidecar.field, sidecar.value) == ("filters.user_id", "alice")
-    assert downloaded["details"]["sha256"] == hashlib.sha256(bundle.content).hexdigest()
+    assert downloaded["details"]["sha256"] == hashlib.sha256(downloaded_bytes).hexdigest()
+    assert downloaded["details"]["bytes"] == len(downloaded_bytes)
     assert downloaded["details"]["events"] == 3
     assert downloaded["details"]["query"]["agent_id"] == "agent-a"
 
