@@ -141,7 +141,7 @@ def raw_read(chunk_size: int) -> tuple[int, float]:
     from django.db import connection, transaction
 
     from obsportal.ingest.models import Stream
-    from obsportal.integrity.verification import _STREAM_ROWS_SQL
+    from obsportal.integrity.verification.walk import _STREAM_ROWS_SQL
 
     started, rows = time.perf_counter(), 0
     for stream_id in sorted(Stream.objects.values_list("id", flat=True)):

@@ -49,6 +49,8 @@ INSTALLED_APPS = [
     "obsportal.portal",
     "obsportal.integrity",
     "obsportal.trail",
+    "obsportal.events",
+    "obsportal.demo",
     "django_prometheus",
     "obsportal.telemetry",
 ]

@@ -4,9 +4,10 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 from obsportal.accounts.permissions import HasCapability
 from obsportal.accounts.roles import Capability
+from obsportal.events import api as events_api
 from obsportal.ingest import api as ingest_api
-from obsportal.integrity.urls import api_urlpatterns as integrity_api
-from obsportal.portal import views as portal_views
+from obsportal.integrity import api as integrity_api
+from obsportal.portal import urls as portal_urls
 from obsportal.telemetry.exposition import metrics_view
 
 
@@ -20,23 +21,22 @@ class SchemaDocsView(SpectacularSwaggerView):
     permission_classes = [HasCapability]
 
 
+# Every app's REST API: its `api.urlpatterns`, all under /api/v1/.
+API_APPS = (events_api, ingest_api, integrity_api)
+
 api_v1 = [
-    path("events/", ingest_api.AuditEventList.as_view(), name="event-list"),
-    path("events/<uuid:event_id>/", ingest_api.AuditEventDetail.as_view(), name="event-detail"),
-    path("ingest", ingest_api.IngestBatchView.as_view(), name="ingest"),
-    *integrity_api,
+    *(pattern for app in API_APPS for pattern in app.urlpatterns),
     path("schema/", SchemaView.as_view(), name="schema"),
     path("schema/docs/", SchemaDocsView.as_view(url_name="schema"), name="schema-docs"),
 ]
 
 urlpatterns = [
-    path("", include("obsportal.portal.urls")),
-    path("streams/", include("obsportal.integrity.urls")),
+    path("", include(portal_urls)),
+    path("streams/", include((portal_urls.stream_urlpatterns, "integrity"))),
     path("people/", include("obsportal.portal.people_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
-    path("healthz", portal_views.healthz, name="healthz"),
-    path("readyz", portal_views.readyz, name="readyz"),
+    *portal_urls.health_urlpatterns,
     path("metrics", metrics_view, name="metrics"),
 ]

@@ -1,87 +1,19 @@
-"""REST API of audit events: filtered, cursor-paginated queries and the HTTP ingest endpoint."""
+"""REST API of ingestion: the HTTP ingest endpoint (the agents' other door is the Celery task)."""
 
 from __future__ import annotations
 
-import django_filters
 import orjson
-from django.conf import settings
+from django.urls import path
 from drf_spectacular.utils import extend_schema, inline_serializer
-from rest_framework import generics, serializers, status
-from rest_framework.pagination import CursorPagination
+from rest_framework import serializers, status
 from rest_framework.permissions import AllowAny
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from obsportal.accounts.permissions import visible_events
 from obsportal.accounts.roles import Capability
-from obsportal.ingest import selectors
-from obsportal.ingest.models import ENVELOPE_COLUMNS, AuditEvent
-from obsportal.ingest.services import (
-    MAX_BATCH_BYTES,
-    MAX_BATCH_EVENTS,
-    AdmitResult,
-    Reason,
-    admit_batch,
-    refuse_batch,
-)
+from obsportal.ingest.services import admit_batch, refuse_batch
+from obsportal.ingest.verdicts import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, AdmitResult, Reason
 from obsportal.telemetry.ingest import observed_admission
-
-
-class AuditEventSerializer(serializers.ModelSerializer):
-    """An event in envelope-v1 form (the hashed body plus `hash`)."""
-
-    class Meta:
-        model = AuditEvent
-        fields = list(ENVELOPE_COLUMNS)
-
-    def to_representation(self, instance: AuditEvent) -> dict:
-        return selectors.as_envelope(instance)
-
-
-class AuditEventFilter(django_filters.FilterSet):
-    since = django_filters.IsoDateTimeFilter(
-        field_name="ts", lookup_expr="gte", help_text="events at or after this time (ISO 8601)"
-    )
-    until = django_filters.IsoDateTimeFilter(
-        field_name="ts", lookup_expr="lt", help_text="events before this time (ISO 8601)"
-    )
-
-    class Meta:
-        model = AuditEvent
-        fields = ["agent_id", "action", "result", "user_id", "stream", "trace_id", "resource"]
-
-
-class EventCursorPagination(CursorPagination):
-    ordering = ("-ts", "-id")
-    page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 1000
-
-
-class AuditEventList(generics.ListAPIView):
-    """Audit events, newest first; filter by agent, action, result, user, stream, time range."""
-
-    required_capability = Capability.EVENTS_READ
-    serializer_class = AuditEventSerializer
-    filterset_class = AuditEventFilter
-    pagination_class = EventCursorPagination
-
-    def get_queryset(self):
-        requested = self.request.query_params.get("agent_id")
-        return visible_events(AuditEvent.objects.all(), self.request.user, requested)
-
-
-class AuditEventDetail(generics.RetrieveAPIView):
-    required_capability = Capability.EVENTS_READ
-    serializer_class = AuditEventSerializer
-    lookup_field = "event_id"
-
-    def get_queryset(self):
-        # An event outside the caller's scope is not found, as if it did not exist; a
-        # trail event is found by its id for a role with trail.read.
-        trail = settings.OBSPORTAL_TRAIL_AGENT_ID
-        return visible_events(AuditEvent.objects.all(), self.request.user, trail)
-
 
 # HTTP status of each refusal: the credential (401), the agent's rights (403), size (413),
 # a fork (409: the server holds a different event at that seq); anything else is the input (400).
@@ -167,3 +99,9 @@ class IngestBatchView(APIView):
                 sample, Reason.MALFORMED_JSON, f"the request body is not valid JSON: {exc}"
             )
         return None
+
+
+# Included under /api/v1/ by obsportal.urls.
+urlpatterns = [
+    path("ingest", IngestBatchView.as_view(), name="ingest"),
+]

@@ -4,11 +4,6 @@ from __future__ import annotations
 
 from django.db import models
 
-from agents_sdk.audit.chain import HASHED_FIELDS
-
-# The AuditEvent columns that hold envelope fields (all but the constant `v`), in envelope order.
-ENVELOPE_COLUMNS = tuple(name for name in (*HASHED_FIELDS, "hash") if name != "v")
-
 
 class Stream(models.Model):
     """One writer's hash chain; its head is what the next event must link to."""

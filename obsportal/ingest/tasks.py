@@ -9,13 +9,9 @@ from celery import shared_task
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from agents_sdk.shipping.transports import INGEST_TASK
-from obsportal.ingest.services import (
-    BatchRefused,
-    Reason,
-    admit_batch,
-    decode_batch,
-    refuse_batch,
-)
+from obsportal.ingest.decoding import decode_batch
+from obsportal.ingest.services import admit_batch, refuse_batch
+from obsportal.ingest.verdicts import BatchRefused, Reason
 from obsportal.telemetry.ingest import observed_admission
 
 # A database that refuses the rows themselves (not the connection) is retried a few

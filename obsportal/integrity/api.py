@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
+from django.urls import path
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
@@ -12,10 +13,10 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from obsportal.accounts.permissions import may_read_agent, visible_streams
+from obsportal.accounts.permissions import visible_streams
 from obsportal.accounts.roles import Capability
 from obsportal.ingest.models import Stream
-from obsportal.integrity import selectors
+from obsportal.integrity import evidence_api, selectors
 from obsportal.integrity.checkpoints import HeadNotInCheckpoint, inclusion_proof_of
 from obsportal.integrity.models import (
     Checkpoint,
@@ -265,6 +266,51 @@ class PublicKey(APIView):
 
 def ensure_stream_readable(user, stream_id: str) -> None:
     """A stream outside the user's scope is not found, as if it did not exist."""
-    agent_id = Stream.objects.filter(pk=stream_id).values_list("agent_id", flat=True).first()
-    if agent_id is not None and not may_read_agent(user, agent_id):
+    if not selectors.stream_readable(user, stream_id):
         raise NotFound(f"no stream {stream_id}")
+
+
+# Included under /api/v1/ by obsportal.urls (the evidence endpoints are in evidence_api).
+urlpatterns = [
+    path("streams/", StreamList.as_view(), name="stream-list"),
+    path("streams/<str:stream_id>/", StreamDetail.as_view(), name="stream-detail"),
+    path(
+        "streams/<str:stream_id>/verifications/",
+        StreamVerificationList.as_view(),
+        name="stream-verifications",
+    ),
+    path("checkpoints/", CheckpointList.as_view(), name="checkpoint-list"),
+    path(
+        "checkpoints/incidents/",
+        CheckpointIncidentList.as_view(),
+        name="checkpoint-incidents",
+    ),
+    path("verifications/", VerificationRunList.as_view(), name="verification-list"),
+    path("verifications/latest/", LatestVerificationRun.as_view(), name="verification-latest"),
+    path("checkpoints/public-key/", PublicKey.as_view(), name="checkpoint-key"),
+    path(
+        "checkpoints/public-key.pem",
+        PublicKey.as_view(),
+        {"pem": True},
+        name="checkpoint-key-pem",
+    ),
+    path("checkpoints/<int:number>/", CheckpointDetail.as_view(), name="checkpoint-detail"),
+    path("checkpoints/<int:number>/note", CheckpointNote.as_view(), name="checkpoint-note"),
+    path(
+        "checkpoints/<int:number>/proofs/<str:stream_id>/",
+        InclusionProof.as_view(),
+        name="checkpoint-proof",
+    ),
+    path("evidence/", evidence_api.EvidenceBundle.as_view(), name="evidence-bundle"),
+    path("evidence/exports/", evidence_api.EvidenceExports.as_view(), name="evidence-exports"),
+    path(
+        "evidence/exports/<int:pk>/",
+        evidence_api.EvidenceExportDetail.as_view(),
+        name="evidence-export",
+    ),
+    path(
+        "evidence/exports/<int:pk>/download",
+        evidence_api.EvidenceExportDownload.as_view(),
+        name="evidence-export-download",
+    ),
+]

@@ -20,7 +20,7 @@ from pathlib import Path
 from django.conf import settings
 
 from agents_sdk.offline.checkpoint import CheckpointError, parse_checkpoint, split_note
-from obsportal.ingest.services import parse_ts
+from obsportal.ingest.envelope import parse_ts
 from obsportal.integrity.models import Checkpoint, CheckpointIncident
 
 GENESIS = "0" * 64

@@ -21,8 +21,8 @@ from agents_sdk.offline.checkpoint import (
     verify_checkpoint,
 )
 from agents_sdk.offline.merkle import inclusion_proof, root_from_leaf_hashes
+from obsportal.ingest.envelope import format_ts
 from obsportal.ingest.models import Stream
-from obsportal.ingest.services import format_ts
 from obsportal.integrity import checkpoint_chain
 from obsportal.integrity.models import Checkpoint, CheckpointHead, CheckpointIncident
 from obsportal.integrity.signing import load_signing_key

@@ -24,9 +24,8 @@ from django.utils import timezone
 from agents_sdk.offline.bundle import BUNDLE_FORMAT
 from agents_sdk.offline.checkpoint import CheckpointError, head_leaf_hash, verify_checkpoint
 from agents_sdk.offline.merkle import inclusion_proof, root_from_leaf_hashes
+from obsportal.ingest.envelope import as_envelope, format_ts
 from obsportal.ingest.models import AuditEvent, Stream
-from obsportal.ingest.selectors import as_envelope
-from obsportal.ingest.services import format_ts
 from obsportal.integrity.checkpoints import Head, checkpoint_heads, sign_checkpoint
 from obsportal.integrity.models import Checkpoint, CheckpointHead
 from obsportal.integrity.signing import SigningKey, load_signing_key

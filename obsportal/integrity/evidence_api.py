@@ -2,100 +2,49 @@
 
 from __future__ import annotations
 
-import hashlib
-import tempfile
-
 from django.http import FileResponse, HttpResponse
 from django.shortcuts import get_object_or_404
-from django.utils.dateparse import parse_datetime
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from obsportal.accounts.permissions import access_of, may_read_agent
+from obsportal.accounts.permissions import may_read_agent
 from obsportal.accounts.roles import Capability
-from obsportal.integrity.evidence import BundleRefused, plan_bundle, write_bundle
+from obsportal.integrity import selectors
+from obsportal.integrity.evidence import BundleRefused
 from obsportal.integrity.exports import export_path, request_export
 from obsportal.integrity.models import EvidenceExport
 from obsportal.integrity.signing import SigningKeyMissing
 
-# Bundles larger than this are built by the export task, not inside a request.
-MAX_DIRECT_EVENTS = 100_000
-
 
 def parse_bundle_query(params, user) -> tuple[str, object, object]:
-    """(agent_id, since, until) from query parameters, within the user's scope; a clear
-    error for a bad time or an agent outside the scope."""
-    bounds = []
-    for name in ("since", "until"):
-        text = params.get(name)
-        value = parse_datetime(text) if text else None
-        if text and (value is None or value.tzinfo is None):
-            raise ValidationError({name: "an ISO 8601 time with a UTC offset, e.g. ...Z"})
-        bounds.append(value)
-    agent_id = params.get("agent_id") or None
-    if not agent_id:
-        raise ValidationError({"agent_id": "give the agent_id whose events the bundle holds"})
-    if not may_read_agent(user, agent_id):
-        scope = access_of(user).scope
-        raise PermissionDenied(f"agent {agent_id} is outside your scope ({scope.describe()})")
-    # A scoped period narrows the bundle's; the bundle states the query it answers.
-    scope, (since, until) = access_of(user).scope, bounds
-    if scope.since is not None and (since is None or since < scope.since):
-        since = scope.since
-    if scope.until is not None and (until is None or until > scope.until):
-        until = scope.until
-    return agent_id, since, until
+    """(agent_id, since, until) from query parameters, within the user's scope; a 400 for
+    a bad time, a 403 for an agent outside the scope."""
+    try:
+        query = selectors.evidence_query(params, user)
+    except selectors.InvalidEvidenceQuery as exc:
+        raise ValidationError(exc.errors) from exc
+    except selectors.EvidenceOutOfScope as exc:
+        raise PermissionDenied(str(exc)) from exc
+    return query.agent_id, query.since, query.until
 
 
 def bundle_response(agent_id, since, until) -> HttpResponse:
     """A bundle built now, for the smaller queries; the larger ones go through an export job."""
     try:
-        plan = plan_bundle(agent_id, since, until)
-        if plan.events > MAX_DIRECT_EVENTS:
-            raise BundleRefused(
-                f"the bundle would hold {plan.events} events; more than {MAX_DIRECT_EVENTS} "
-                "are built as a job: POST /api/v1/evidence/exports/"
-            )
+        bundle = selectors.direct_bundle(selectors.EvidenceQuery(agent_id, since, until))
     except BundleRefused as exc:
         raise ValidationError({"detail": str(exc)}) from exc
     except SigningKeyMissing as exc:
         raise NotFound(str(exc)) from exc
-    spool = tempfile.SpooledTemporaryFile(max_size=8 * 1024 * 1024)  # noqa: SIM115 - the response closes it
-    write_bundle(plan, spool)
-    spool.seek(0)
-    name = f"evidence-{agent_id}.jsonl".replace("/", "_")
     response = FileResponse(
-        spool, as_attachment=True, filename=name, content_type="application/jsonl"
+        bundle.file, as_attachment=True, filename=bundle.filename, content_type="application/jsonl"
     )
-    response.trail_details = {
-        "export": "evidence bundle",
-        "events": plan.events,
-        **_file_digest(spool),
-    }
-    response.trail_details["query"] = {
-        "agent_id": agent_id,
-        "since": _iso(since),
-        "until": _iso(until),
-    }
+    response.trail_details = bundle.trail_details
     return response
-
-
-def _file_digest(file) -> dict:
-    """Size and SHA-256 of what is about to leave the portal, for its trail; rewound after."""
-    digest, size = hashlib.sha256(), 0
-    while chunk := file.read(1 << 20):
-        digest.update(chunk)
-        size += len(chunk)
-    file.seek(0)
-    return {"bytes": size, "sha256": digest.hexdigest()}
-
-
-def _iso(value) -> str | None:
-    return value.isoformat() if value else None
 
 
 BUNDLE_QUERY = [
@@ -161,7 +110,19 @@ class EvidenceExports(APIView):
 
     required_capability = Capability.EVIDENCE_EXPORT
 
-    @extend_schema(parameters=BUNDLE_QUERY, responses={202: EvidenceExportSerializer})
+    @extend_schema(
+        parameters=BUNDLE_QUERY,
+        # The query may come as a form or JSON body instead of query parameters.
+        request=inline_serializer(
+            "EvidenceQuery",
+            {
+                "agent_id": serializers.CharField(),
+                "since": serializers.DateTimeField(required=False),
+                "until": serializers.DateTimeField(required=False),
+            },
+        ),
+        responses={202: EvidenceExportSerializer},
+    )
     def post(self, request):
         params = request.data or request.query_params
         try:
@@ -208,6 +169,6 @@ class EvidenceExportDownload(APIView):
         response.trail_details = {
             "export": f"evidence export {pk}",
             "events": export.events_written,
-            **_file_digest(file),
+            **selectors.file_digest(file),
         }
         return response

@@ -1,9 +1,22 @@
 from django.urls import path
 
-from obsportal.portal import views
+from obsportal.portal.views import events, health, streams
 
 app_name = "portal"
 urlpatterns = [
-    path("", views.event_list, name="events"),
-    path("trail/", views.trail, name="trail"),
+    path("", events.event_list, name="events"),
+    path("trail/", events.trail, name="trail"),
+]
+
+# The stream pages, under /streams/ in the `integrity` namespace their links have always used.
+stream_urlpatterns = [
+    path("", streams.stream_list, name="streams"),
+    path("evidence/", streams.evidence_export, name="evidence"),
+    path("<str:stream_id>/", streams.stream_detail, name="stream"),
+]
+
+# At the root, outside any namespace: what orchestrators and load balancers poll.
+health_urlpatterns = [
+    path("healthz", health.healthz, name="healthz"),
+    path("readyz", health.readyz, name="readyz"),
 ]

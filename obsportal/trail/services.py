@@ -23,8 +23,10 @@ from opentelemetry import trace
 
 from agents_sdk.audit.chain import ENVELOPE_VERSION, HASHED_FIELDS, commit_personal_value, seal
 from agents_sdk.audit.clock import uuid7
-from obsportal.ingest import services as ingest
-from obsportal.trail import storage
+from obsportal.ingest import storage
+from obsportal.ingest.envelope import format_ts
+from obsportal.ingest.services import locked_heads
+from obsportal.ingest.verdicts import BatchRefused
 from obsportal.trail.actions import action_named
 
 
@@ -77,7 +79,7 @@ def record_trail(
     }
     try:
         return _append(trail_stream(), fields, pii)
-    except (DatabaseError, ingest.BatchRefused) as exc:
+    except (DatabaseError, BatchRefused) as exc:
         _heads.pop(trail_stream(), None)
         raise TrailUnavailable(f"the portal's audit trail cannot be written: {exc}") from exc
 
@@ -95,11 +97,11 @@ def _append(stream: str, fields: dict[str, Any], pii: dict[str, Any]) -> dict[st
             _heads[stream] = (event["seq"], event["hash"])
             return event
     with transaction.atomic():
-        head = ingest._locked_heads(fields["agent_id"], [stream])[stream]
+        head = locked_heads(fields["agent_id"], [stream])[stream]
         event = _sealed(stream, (head.seq, head.hash), fields, pii)
-        ingest._store_events([event])
+        storage.store_events([event])
         head.seq, head.hash = event["seq"], event["hash"]
-        ingest._save_heads([head])
+        storage.save_heads([head])
     _heads[stream] = (event["seq"], event["hash"])
     return event
 
@@ -112,7 +114,7 @@ def _sealed(
         "event_id": uuid7(),
         "stream": stream,
         "seq": head[0] + 1,
-        "ts": ingest.format_ts(datetime.now(UTC)),
+        "ts": format_ts(datetime.now(UTC)),
         **fields,
         "prev_hash": head[1],
     }

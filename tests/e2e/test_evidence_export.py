@@ -14,8 +14,8 @@ from django.conf import settings
 
 from obsportal.integrity.models import EvidenceExport
 from tests.e2e.conftest import ROOT, worker_env
-from tests.integrity.conftest import admit_journal
 from tests.support.celery_worker import worker_argv
+from tests.support.chains import admit_journal
 
 
 @pytest.fixture

@@ -7,7 +7,7 @@ import time
 from obsportal.celery import app
 from obsportal.integrity import tasks
 from obsportal.integrity.models import VerificationRun
-from tests.integrity.conftest import admit_journal
+from tests.support.chains import admit_journal
 
 
 def test_the_scheduled_verification_runs_on_the_worker(

@@ -7,8 +7,8 @@ from django.conf import settings
 
 from agents_sdk import CeleryTransport, Observability, Shipper
 from agents_sdk.shipping.transports import INGEST_QUEUE, INGEST_TASK
+from obsportal.ingest.envelope import as_envelope
 from obsportal.ingest.models import AuditEvent, RejectedBatch
-from obsportal.ingest.selectors import as_envelope
 from tests.factories import journal_events, tampered
 from tests.independent_chain import read_journal
 

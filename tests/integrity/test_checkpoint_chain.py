@@ -15,7 +15,7 @@ from obsportal.integrity.checkpoints import sign_checkpoint
 from obsportal.integrity.models import Checkpoint, CheckpointIncident
 from obsportal.integrity.signing import load_signing_key
 from obsportal.integrity.verification import verify_streams
-from tests.integrity.conftest import superuser_sql
+from tests.support.chains import superuser_sql
 
 
 def chain(count: int) -> list[Checkpoint]:

@@ -12,7 +12,7 @@ from agents_sdk.audit.chain import compute_hash, hashed_body
 from obsportal.ingest.models import PersonalDatum
 from obsportal.integrity.models import StreamVerification
 from obsportal.integrity.verification import verify_streams
-from tests.integrity.conftest import superuser_sql
+from tests.support.chains import superuser_sql
 
 UPDATE_EVENT = "UPDATE ingest_auditevent SET {} WHERE stream_id = %s AND seq = %s"
 

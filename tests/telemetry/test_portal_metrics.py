@@ -13,11 +13,8 @@ from django.conf import settings
 from prometheus_client import REGISTRY
 from prometheus_client.parser import text_string_to_metric_families
 
-from obsportal.telemetry.collectors import (
-    CheckpointAgeCollector,
-    QueueDepthCollector,
-    latest_checkpoint_time,
-)
+from obsportal.integrity.collectors import CheckpointAgeCollector, latest_checkpoint_time
+from obsportal.telemetry.collectors import QueueDepthCollector
 from tests.factories import journal_events, tampered, with_role
 
 pytestmark = pytest.mark.django_db

@@ -46,7 +46,7 @@ def query(prometheus: str, expr: str) -> list:
 
 
 def unproduced_metrics() -> dict[str, str]:
-    from obsportal.telemetry.collectors import latest_checkpoint_time
+    from obsportal.integrity.collectors import latest_checkpoint_time
 
     missing = {}
     if latest_checkpoint_time() is None:

@@ -20,7 +20,7 @@ from obsportal.trail.actions import (
 from obsportal.trail.services import TrailUnavailable, record_trail
 from tests.accounts.urlwalk import routes
 from tests.independent_chain import verify_chain
-from tests.integrity.conftest import superuser_sql
+from tests.support.chains import superuser_sql
 from tests.support.people import PASSWORD, person
 
 TRAIL = "obsportal"
@@ -104,7 +104,7 @@ def test_an_auditors_open_search_and_download_are_on_a_chain_that_verifies(
 
 
 def _envelope(row: AuditEvent) -> dict:
-    from obsportal.ingest.selectors import as_envelope
+    from obsportal.ingest.envelope import as_envelope
 
     return as_envelope(row)
 

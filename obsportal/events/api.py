@@ -1,0 +1,65 @@
+"""REST API of audit events: filtered, cursor-paginated queries in envelope-v1 form."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import path
+from rest_framework import generics, serializers
+from rest_framework.pagination import CursorPagination
+
+from obsportal.accounts.permissions import visible_events
+from obsportal.accounts.roles import Capability
+from obsportal.events import selectors
+from obsportal.events.filters import AuditEventFilter
+from obsportal.ingest.envelope import ENVELOPE_COLUMNS, as_envelope
+from obsportal.ingest.models import AuditEvent
+
+
+class AuditEventSerializer(serializers.ModelSerializer):
+    """An event in envelope-v1 form (the hashed body plus `hash`)."""
+
+    class Meta:
+        model = AuditEvent
+        fields = list(ENVELOPE_COLUMNS)
+
+    def to_representation(self, instance: AuditEvent) -> dict:
+        return as_envelope(instance)
+
+
+class EventCursorPagination(CursorPagination):
+    ordering = selectors.NEWEST_FIRST
+    page_size = 50
+    page_size_query_param = "page_size"
+    max_page_size = 1000
+
+
+class AuditEventList(generics.ListAPIView):
+    """Audit events, newest first; filter by agent, action, result, user, stream, time range."""
+
+    required_capability = Capability.EVENTS_READ
+    serializer_class = AuditEventSerializer
+    filterset_class = AuditEventFilter
+    pagination_class = EventCursorPagination
+
+    def get_queryset(self):
+        requested = self.request.query_params.get("agent_id")
+        return visible_events(selectors.events(), self.request.user, requested)
+
+
+class AuditEventDetail(generics.RetrieveAPIView):
+    required_capability = Capability.EVENTS_READ
+    serializer_class = AuditEventSerializer
+    lookup_field = "event_id"
+
+    def get_queryset(self):
+        # An event outside the caller's scope is not found, as if it did not exist; a
+        # trail event is found by its id for a role with trail.read.
+        trail = settings.OBSPORTAL_TRAIL_AGENT_ID
+        return visible_events(selectors.events(), self.request.user, trail)
+
+
+# Included under /api/v1/ by obsportal.urls.
+urlpatterns = [
+    path("events/", AuditEventList.as_view(), name="event-list"),
+    path("events/<uuid:event_id>/", AuditEventDetail.as_view(), name="event-detail"),
+]

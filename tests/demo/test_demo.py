@@ -1,0 +1,100 @@
+"""The README's first command: embedded SQLite, tasks in process, SDK shipping, the portal."""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.request
+from http.cookiejar import CookieJar
+from pathlib import Path
+from urllib.parse import urlencode
+
+from tests.independent_chain import read_journal, verify_chain
+from tests.support.services import free_port
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def embedded_env(var_dir: Path) -> dict[str, str]:
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
+    }
+    env.update(DJANGO_SETTINGS_MODULE="obsportal.settings", OBSPORTAL_VAR_DIR=str(var_dir))
+    return env
+
+
+def manage(env, *args, **kwargs):
+    return subprocess.run(
+        [sys.executable, "manage.py", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        **kwargs,
+    )
+
+
+def test_demo_setup_ships_the_scripted_agents_events_and_the_portal_shows_them(tmp_path):
+    env = embedded_env(tmp_path)
+    manage(env, "migrate", "--verbosity", "0")
+    out = manage(env, "demo", "--steps", "12").stdout
+
+    recorded = int(re.search(r"Recorded (\d+) audit events in (\S+)", out).group(1))
+    journal = Path(re.search(r"Recorded \d+ audit events in (\S+)", out).group(1))
+    assert f"Shipped and stored {recorded} events (all shipped: True)" in out
+    # The agent's stream and the portal's own trail (the demo's logins and credential).
+    verified = re.search(
+        r"Signed checkpoint \d+; verification of 2 stream\(s\), (\d+) events: verified", out
+    )
+    assert verified and int(verified.group(1)) > recorded
+    for username, role in [("admin", "administrator"), ("auditor", "auditor")]:
+        assert re.search(rf"Log in as '{username}' with password '\S+' \({role}\)", out)
+    password = re.search(r"Log in as 'officer' with password '([^']+)'", out).group(1)
+    assert verify_chain(read_journal(journal)) == []
+
+    database = sqlite3.connect(tmp_path / "obsportal.sqlite3")
+    stored = {
+        row[0]
+        for row in database.execute(
+            "SELECT hash FROM ingest_auditevent WHERE agent_id = ?", ("demo-support-agent",)
+        )
+    }
+    assert stored == {e["hash"] for e in read_journal(journal)}
+
+    port = free_port()
+    server = subprocess.Popen(
+        [sys.executable, "manage.py", "runserver", f"127.0.0.1:{port}", "--noreload"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
+        for _ in range(100):
+            try:
+                login_page = opener.open(f"{base}/accounts/login/").read().decode()
+                break
+            except OSError:
+                time.sleep(0.1)
+        token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', login_page).group(1)
+        form = urlencode(
+            {"username": "officer", "password": password, "csrfmiddlewaretoken": token, "next": "/"}
+        ).encode()
+        request = urllib.request.Request(
+            f"{base}/accounts/login/", data=form, headers={"Referer": f"{base}/accounts/login/"}
+        )
+        page = opener.open(request).read().decode()
+        assert "Latest audit events" in page
+        assert page.count("<tr>") - 1 == min(recorded, 100)
+    finally:
+        server.terminate()
+        server.wait(timeout=10)

@@ -1,0 +1,3 @@
+"""Fixtures: events and chains admitted through ingestion, for the pages to show."""
+
+from tests.support.chains import stored, two_chains  # noqa: F401

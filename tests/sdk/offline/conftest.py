@@ -1,0 +1,3 @@
+"""Fixtures: real chains admitted through ingestion, a checkpoint signed over them."""
+
+from tests.support.chains import two_chains  # noqa: F401
