@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -240,8 +242,19 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def _record(actor, action: str, target, details: dict) -> None:
-    """The change on the portal's trail, in the caller's transaction."""
-    from obsportal.trail.services import record_change
+# The portal's trail records every change here. It registers itself from its ready()
+# (`register_change_recorder`): accounts, on the ground floor, imports no product app.
+ChangeRecorder = Callable[[Any, str, Any, dict], None]
+_change_recorder: ChangeRecorder | None = None
 
-    record_change(actor, action, target, details)
+
+def register_change_recorder(recorder: ChangeRecorder) -> None:
+    global _change_recorder
+    _change_recorder = recorder
+
+
+def _record(actor, action: str, target, details: dict) -> None:
+    """The change on the portal's trail, in the caller's transaction; none without a trail."""
+    if _change_recorder is None:
+        raise AccountChangeRefused(f"no trail records account changes: {action} refused")
+    _change_recorder(actor, action, target, details)
