@@ -14,7 +14,7 @@ from obsportal.ingest.envelope import (
     JSON_COLUMNS,
     STREAM_ROW_COLUMNS,
     format_ts,
-    hashed_body_of,
+    hashed_body_reader,
     text_select_list,
 )
 from obsportal.ingest.models import AuditEvent, IntegrityIncident, PersonalDatum, Stream
@@ -34,6 +34,7 @@ SIDECAR_BATCH = 1000
 # A stream's rows: the row id and every envelope column but the stream itself.
 COLUMNS = ("id", *STREAM_ROW_COLUMNS)
 _JSON_AT = tuple(COLUMNS.index(name) for name in JSON_COLUMNS)
+_hashed_body = hashed_body_reader(offset=1)  # past the row id
 
 Progress = Callable[[int], None]
 
@@ -78,7 +79,7 @@ def verify_stream(
             findings.broke(seq, event_id, reason)
             intact = False
         try:
-            recomputed = compute_hash(hashed_body_of(stream_id, row[1:]), row_prev)
+            recomputed = compute_hash(_hashed_body(stream_id, row), row_prev)
         except (NotCanonicalizable, ValueError) as exc:
             recomputed = f"unhashable: {exc}"
         if recomputed != row_hash:
