@@ -96,8 +96,11 @@ def main() -> None:
     redis.stop()
 
     with psycopg.connect(dsn) as conn:
+        # The agents' rows only: issuing their tokens put the portal's own trail rows there too.
         stored, streams = conn.execute(
             "SELECT count(*), count(DISTINCT stream_id) FROM ingest_auditevent"
+            " WHERE agent_id = ANY(%s)",
+            [list(tokens)],
         ).fetchone()
     assert stored == total, f"stored {stored} of {total}"
     copy_seconds, copied = raw_copy(dsn, paths)
