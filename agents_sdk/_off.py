@@ -64,11 +64,14 @@ class NoTracing:
     processor = None
     tracer = None
 
+    def start_span(self, name: str, attributes: dict[str, Any]) -> None:
+        return None
+
     def force_flush(self, timeout: float) -> bool:
         return True
 
     def shutdown(self) -> None:
         pass
 
-    def abort(self) -> None:
-        pass
+    def abort(self) -> int:
+        return 0

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from agents_sdk import environment as env
-from agents_sdk.logs import DEFAULT_FLUSH_INTERVAL
+from agents_sdk.log_handler import DEFAULT_FLUSH_INTERVAL
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter

@@ -139,7 +139,9 @@ class AgentMetrics:
             ["agent_id"], multiprocess_mode="livesum", registry=r,
         )  # fmt: skip
         self.spans_dropped = Counter(
-            "agent_spans_dropped", "Spans dropped because the export queue was full.",
+            "agent_spans_dropped",
+            "Spans that never reached the collector: the export queue was full, or the "
+            "export failed or was abandoned at shutdown.",
             ["agent_id"], registry=r,
         )  # fmt: skip
         self.overhead = Histogram(

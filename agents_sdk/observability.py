@@ -97,7 +97,7 @@ class Observability:
         # Every part starts off, so a failure half-way through can shut down what started.
         self.metrics: AgentMetrics | NoMetrics = NoMetrics()
         self.tracing: AgentTracing | NoTracing = NoTracing()
-        self._tracer: Any = None
+        self._start_span: Callable[[str, dict[str, Any]], Any] | None = None
         self.logger = silent_logger(agent_id)
         self._audit: Callable[..., dict[str, Any] | None] = self._no_audit
         self.journal: JournalWriter | None = None
@@ -111,7 +111,7 @@ class Observability:
                 self.metrics = start_metrics(agent_id, parts.metrics)
             if parts.tracing is not None:
                 self.tracing = start_tracing(agent_id, parts.tracing, self.metrics.span_dropped)
-                self._tracer = self.tracing.tracer
+                self._start_span = self.tracing.start_span
             if parts.logging is not None:
                 self.logger = start_logging(agent_id, parts.logging)
             if parts.audit is not None:

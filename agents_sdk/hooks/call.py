@@ -96,10 +96,10 @@ class _Call:
         t0 = _perf()
         obs = self._obs
         self._parent = _current.get()
-        tracer = obs._tracer
+        start_span = obs._start_span
         self._context_token = None
-        if tracer is not None:
-            self.span = tracer.start_span(self._span_name(), attributes=self._span_attributes())
+        if start_span is not None:
+            self.span = start_span(self._span_name(), self._span_attributes())
             self._context_token = otel_context.attach(trace.set_span_in_context(self.span))
         self._token = _current.set(self)
         self.result = "success"
