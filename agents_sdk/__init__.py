@@ -28,6 +28,7 @@ from agents_sdk.hooks import LlmCall, Step, ToolCall, current_call
 from agents_sdk.instrument import enable_observability
 from agents_sdk.logs import JsonFormatter, log_context
 from agents_sdk.observability import Observability
+from agents_sdk.reports import ShutdownReport
 from agents_sdk.shipping.celery_transport import CeleryTransport
 from agents_sdk.shipping.http_transport import HttpTransport
 from agents_sdk.shipping.memory import InMemoryTransport
@@ -57,6 +58,7 @@ __all__ = [
     "Observability",
     "Pending",
     "Shipper",
+    "ShutdownReport",
     "Step",
     "ToolCall",
     "TracingConfig",

@@ -64,6 +64,12 @@ class NoTracing:
     processor = None
     tracer = None
 
+    @property
+    def counts(self) -> Any:
+        from agents_sdk.reports import SpanCounts
+
+        return SpanCounts(0, 0, 0, 0)
+
     def start_span(self, name: str, attributes: dict[str, Any]) -> None:
         return None
 

@@ -39,6 +39,7 @@ class BatchingLineHandler(logging.Handler):
         self.flush_interval = flush_interval
         self.flush_level = flush_level
         self._pending: list[str] = []
+        self.write_failures = 0  # flushes whose lines could not be written
         self._wake = threading.Event()
         # Not `_closed`: logging.Handler keeps a flag of its own under that name.
         self._stopping = threading.Event()
@@ -75,6 +76,7 @@ class BatchingLineHandler(logging.Handler):
                 self.stream.write(text)
                 self.stream.flush()
             except Exception as exc:  # a closed or broken stream must not break the agent
+                self.write_failures += 1
                 if logging.raiseExceptions:
                     sys.stderr.write(f"agents_sdk: could not write log lines: {exc!r}\n")
 

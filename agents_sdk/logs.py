@@ -167,7 +167,11 @@ def silent_logger(agent_id: str) -> logging.Logger:
     return logger
 
 
-def close_json_logger(logger: logging.Logger) -> None:
+def close_json_logger(logger: logging.Logger) -> bool:
+    """Write what is pending and close our handlers; False if a line could not be written."""
+    written = True
     for handler in [h for h in logger.handlers if getattr(h, "_agents_sdk", False)]:
         logger.removeHandler(handler)
         handler.close()
+        written = written and not getattr(handler, "write_failures", 0)
+    return written

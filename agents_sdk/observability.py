@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -36,7 +34,9 @@ from agents_sdk.config import (
     resolve_parts,
 )
 from agents_sdk.hooks import NO_CALL, LlmCall, Step, ToolCall
-from agents_sdk.logs import close_json_logger, silent_logger
+from agents_sdk.lifecycle import shut_down
+from agents_sdk.logs import silent_logger
+from agents_sdk.reports import ShutdownReport
 from agents_sdk.shipping.shipper import Shipper
 
 if TYPE_CHECKING:
@@ -44,26 +44,6 @@ if TYPE_CHECKING:
     from agents_sdk.tracing import AgentTracing
 
 _T = TypeVar("_T")
-
-
-def _in_background(work: Callable[[], None], name: str) -> threading.Event:
-    """Run `work` on a daemon thread; the event is set when it has finished (or failed)."""
-    finished = threading.Event()
-
-    def run() -> None:
-        try:
-            work()
-        finally:
-            finished.set()
-
-    threading.Thread(target=run, name=name, daemon=True).start()
-    return finished
-
-
-def _finished() -> threading.Event:
-    done = threading.Event()
-    done.set()
-    return done
 
 
 class Observability:
@@ -272,56 +252,21 @@ class Observability:
 
     # --- lifecycle --------------------------------------------------------------------------
 
-    def shutdown(self, timeout: float = 5.0) -> bool:
-        """Flush every part within `timeout` seconds, then close; True if all was flushed.
+    def shutdown(self, timeout: float = 5.0) -> ShutdownReport:
+        """Flush every part, then close; returns what each part achieved.
 
-        Never hangs: a part still busy at the deadline (an unreachable collector) is
-        abandoned on a daemon thread. A second call returns at once.
+        Returns as soon as audit is durable and shipped and the rest is flushed; audit
+        gets up to `timeout` seconds, spans at most `TracingConfig.shutdown_timeout`
+        (1 s by default: an absent collector is not waited for). Never hangs: a part
+        still busy at its bound is abandoned on a daemon thread. The report is true when
+        nothing was left behind. A second call returns an empty (true) report at once.
         """
         if self._closed:
-            return True
+            return ShutdownReport()
         self._closed = True
-        deadline = time.monotonic() + max(0.0, timeout)
+        return shut_down(self, timeout)
 
-        def left() -> float:
-            return max(0.0, deadline - time.monotonic())
-
-        traces_flushed: list[bool] = []
-
-        def stop_tracing() -> None:
-            traces_flushed.append(self.tracing.force_flush(left()))
-            self.tracing.shutdown()
-
-        # Spans export while the journal flushes: both wait on I/O.
-        traces_done = (
-            _in_background(stop_tracing, "agents-sdk-trace-shutdown")
-            if self.tracing.enabled
-            else _finished()
-        )
-        done = True
-        if self.journal is not None:
-            done = self.journal.flush(timeout=left())
-        if self.shipper is not None:
-            done = self.shipper.stop(timeout=left()) and done
-        if self.journal is not None:
-            self.journal.close()
-        # Last: the pending/shipped figures are final now. The exposition server takes up
-        # to its poll interval (0.5 s) to stop, so it too only gets what time is left.
-        if self.metrics_port is None:
-            self.metrics.shutdown()
-            metrics_done = _finished()
-        else:
-            metrics_done = _in_background(self.metrics.shutdown, "agents-sdk-metrics-shutdown")
-        if not traces_done.wait(left()):
-            # The collector is unreachable or slow: end the exporter's retries so the
-            # abandoned thread finishes soon instead of retrying for its own timeout.
-            self.tracing.abort()
-            done = False
-        done = metrics_done.wait(left()) and all(traces_flushed) and done
-        close_json_logger(self.logger)
-        return done
-
-    async def ashutdown(self, timeout: float = 5.0) -> bool:
+    async def ashutdown(self, timeout: float = 5.0) -> ShutdownReport:
         """The asyncio form of shutdown: waits in a thread, never blocking the loop."""
         return await asyncio.to_thread(self.shutdown, timeout)
 

@@ -17,34 +17,16 @@ import threading
 import time
 import weakref
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter, SpanExportResult
 
+from agents_sdk.reports import SpanCounts
+
 log = logging.getLogger("agents_sdk.tracing")
 
 DROP_LOG_INTERVAL = 60.0  # seconds between two warnings about dropped spans
-
-
-@dataclass(frozen=True)
-class SpanCounts:
-    """Where the spans went: `ended` = exported + dropped + failed + queued (not yet sent)."""
-
-    ended: int
-    exported: int
-    dropped: int  # the queue was full
-    failed: int  # the exporter reported a failure (collector down, refused)
-
-    @property
-    def queued(self) -> int:
-        return self.ended - self.exported - self.dropped - self.failed
-
-    @property
-    def lost(self) -> int:
-        """Spans that did not reach the collector (dropped or failed)."""
-        return self.dropped + self.failed
 
 
 class _CountingExporter(SpanExporter):
@@ -100,6 +82,7 @@ class CountingBatchSpanProcessor(SpanProcessor):
         self.ended = self.exported = self.dropped = self.failed = 0
         self._unreported_drops = 0
         self._last_drop_log = 0.0
+        self._aborted = False
         self._inner = self._build()
         if hasattr(os, "register_at_fork"):
             ref = weakref.WeakMethod(self._rebuild_in_child)
@@ -168,10 +151,13 @@ class CountingBatchSpanProcessor(SpanProcessor):
 
     def _exported(self, count: int) -> None:
         with self._lock:
-            self.exported += count
+            if not self._aborted:
+                self.exported += count
 
     def _failed_export(self, count: int) -> None:
         with self._lock:
+            if self._aborted:
+                return
             self.failed += count
         self._on_drop(count)
 
@@ -182,13 +168,16 @@ class CountingBatchSpanProcessor(SpanProcessor):
         return self._inner.force_flush(timeout_millis)
 
     def abort(self) -> int:
-        """Stop exporting now (a deadline passed): count what is still queued as lost."""
+        """Stop exporting now (a deadline passed): what is queued or in the exporter's hands
+        counts as dropped, and a late answer from the exporter changes no count."""
         batch = self._inner._batch_processor
         batch._shutdown = True
         batch._shutdown_timeout_exceeded = True
-        left = len(self._queue)
-        self._queue.clear()
-        if left:
+        with self._lock:
+            self._aborted = True
+            self._queue.clear()
+            left = self.ended - self.exported - self.dropped - self.failed
+        if left > 0:
             self._drop(left)
         # An exporter failing to stop must not fail the agent's shutdown.
         with contextlib.suppress(Exception):

@@ -18,7 +18,8 @@ from opentelemetry.sdk.trace import TracerProvider, sampling
 from opentelemetry.sdk.trace.export import SpanExporter
 
 from agents_sdk import environment as env
-from agents_sdk.span_export import CountingBatchSpanProcessor, SpanCounts
+from agents_sdk.reports import SpanCounts
+from agents_sdk.span_export import CountingBatchSpanProcessor
 from agents_sdk.spans import SpanRecorder
 
 INSTRUMENTATION_NAME = "agents_sdk"
