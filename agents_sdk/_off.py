@@ -34,6 +34,9 @@ class NoMetrics:
     def audit_event_recorded(self) -> None:
         pass
 
+    def batch_refused(self, reason: str) -> None:
+        pass
+
     def span_dropped(self, count: int = 1) -> None:
         pass
 

@@ -138,6 +138,10 @@ class AgentMetrics:
             "agent_audit_events_pending", "Audit events recorded but not yet acknowledged.",
             ["agent_id"], multiprocess_mode="livesum", registry=r,
         )  # fmt: skip
+        self.batches_refused = Counter(
+            "agent_audit_batches_refused", "Audit batches the portal refused, by reason code.",
+            ["agent_id", "reason"], registry=r,
+        )  # fmt: skip
         self.spans_dropped = Counter(
             "agent_spans_dropped",
             "Spans that never reached the collector: the export queue was full, or the "
@@ -207,6 +211,9 @@ class AgentMetrics:
 
     def audit_event_recorded(self) -> None:
         self._audit_recorded.inc()
+
+    def batch_refused(self, reason: str) -> None:
+        self._child(self.batches_refused, reason).inc()
 
     def span_dropped(self, count: int = 1) -> None:
         self._spans_dropped.inc(count)

@@ -36,7 +36,7 @@ from agents_sdk.config import (
 from agents_sdk.hooks import NO_CALL, LlmCall, Step, ToolCall
 from agents_sdk.lifecycle import shut_down
 from agents_sdk.logs import silent_logger
-from agents_sdk.reports import ShutdownReport
+from agents_sdk.reports import ShippingStatus, ShutdownReport
 from agents_sdk.shipping.shipper import Shipper
 
 if TYPE_CHECKING:
@@ -97,7 +97,9 @@ class Observability:
             if parts.audit is not None:
                 self.journal = open_journal(agent_id, parts.audit)
                 self._audit = self._audit_to_journal
-                self.shipper = start_shipper(self.journal, parts.audit)
+                self.shipper = start_shipper(
+                    self.journal, parts.audit, self.metrics.batch_refused
+                )
                 self.metrics.track_audit_progress(self._audit_progress)
                 # Under multiprocess a scrape in another process cannot call us: keep files fresh.
                 self._refresh_on_record = self.metrics.enabled and bool(
@@ -245,6 +247,28 @@ class Observability:
             return 0
         shipped = self.shipper.cursor.seq if self.shipper else -1
         return self.journal.last_seq - shipped
+
+    def shipping_status(self) -> ShippingStatus:
+        """How shipping stands: pending events, the last error, the last refusal and its reason."""
+        shipper = self.shipper
+        if shipper is None:
+            return ShippingStatus(shipping=False, pending=self.pending_events())
+        return ShippingStatus(
+            shipping=True,
+            pending=self.pending_events(),
+            acknowledged_seq=shipper.cursor.seq,
+            shipped_events=shipper.shipped_events,
+            last_error=shipper.last_error,
+            last_error_at=shipper.last_error_at,
+            last_refusal=shipper.refusal,
+            held=shipper.held,
+            transport=type(shipper.transport).__name__,
+        )
+
+    def resume_shipping(self) -> None:
+        """After a refusal, offer the held batch again now (its cause fixed on the portal)."""
+        if self.shipper is not None:
+            self.shipper.resume()
 
     def _audit_progress(self) -> tuple[int, int]:
         shipped = self.shipper.cursor.seq + 1 if self.shipper else 0

@@ -4,6 +4,10 @@ shipping stands. Plain data, importable whichever parts are on."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from agents_sdk.shipping.shipper import Refusal
 
 
 @dataclass(frozen=True)
@@ -56,3 +60,18 @@ class ShutdownReport:
 
     def __bool__(self) -> bool:
         return all(ok is not False for ok in self.parts.values())
+
+
+@dataclass(frozen=True)
+class ShippingStatus:
+    """`Observability.shipping_status()`: where the journal's shipping stands."""
+
+    shipping: bool  # a shipper runs (audit on, with a transport)
+    pending: int = 0  # events recorded but not acknowledged by the portal
+    acknowledged_seq: int = -1  # seq of the last acknowledged event
+    shipped_events: int = 0  # acknowledged since this process started
+    last_error: str | None = None  # the last failure (cleared by the next success)
+    last_error_at: float | None = None  # its time.time()
+    last_refusal: Refusal | None = None  # the last batch refused: code, reason, seqs
+    held: bool = False  # shipping waits after that refusal (resume_shipping() to retry)
+    transport: str | None = None
