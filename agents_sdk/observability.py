@@ -17,6 +17,7 @@ from agents_sdk import environment as env
 from agents_sdk._off import NoMetrics, NoTracing
 from agents_sdk._otel import current_ids
 from agents_sdk._otel import trace as otel_trace
+from agents_sdk.acting import ActingFor, current_user
 from agents_sdk.assembly import (
     open_journal,
     start_logging,
@@ -156,6 +157,8 @@ class Observability:
                 {"permission": permission, "decision": "granted" if granted else "denied"},
             )
         trace_id, span_id = current_ids()
+        if user_id is None:
+            user_id = current_user()
         return self._audit(
             "permission_request",
             "success" if granted else "denied",
@@ -171,6 +174,11 @@ class Observability:
     ) -> dict[str, Any] | None:
         """The asyncio form of permission_request."""
         return await self._in_loop(self.permission_request, permission, granted, **fields)
+
+    def acting_for(self, user_id: str | None) -> ActingFor:
+        """`with obs.acting_for(user_id="alice"):` (or `async with`): the hooks' events and
+        `record_audit` inside are on behalf of that user (this thread or task only)."""
+        return ActingFor(user_id)
 
     # --- audit ------------------------------------------------------------------------------
 
@@ -217,12 +225,15 @@ class Observability:
     ) -> dict[str, Any]:
         """Append one audit event to the journal; returns the event. Never touches the network.
 
-        Without explicit ids the event carries the active span's trace_id and span_id.
+        Without explicit ids the event carries the active span's trace_id and span_id; without
+        `user_id`, the acting user (`acting_for`).
         """
         if self.journal is None:
             raise RuntimeError(f"audit is off: pass audit=AuditConfig(...) (or set {env.JOURNAL})")
         if trace_id is None and span_id is None:
             trace_id, span_id = current_ids()
+        if user_id is None:
+            user_id = current_user()
         return self._audit_to_journal(
             action, result, details, user_id, resource, trace_id, span_id, personal_data
         )
