@@ -34,6 +34,9 @@ class NoMetrics:
     def audit_event_recorded(self) -> None:
         pass
 
+    def record(self, name: str, value: float, kind: str = "counter", *args: Any) -> None:
+        pass
+
     def batch_refused(self, reason: str) -> None:
         pass
 

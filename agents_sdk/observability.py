@@ -34,6 +34,7 @@ from agents_sdk.config import (
     TracingConfig,
     resolve_parts,
 )
+from agents_sdk.conveniences import Conveniences
 from agents_sdk.hooks import NO_CALL, LlmCall, Step, ToolCall
 from agents_sdk.lifecycle import shut_down
 from agents_sdk.logs import silent_logger
@@ -47,7 +48,7 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 
 
-class Observability:
+class Observability(Conveniences):
     """Metrics, JSON logs, traces and audit for one agent; any subset, by argument or env.
 
     Each part takes its configuration object (`AuditConfig`, `MetricsConfig`,
