@@ -125,7 +125,8 @@ class CountingBatchSpanProcessor(SpanProcessor):
         pass
 
     def on_end(self, span: ReadableSpan) -> None:
-        self.ended += 1  # one writer per agent thread; an off-by-one under races is harmless
+        with self._lock:  # agents end spans from many threads; every one must be counted
+            self.ended += 1
         if len(self._queue) >= self._max_queue_size:
             self._drop(1)
             return
