@@ -28,10 +28,11 @@ from agents_sdk.hooks import LlmCall, Step, ToolCall, current_call
 from agents_sdk.instrument import enable_observability
 from agents_sdk.logs import JsonFormatter, log_context
 from agents_sdk.observability import Observability
+from agents_sdk.reports import ShippingStatus, ShutdownReport
 from agents_sdk.shipping.celery_transport import CeleryTransport
 from agents_sdk.shipping.http_transport import HttpTransport
 from agents_sdk.shipping.memory import InMemoryTransport
-from agents_sdk.shipping.shipper import Shipper
+from agents_sdk.shipping.shipper import Refusal, Shipper
 from agents_sdk.shipping.transport import (
     BatchRejected,
     Pending,
@@ -56,7 +57,10 @@ __all__ = [
     "MetricsConfig",
     "Observability",
     "Pending",
+    "Refusal",
     "Shipper",
+    "ShippingStatus",
+    "ShutdownReport",
     "Step",
     "ToolCall",
     "TracingConfig",

@@ -34,6 +34,12 @@ class NoMetrics:
     def audit_event_recorded(self) -> None:
         pass
 
+    def record(self, name: str, value: float, kind: str = "counter", *args: Any) -> None:
+        pass
+
+    def batch_refused(self, reason: str) -> None:
+        pass
+
     def span_dropped(self, count: int = 1) -> None:
         pass
 
@@ -64,11 +70,20 @@ class NoTracing:
     processor = None
     tracer = None
 
+    @property
+    def counts(self) -> Any:
+        from agents_sdk.reports import SpanCounts
+
+        return SpanCounts(0, 0, 0, 0)
+
+    def start_span(self, name: str, attributes: dict[str, Any]) -> None:
+        return None
+
     def force_flush(self, timeout: float) -> bool:
         return True
 
     def shutdown(self) -> None:
         pass
 
-    def abort(self) -> None:
-        pass
+    def abort(self) -> int:
+        return 0

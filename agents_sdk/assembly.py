@@ -93,7 +93,9 @@ def transport_for(config: AuditConfig) -> Transport | None:
     return None
 
 
-def start_shipper(journal: JournalWriter, config: AuditConfig) -> Shipper | None:
+def start_shipper(
+    journal: JournalWriter, config: AuditConfig, on_refusal: Callable[[str], None]
+) -> Shipper | None:
     if not config.ship:
         return None
     transport = transport_for(config)
@@ -104,6 +106,7 @@ def start_shipper(journal: JournalWriter, config: AuditConfig) -> Shipper | None
         transport,
         batch_size=config.batch_size,
         journal=journal,
+        on_refusal=on_refusal,
         **config.shipper_options,
     )
     journal.add_listener(shipper.wakeup)

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from typing import IO, TYPE_CHECKING, Any, Literal
 
 from agents_sdk import environment as env
-from agents_sdk.logs import DEFAULT_FLUSH_INTERVAL
+from agents_sdk.log_handler import DEFAULT_FLUSH_INTERVAL
 
 if TYPE_CHECKING:
     from opentelemetry.sdk.trace.export import SpanExporter
@@ -87,7 +87,8 @@ class TracingConfig:
 
     The exporter is `span_exporter` if given, else OTLP to `otlp_endpoint` over
     `otlp_protocol`, else what the `OTEL_*` variables say. `queue_size` bounds the
-    span queue (drops are counted); `set_global` makes the provider the process's.
+    span queue (drops are counted); `set_global` makes the provider the process's;
+    `shutdown_timeout` bounds how long `shutdown()` waits for spans to export.
     """
 
     service_name: str | None = None
@@ -97,6 +98,7 @@ class TracingConfig:
     queue_size: int | None = None
     schedule_delay_millis: float | None = None
     set_global: bool = False
+    shutdown_timeout: float = 1.0  # the most shutdown() waits for spans (lifecycle.py)
 
 
 # 0.1 keyword -> (part, field of its configuration object).

@@ -7,9 +7,8 @@ asyncio tasks each see their own. Formatting happens only in the formatter,
 which `logging` never reaches for a record its level filter dropped.
 
 Lines are formatted when logged (so each carries the span active then) and
-written in batches: within `flush_interval` seconds, at once for WARNING and
-above, and at shutdown or interpreter exit. A write and flush per line cost
-more than the rest of the line together, and stall behind the journal's fsync.
+written in batches (`agents_sdk.log_handler`); the SDK's own logger takes a
+shorter path through `logging` (`agents_sdk.log_records`).
 """
 
 from __future__ import annotations
@@ -17,17 +16,17 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import logging
-import os
 import sys
-import threading
 import time
-import weakref
 from collections.abc import Iterator
 from typing import IO, Any
 
 import orjson
 
 from agents_sdk._otel import active_span_context
+from agents_sdk.log_handler import DEFAULT_FLUSH_INTERVAL as DEFAULT_FLUSH_INTERVAL
+from agents_sdk.log_handler import BatchingLineHandler as BatchingLineHandler
+from agents_sdk.log_records import make_cheap
 
 # Fields bound for the current thread / task; replaced, never mutated, so copies are cheap.
 _context: contextvars.ContextVar[dict[str, Any] | None] = contextvars.ContextVar(
@@ -112,7 +111,10 @@ class JsonFormatter(logging.Formatter):
         if bound:
             line.update(bound)
         fields = record.__dict__
-        if len(fields) > _PLAIN_RECORD_SIZE:  # only a record given `extra=` has more
+        extra = fields.get("_agents_sdk_extra")
+        if extra is not None:  # a record of our own logger names its extra fields
+            line.update(extra)
+        elif len(fields) > _PLAIN_RECORD_SIZE:  # only a record given `extra=` has more
             for key, value in fields.items():
                 if key not in _RECORD_ATTRS:
                     line[key] = value
@@ -121,119 +123,6 @@ class JsonFormatter(logging.Formatter):
         if record.stack_info:
             line["stack"] = record.stack_info
         return orjson.dumps(line, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode()
-
-
-DEFAULT_FLUSH_INTERVAL = 0.1  # seconds a logged line may wait before it is written
-_MAX_PENDING = 1024  # lines; past this the logging thread writes them itself
-
-
-class BatchingLineHandler(logging.Handler):
-    """Writes formatted lines to a stream in batches, from a background thread.
-
-    `flush_interval=0` writes and flushes every line, as `logging.StreamHandler` does.
-    A record at `flush_level` or above is written at once, after the lines before it.
-    """
-
-    def __init__(
-        self,
-        stream: IO[str],
-        *,
-        flush_interval: float = DEFAULT_FLUSH_INTERVAL,
-        flush_level: int = logging.WARNING,
-    ):
-        super().__init__()
-        if flush_interval < 0:
-            raise ValueError("flush_interval must be >= 0 seconds")
-        self.stream = stream
-        self.flush_interval = flush_interval
-        self.flush_level = flush_level
-        self._pending: list[str] = []
-        self._wake = threading.Event()
-        self._closed = threading.Event()
-        self._flusher_pid = 0  # the process whose flusher thread runs; 0 before the first
-        ref = weakref.ref(self)
-        # A forked child has no flusher thread, and the lines pending in the parent are
-        # the parent's to write: it starts empty and starts its own thread when it logs.
-        os.register_at_fork(after_in_child=lambda: _forget_parent_of(ref()))
-
-    def emit(self, record: logging.LogRecord) -> None:
-        try:
-            line = self.format(record)
-        except Exception:
-            self.handleError(record)
-            return
-        pending = self._pending
-        pending.append(line)
-        if (
-            record.levelno >= self.flush_level
-            or not self.flush_interval
-            or len(pending) >= _MAX_PENDING
-        ):
-            self.flush()
-        elif len(pending) == 1:
-            self._arm_flusher()
-
-    def flush(self) -> None:
-        with self.lock:  # type: ignore[union-attr]
-            if not self._pending:
-                return
-            text = "\n".join(self._pending) + "\n"
-            self._pending.clear()
-            try:
-                self.stream.write(text)
-                self.stream.flush()
-            except Exception as exc:  # a closed or broken stream must not break the agent
-                if logging.raiseExceptions:
-                    sys.stderr.write(f"agents_sdk: could not write log lines: {exc!r}\n")
-
-    def close(self) -> None:
-        self._closed.set()
-        self._wake.set()
-        self.flush()
-        super().close()
-
-    def _arm_flusher(self) -> None:
-        if self._flusher_pid != os.getpid():
-            self._flusher_pid = os.getpid()
-            thread = threading.Thread(
-                target=_flush_periodically,
-                args=(weakref.ref(self), self._wake, self._closed, self.flush_interval),
-                name="agents-sdk-log-flush",
-                daemon=True,
-            )
-            thread.start()
-        self._wake.set()
-
-    def _forget_parent(self) -> None:
-        self.createLock()
-        self._pending = []
-        self._wake = threading.Event()
-        self._closed = threading.Event()
-        self._flusher_pid = 0
-
-
-def _forget_parent_of(handler: BatchingLineHandler | None) -> None:
-    if handler is not None:
-        handler._forget_parent()
-
-
-def _flush_periodically(
-    ref: weakref.ref[BatchingLineHandler],
-    wake: threading.Event,
-    closed: threading.Event,
-    interval: float,
-) -> None:
-    # Holds the handler weakly, so a handler nobody uses any more can be collected;
-    # close() ends the wait at once (it writes what is pending itself).
-    while not closed.is_set():
-        wake.wait()
-        closed.wait(interval)
-        wake.clear()
-        handler = ref()
-        if handler is None:
-            return
-        handler.flush()
-        del handler
 
 
 def json_logger(
@@ -267,32 +156,8 @@ def json_logger(
         old.close()
     logger.addHandler(handler)
     if name is None:  # our own logger; one the application named may serve its handlers too
-        _skip_caller_lookup(logger)
+        make_cheap(logger, handler)
     return logger
-
-
-_NO_CALLER = ("(unknown file)", 0, "(unknown function)", None)
-
-
-def _skip_caller_lookup(logger: logging.Logger) -> None:
-    """Our lines carry no source location: skip walking the stack for one (~1.4 µs a line).
-
-    `stack_info=True` still gets its stack. A record's filename and lineno are then
-    placeholders, as under `logging._srcfile = None`.
-    """
-    if getattr(logger.findCaller, "_agents_sdk", False):
-        return
-    find_caller = logger.findCaller
-
-    def find_caller_when_asked(
-        stack_info: bool = False, stacklevel: int = 1
-    ) -> tuple[str, int, str, str | None]:
-        if stack_info:
-            return find_caller(stack_info, stacklevel + 1)  # + this frame
-        return _NO_CALLER
-
-    find_caller_when_asked._agents_sdk = True  # type: ignore[attr-defined]
-    logger.findCaller = find_caller_when_asked  # type: ignore[method-assign]
 
 
 def silent_logger(agent_id: str) -> logging.Logger:
@@ -302,7 +167,11 @@ def silent_logger(agent_id: str) -> logging.Logger:
     return logger
 
 
-def close_json_logger(logger: logging.Logger) -> None:
+def close_json_logger(logger: logging.Logger) -> bool:
+    """Write what is pending and close our handlers; False if a line could not be written."""
+    written = True
     for handler in [h for h in logger.handlers if getattr(h, "_agents_sdk", False)]:
         logger.removeHandler(handler)
         handler.close()
+        written = written and not getattr(handler, "write_failures", 0)
+    return written

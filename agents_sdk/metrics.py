@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import (
@@ -28,6 +28,7 @@ from prometheus_client import multiprocess as prom_multiprocess
 from prometheus_client.metrics_core import Metric
 
 from agents_sdk import environment as env
+from agents_sdk.custom_metrics import CustomMetrics, MetricType
 
 # Seconds: agent steps and LLM calls span ms..minutes; tools ms..tens of seconds.
 STEP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
@@ -138,8 +139,14 @@ class AgentMetrics:
             "agent_audit_events_pending", "Audit events recorded but not yet acknowledged.",
             ["agent_id"], multiprocess_mode="livesum", registry=r,
         )  # fmt: skip
+        self.batches_refused = Counter(
+            "agent_audit_batches_refused", "Audit batches the portal refused, by reason code.",
+            ["agent_id", "reason"], registry=r,
+        )  # fmt: skip
         self.spans_dropped = Counter(
-            "agent_spans_dropped", "Spans dropped because the export queue was full.",
+            "agent_spans_dropped",
+            "Spans that never reached the collector: the export queue was full, or the "
+            "export failed or was abandoned at shutdown.",
             ["agent_id"], registry=r,
         )  # fmt: skip
         self.overhead = Histogram(
@@ -158,6 +165,7 @@ class AgentMetrics:
         self._spans_dropped = self.spans_dropped.labels(a)
         self._overhead = self.overhead.labels(a)
         self._children: dict[tuple[int, ...] | tuple[Any, ...], Any] = {}
+        self.custom = CustomMetrics(agent_id, self.registry)
         if isinstance(self.registry, _RefreshingRegistry):
             self.registry.before_collect = self.refresh_audit_progress
 
@@ -205,6 +213,21 @@ class AgentMetrics:
 
     def audit_event_recorded(self) -> None:
         self._audit_recorded.inc()
+
+    def record(
+        self,
+        name: str,
+        value: float,
+        kind: MetricType = "counter",
+        labels: Mapping[str, str] | None = None,
+        description: str = "",
+        buckets: Sequence[float] | None = None,
+    ) -> None:
+        """One of the agent's own metrics, by name (see agents_sdk.custom_metrics)."""
+        self.custom.record(name, value, kind, labels, description, buckets)
+
+    def batch_refused(self, reason: str) -> None:
+        self._child(self.batches_refused, reason).inc()
 
     def span_dropped(self, count: int = 1) -> None:
         self._spans_dropped.inc(count)

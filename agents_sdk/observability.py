@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import threading
-import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, TypeVar
 
@@ -19,6 +17,7 @@ from agents_sdk import environment as env
 from agents_sdk._off import NoMetrics, NoTracing
 from agents_sdk._otel import current_ids
 from agents_sdk._otel import trace as otel_trace
+from agents_sdk.acting import ActingFor, current_user
 from agents_sdk.assembly import (
     open_journal,
     start_logging,
@@ -35,8 +34,11 @@ from agents_sdk.config import (
     TracingConfig,
     resolve_parts,
 )
+from agents_sdk.conveniences import Conveniences
 from agents_sdk.hooks import NO_CALL, LlmCall, Step, ToolCall
-from agents_sdk.logs import close_json_logger, silent_logger
+from agents_sdk.lifecycle import shut_down
+from agents_sdk.logs import silent_logger
+from agents_sdk.reports import ShippingStatus, ShutdownReport
 from agents_sdk.shipping.shipper import Shipper
 
 if TYPE_CHECKING:
@@ -46,27 +48,7 @@ if TYPE_CHECKING:
 _T = TypeVar("_T")
 
 
-def _in_background(work: Callable[[], None], name: str) -> threading.Event:
-    """Run `work` on a daemon thread; the event is set when it has finished (or failed)."""
-    finished = threading.Event()
-
-    def run() -> None:
-        try:
-            work()
-        finally:
-            finished.set()
-
-    threading.Thread(target=run, name=name, daemon=True).start()
-    return finished
-
-
-def _finished() -> threading.Event:
-    done = threading.Event()
-    done.set()
-    return done
-
-
-class Observability:
+class Observability(Conveniences):
     """Metrics, JSON logs, traces and audit for one agent; any subset, by argument or env.
 
     Each part takes its configuration object (`AuditConfig`, `MetricsConfig`,
@@ -97,7 +79,7 @@ class Observability:
         # Every part starts off, so a failure half-way through can shut down what started.
         self.metrics: AgentMetrics | NoMetrics = NoMetrics()
         self.tracing: AgentTracing | NoTracing = NoTracing()
-        self._tracer: Any = None
+        self._start_span: Callable[[str, dict[str, Any]], Any] | None = None
         self.logger = silent_logger(agent_id)
         self._audit: Callable[..., dict[str, Any] | None] = self._no_audit
         self.journal: JournalWriter | None = None
@@ -111,13 +93,15 @@ class Observability:
                 self.metrics = start_metrics(agent_id, parts.metrics)
             if parts.tracing is not None:
                 self.tracing = start_tracing(agent_id, parts.tracing, self.metrics.span_dropped)
-                self._tracer = self.tracing.tracer
+                self._start_span = self.tracing.start_span
             if parts.logging is not None:
                 self.logger = start_logging(agent_id, parts.logging)
             if parts.audit is not None:
                 self.journal = open_journal(agent_id, parts.audit)
                 self._audit = self._audit_to_journal
-                self.shipper = start_shipper(self.journal, parts.audit)
+                self.shipper = start_shipper(
+                    self.journal, parts.audit, self.metrics.batch_refused
+                )
                 self.metrics.track_audit_progress(self._audit_progress)
                 # Under multiprocess a scrape in another process cannot call us: keep files fresh.
                 self._refresh_on_record = self.metrics.enabled and bool(
@@ -174,6 +158,8 @@ class Observability:
                 {"permission": permission, "decision": "granted" if granted else "denied"},
             )
         trace_id, span_id = current_ids()
+        if user_id is None:
+            user_id = current_user()
         return self._audit(
             "permission_request",
             "success" if granted else "denied",
@@ -189,6 +175,11 @@ class Observability:
     ) -> dict[str, Any] | None:
         """The asyncio form of permission_request."""
         return await self._in_loop(self.permission_request, permission, granted, **fields)
+
+    def acting_for(self, user_id: str | None) -> ActingFor:
+        """`with obs.acting_for(user_id="alice"):` (or `async with`): the hooks' events and
+        `record_audit` inside are on behalf of that user (this thread or task only)."""
+        return ActingFor(user_id)
 
     # --- audit ------------------------------------------------------------------------------
 
@@ -235,12 +226,15 @@ class Observability:
     ) -> dict[str, Any]:
         """Append one audit event to the journal; returns the event. Never touches the network.
 
-        Without explicit ids the event carries the active span's trace_id and span_id.
+        Without explicit ids the event carries the active span's trace_id and span_id; without
+        `user_id`, the acting user (`acting_for`).
         """
         if self.journal is None:
             raise RuntimeError(f"audit is off: pass audit=AuditConfig(...) (or set {env.JOURNAL})")
         if trace_id is None and span_id is None:
             trace_id, span_id = current_ids()
+        if user_id is None:
+            user_id = current_user()
         return self._audit_to_journal(
             action, result, details, user_id, resource, trace_id, span_id, personal_data
         )
@@ -266,62 +260,49 @@ class Observability:
         shipped = self.shipper.cursor.seq if self.shipper else -1
         return self.journal.last_seq - shipped
 
+    def shipping_status(self) -> ShippingStatus:
+        """How shipping stands: pending events, the last error, the last refusal and its reason."""
+        shipper = self.shipper
+        if shipper is None:
+            return ShippingStatus(shipping=False, pending=self.pending_events())
+        return ShippingStatus(
+            shipping=True,
+            pending=self.pending_events(),
+            acknowledged_seq=shipper.cursor.seq,
+            shipped_events=shipper.shipped_events,
+            last_error=shipper.last_error,
+            last_error_at=shipper.last_error_at,
+            last_refusal=shipper.refusal,
+            held=shipper.held,
+            transport=type(shipper.transport).__name__,
+        )
+
+    def resume_shipping(self) -> None:
+        """After a refusal, offer the held batch again now (its cause fixed on the portal)."""
+        if self.shipper is not None:
+            self.shipper.resume()
+
     def _audit_progress(self) -> tuple[int, int]:
         shipped = self.shipper.cursor.seq + 1 if self.shipper else 0
         return shipped, self.pending_events()
 
     # --- lifecycle --------------------------------------------------------------------------
 
-    def shutdown(self, timeout: float = 5.0) -> bool:
-        """Flush every part within `timeout` seconds, then close; True if all was flushed.
+    def shutdown(self, timeout: float = 5.0) -> ShutdownReport:
+        """Flush every part, then close; returns what each part achieved.
 
-        Never hangs: a part still busy at the deadline (an unreachable collector) is
-        abandoned on a daemon thread. A second call returns at once.
+        Returns as soon as audit is durable and shipped and the rest is flushed; audit
+        gets up to `timeout` seconds, spans at most `TracingConfig.shutdown_timeout`
+        (1 s by default: an absent collector is not waited for). Never hangs: a part
+        still busy at its bound is abandoned on a daemon thread. The report is true when
+        nothing was left behind. A second call returns an empty (true) report at once.
         """
         if self._closed:
-            return True
+            return ShutdownReport()
         self._closed = True
-        deadline = time.monotonic() + max(0.0, timeout)
+        return shut_down(self, timeout)
 
-        def left() -> float:
-            return max(0.0, deadline - time.monotonic())
-
-        traces_flushed: list[bool] = []
-
-        def stop_tracing() -> None:
-            traces_flushed.append(self.tracing.force_flush(left()))
-            self.tracing.shutdown()
-
-        # Spans export while the journal flushes: both wait on I/O.
-        traces_done = (
-            _in_background(stop_tracing, "agents-sdk-trace-shutdown")
-            if self.tracing.enabled
-            else _finished()
-        )
-        done = True
-        if self.journal is not None:
-            done = self.journal.flush(timeout=left())
-        if self.shipper is not None:
-            done = self.shipper.stop(timeout=left()) and done
-        if self.journal is not None:
-            self.journal.close()
-        # Last: the pending/shipped figures are final now. The exposition server takes up
-        # to its poll interval (0.5 s) to stop, so it too only gets what time is left.
-        if self.metrics_port is None:
-            self.metrics.shutdown()
-            metrics_done = _finished()
-        else:
-            metrics_done = _in_background(self.metrics.shutdown, "agents-sdk-metrics-shutdown")
-        if not traces_done.wait(left()):
-            # The collector is unreachable or slow: end the exporter's retries so the
-            # abandoned thread finishes soon instead of retrying for its own timeout.
-            self.tracing.abort()
-            done = False
-        done = metrics_done.wait(left()) and all(traces_flushed) and done
-        close_json_logger(self.logger)
-        return done
-
-    async def ashutdown(self, timeout: float = 5.0) -> bool:
+    async def ashutdown(self, timeout: float = 5.0) -> ShutdownReport:
         """The asyncio form of shutdown: waits in a thread, never blocking the loop."""
         return await asyncio.to_thread(self.shutdown, timeout)
 

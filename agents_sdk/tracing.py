@@ -8,109 +8,22 @@ is chosen from arguments or the standard `OTEL_*` variables.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import weakref
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import Resource
-from opentelemetry.sdk.trace import ReadableSpan, SpanProcessor, TracerProvider
-from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
+from opentelemetry.sdk.trace import TracerProvider, sampling
+from opentelemetry.sdk.trace.export import SpanExporter
 
 from agents_sdk import environment as env
+from agents_sdk.reports import SpanCounts
+from agents_sdk.span_export import CountingBatchSpanProcessor
+from agents_sdk.spans import SpanRecorder
 
 INSTRUMENTATION_NAME = "agents_sdk"
 PROTOCOLS = ("grpc", "http/protobuf")
-
-
-class _DropCounter:
-    """Stands in for the batch processor's internal metrics to see every dropped span."""
-
-    def __init__(self, inner: Any, on_drop: Callable[[int], None]):
-        self._inner = inner
-        self._on_drop = on_drop
-
-    def drop_items(self, count: int, error_type: str = "queue_full") -> None:
-        self._on_drop(count)
-        self._inner.drop_items(count, error_type)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._inner, name)
-
-
-class CountingBatchSpanProcessor(SpanProcessor):
-    """A BatchSpanProcessor with a bounded queue, drops counted, rebuilt after fork."""
-
-    def __init__(
-        self,
-        exporter_factory: Callable[[], SpanExporter],
-        on_drop: Callable[[int], None],
-        *,
-        max_queue_size: int | None = None,
-        schedule_delay_millis: float | None = None,
-        max_export_batch_size: int | None = None,
-    ):
-        self._exporter_factory = exporter_factory
-        self._on_drop = on_drop
-        if max_queue_size is not None and max_export_batch_size is None:
-            # The SDK refuses a batch larger than the queue; a small queue means small batches.
-            max_export_batch_size = min(
-                max_queue_size,
-                BatchSpanProcessor._default_max_export_batch_size(),  # type: ignore[no-untyped-call]
-            )
-        self._options = {
-            "max_queue_size": max_queue_size,
-            "schedule_delay_millis": schedule_delay_millis,
-            "max_export_batch_size": max_export_batch_size,
-        }
-        self._inner = self._build()
-        if hasattr(os, "register_at_fork"):
-            ref = weakref.WeakMethod(self._rebuild_in_child)
-
-            def after_in_child() -> None:
-                if (rebuild := ref()) is not None:
-                    rebuild()
-
-            os.register_at_fork(after_in_child=after_in_child)
-
-    def _build(self) -> BatchSpanProcessor:
-        inner = BatchSpanProcessor(self._exporter_factory(), **self._options)  # type: ignore[arg-type]
-        batch = getattr(inner, "_batch_processor", None)
-        # The SDK exposes no drop callback; its internal metrics hook is where drops are seen.
-        if batch is not None and hasattr(batch, "_metrics"):
-            batch._metrics = _DropCounter(batch._metrics, self._on_drop)
-        return inner
-
-    def _rebuild_in_child(self) -> None:
-        # The parent's spans still queued belong to the parent; the child starts empty with
-        # its own worker thread and its own exporter connection.
-        old = self._inner
-        self._inner = self._build()
-        batch = getattr(old, "_batch_processor", None)
-        if batch is not None:
-            batch._shutdown = True
-            batch._worker_awaken.set()
-
-    def on_start(self, span: Any, parent_context: Any = None) -> None:
-        pass
-
-    def on_end(self, span: ReadableSpan) -> None:
-        self._inner.on_end(span)
-
-    def shutdown(self) -> None:
-        self._inner.shutdown()  # type: ignore[no-untyped-call]
-
-    def force_flush(self, timeout_millis: int = 30000) -> bool:
-        return self._inner.force_flush(timeout_millis)
-
-    def abort(self) -> None:
-        """Stop the exporter's retries now (a deadline passed); queued spans are lost."""
-        # An exporter failing to stop must not fail the agent's shutdown.
-        with contextlib.suppress(Exception):
-            self._inner.span_exporter.shutdown()
 
 
 def otlp_exporter(endpoint: str | None = None, protocol: str | None = None) -> SpanExporter:
@@ -160,7 +73,7 @@ def exporter_factory_from_env(
 
 
 class AgentTracing:
-    """A TracerProvider of our own, plus the processor whose drops we count."""
+    """A TracerProvider of our own, plus the processor whose every span is counted."""
 
     enabled = True
 
@@ -192,6 +105,26 @@ class AgentTracing:
         if set_global:
             trace.set_tracer_provider(self.provider)
         self.tracer = self.provider.get_tracer(INSTRUMENTATION_NAME)
+        self._recorder: SpanRecorder | None = None
+        if self.provider.sampler is sampling.DEFAULT_ON:
+            self._recorder = SpanRecorder(
+                self.provider._active_span_processor,
+                self.provider.resource,
+                self.tracer._instrumentation_scope,  # type: ignore[attr-defined]
+            )
+
+    def start_span(self, name: str, attributes: dict[str, Any]) -> trace.Span:
+        """A hook's span (not yet the active one: the hook attaches it)."""
+        if self._recorder is not None:
+            return self._recorder.start(name, attributes)
+        return self.tracer.start_span(name, attributes=attributes)
+
+    @property
+    def counts(self) -> SpanCounts:
+        """Spans ended, exported, dropped and failed so far."""
+        if self.processor is None:
+            return SpanCounts(0, 0, 0, 0)
+        return self.processor.counts
 
     def force_flush(self, timeout: float) -> bool:
         return self.provider.force_flush(int(timeout * 1000))
@@ -199,6 +132,8 @@ class AgentTracing:
     def shutdown(self) -> None:
         self.provider.shutdown()
 
-    def abort(self) -> None:
-        if self.processor is not None:
-            self.processor.abort()
+    def abort(self) -> int:
+        """Give up on what is not exported yet; returns how many spans that lost."""
+        if self.processor is None:
+            return 0
+        return self.processor.abort()

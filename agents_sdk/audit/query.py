@@ -21,6 +21,7 @@ import orjson
 from agents_sdk.audit.chain import RESULTS
 from agents_sdk.audit.segments import JournalPosition, iter_journal_lines, journal_files
 
+USER_MATCHES = ("exact", "ignore-case", "prefix")
 _AGENT_MARK = b'","agent_id":'  # ends the action string; `","` cannot occur inside one
 
 
@@ -43,7 +44,11 @@ def normalize_time(value: str | datetime) -> str:
 
 @dataclass(frozen=True, slots=True)
 class EventFilter:
-    """Equality filters and a half-open time range [since, until); None means any."""
+    """Equality filters and a half-open time range [since, until); None means any.
+
+    `user_match` says how `user_id` compares: "exact" (default), "ignore-case", or
+    "prefix" (the user id starts with it, ignoring case: "alice" finds "Alice@example.com").
+    """
 
     agent_id: str | None = None
     action: str | None = None
@@ -51,6 +56,7 @@ class EventFilter:
     result: str | None = None
     since: str | None = None
     until: str | None = None
+    user_match: str = "exact"
 
     @classmethod
     def build(
@@ -62,9 +68,12 @@ class EventFilter:
         result: str | None = None,
         since: str | datetime | None = None,
         until: str | datetime | None = None,
+        user_match: str = "exact",
     ) -> EventFilter:
         if result is not None and result not in RESULTS:
             raise ValueError(f"result {result!r} is not one of {', '.join(sorted(RESULTS))}")
+        if user_match not in USER_MATCHES:
+            raise ValueError(f"user_match {user_match!r} is not one of {', '.join(USER_MATCHES)}")
         return cls(
             agent_id=agent_id,
             action=action,
@@ -72,6 +81,7 @@ class EventFilter:
             result=result,
             since=None if since is None else normalize_time(since),
             until=None if until is None else normalize_time(until),
+            user_match=user_match,
         )
 
     def matcher(self) -> Callable[[bytes], bool]:
@@ -83,12 +93,15 @@ class EventFilter:
         if self.agent_id is not None:
             agent = orjson.dumps(self.agent_id) + b',"details":'
         needles = []
-        if self.user_id is not None:
+        loose_user = self.user_id is not None and self.user_match != "exact"
+        if self.user_id is not None and not loose_user:
             needles.append(b'"user_id":' + orjson.dumps(self.user_id))
         if self.result is not None:
             needles.append(b'"result":"' + self.result.encode() + b'"')
-        exact = needles or self.since is not None or self.until is not None
+        exact = needles or loose_user or self.since is not None or self.until is not None
         user_id, result, since, until = self.user_id, self.result, self.since, self.until
+        folded = (user_id or "").casefold()
+        prefix = self.user_match == "prefix"
 
         def matches(line: bytes) -> bool:
             if head is not None and not line.startswith(head):
@@ -103,8 +116,18 @@ class EventFilter:
             if not exact:
                 return True
             event = orjson.loads(line)
-            if user_id is not None and event["user_id"] != user_id:
-                return False
+            if user_id is not None:
+                actual = event["user_id"]
+                if not loose_user:
+                    if actual != user_id:
+                        return False
+                elif actual is None:
+                    return False
+                elif prefix:
+                    if not actual.casefold().startswith(folded):
+                        return False
+                elif actual.casefold() != folded:
+                    return False
             if result is not None and event["result"] != result:
                 return False
             if since is not None and event["ts"] < since:

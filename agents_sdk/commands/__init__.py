@@ -39,7 +39,16 @@ def add_filter_arguments(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("filters (combined with AND)")
     group.add_argument("--agent", metavar="AGENT_ID", help="events of this agent_id")
     group.add_argument("--action", help="events with this action, e.g. tool_execute")
-    group.add_argument("--user", metavar="USER_ID", help="events on behalf of this user_id")
+    group.add_argument(
+        "--user", metavar="USER_ID", help="events on behalf of this user_id (see --user-match)"
+    )
+    group.add_argument(
+        "--user-match",
+        choices=("exact", "ignore-case", "prefix"),
+        default="exact",
+        help="how --user compares: exactly (default), ignoring case, or as a prefix ignoring "
+        "case (--user alice finds alice@example.com)",
+    )
     group.add_argument(
         "--result",
         choices=("success", "failure", "denied", "error"),
@@ -62,6 +71,7 @@ def event_filter(args: argparse.Namespace) -> EventFilter:
             result=args.result,
             since=args.since,
             until=args.until,
+            user_match=args.user_match,
         )
     except ValueError as exc:
         raise CommandError(str(exc)) from None

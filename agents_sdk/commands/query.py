@@ -13,8 +13,16 @@ Print the events of a journal (all rotated segments, then the active file) that
 match every filter given, oldest first, one JSON object per line, exactly as
 stored. Streams: memory stays flat whatever the journal's size.
 
+matching: every filter given must hold (AND). --agent, --action and --result
+compare exactly, case included (--result is one of success, failure, denied,
+error). --user compares exactly too unless --user-match says ignore-case, or
+prefix (case-insensitive: --user alice finds alice@example.com). --since and
+--until bound the event's ts as [since, until), UTC when no zone is given. When
+nothing matches, "0 matches" is printed on stderr (stdout stays JSON lines).
+
 examples:
   agents-sdk query audit.jsonl --action tool_execute --result denied
+  agents-sdk query audit.jsonl --user alice --user-match prefix
   agents-sdk query audit.jsonl --user alice --since 2026-11-01 --until 2026-11-02T00:00Z
   agents-sdk query audit.jsonl --result failure --count
 """
@@ -40,6 +48,11 @@ def run(args: argparse.Namespace) -> int:
     if args.count:
         print(count)
     out.flush()
+    if count == 0 and not args.count:
+        hint = ""
+        if args.user is not None and args.user_match == "exact":
+            hint = " (user ids compare exactly: --user-match ignore-case or prefix to loosen)"
+        print(f"0 matches{hint}", file=sys.stderr)
     return 0
 
 

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from agents_sdk._otel import active_span_context, otel_context, trace
+from agents_sdk.acting import current_user
 from agents_sdk.audit.chain import RESULTS
 
 if TYPE_CHECKING:
@@ -96,10 +97,14 @@ class _Call:
         t0 = _perf()
         obs = self._obs
         self._parent = _current.get()
-        tracer = obs._tracer
+        start_span = obs._start_span
         self._context_token = None
-        if tracer is not None:
-            self.span = tracer.start_span(self._span_name(), attributes=self._span_attributes())
+        self._acting = self.user_id if self.user_id is not None else current_user()
+        if start_span is not None:
+            attributes = self._span_attributes()
+            if self._acting is not None:
+                attributes["enduser.id"] = self._acting
+            self.span = start_span(self._span_name(), attributes)
             self._context_token = otel_context.attach(trace.set_span_in_context(self.span))
         self._token = _current.set(self)
         self.result = "success"
@@ -143,7 +148,7 @@ class _Call:
                 self.action,
                 self.result,
                 details,
-                self.user_id,
+                self._acting,
                 self.resource,
                 self.trace_id,
                 self.span_id,

@@ -113,14 +113,16 @@ class LlmCall(_Call):
     def _finish_span(self, span: Any) -> None:
         if span is None:
             return
+        # An AgentSpan takes the hook's own plain values without re-validating them.
+        set_own = getattr(span, "_set_own", None) or span.set_attribute
         if self.input_tokens is not None:
-            span.set_attribute("gen_ai.usage.input_tokens", self.input_tokens)
+            set_own("gen_ai.usage.input_tokens", self.input_tokens)
         if self.output_tokens is not None:
-            span.set_attribute("gen_ai.usage.output_tokens", self.output_tokens)
+            set_own("gen_ai.usage.output_tokens", self.output_tokens)
         if self.response_model is not None:
             span.set_attribute("gen_ai.response.model", self.response_model)
         if self.cost_usd is not None:
-            span.set_attribute("gen_ai.usage.cost_usd", self.cost_usd)
+            set_own("gen_ai.usage.cost_usd", self.cost_usd)
 
     def _record_metrics(self, metrics: Any) -> None:
         metrics.llm_call(

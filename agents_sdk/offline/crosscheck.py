@@ -181,7 +181,9 @@ def add_against_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--token",
         default=os.environ.get("AGENTS_SDK_API_TOKEN"),
-        help="API token of a portal user, for --against (default: $AGENTS_SDK_API_TOKEN)",
+        help="API token of a portal user (not the agent's ingest token), for --against: "
+        "`python manage.py drf_create_token <user>` on the portal, or its admin's Auth Token "
+        "page (default: $AGENTS_SDK_API_TOKEN)",
     )
 
 

@@ -15,6 +15,7 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +33,21 @@ from agents_sdk.shipping.transport import (
 )
 
 log = logging.getLogger("agents_sdk.shipping")
+
+
+# After a refusal the same batch is offered again only this often (or on resume()).
+REFUSED_RETRY_INTERVAL = 3600.0
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A batch the portal refused: its stable reason code and sentence, and which events."""
+
+    code: str
+    reason: str
+    first_seq: int
+    last_seq: int
+    at: float  # time.time()
 
 
 def backoff_delay(attempt: int, base: float = 0.2, cap: float = 10.0) -> float:
@@ -62,6 +78,8 @@ class Shipper:
         durable_offset: Callable[[], int] | None = None,
         journal: Any = None,
         result_timeout: float = 60.0,
+        refused_retry_interval: float | None = REFUSED_RETRY_INTERVAL,
+        on_refusal: Callable[[str], None] | None = None,
     ):
         if batch_size < 1 or max_in_flight < 1:
             raise ValueError("batch_size and max_in_flight must be at least 1")
@@ -80,6 +98,13 @@ class Shipper:
         self._thread: threading.Thread | None = None
         self._state = threading.Lock()  # one pump at a time: the thread or drain()
         self.last_error: str | None = None
+        self.last_error_at: float | None = None  # time.time() of the last failure
+        self.refusal: Refusal | None = None  # the last batch the portal refused
+        self.refusals = 0
+        self.refused_retry_interval = refused_retry_interval
+        self.on_refusal = on_refusal
+        self._held = threading.Event()
+        self._resumed = threading.Event()
         self.shipped_events = 0
         self.failures = 0
 
@@ -139,7 +164,14 @@ class Shipper:
             batch = self.read_batch()
             if batch is None:
                 return 0
-            self.transport.submit(batch).result(self.result_timeout)
+            try:
+                self.transport.submit(batch).result(self.result_timeout)
+            except BatchRejected as exc:
+                self._refused(batch, exc)
+                raise
+            except TransportError as exc:
+                self._failed(str(exc))
+                raise
             self._acknowledge(batch)
             return len(batch)
 
@@ -192,17 +224,24 @@ class Shipper:
                 remaining = max(0.05, min(remaining, deadline - time.monotonic()))
             try:
                 pending.result(remaining)
-            except (TransportError, BatchRejected) as exc:
+            except BatchRejected as exc:
+                self._refused(batch, exc)
+                raise
+            except TransportError as exc:
                 # Everything after the cursor is sent again later, in order.
-                self.last_error = str(exc)
-                self.failures += 1
+                self._failed(str(exc))
                 raise
             in_flight.popleft()
             with self._state:
                 self._acknowledge(batch)
 
     def drain(self, deadline: float | None = None) -> bool:
-        """Ship until nothing is left (True) or the deadline passes or a send fails (False)."""
+        """Ship until nothing is left (True) or the deadline passes or a send fails (False).
+
+        A journal held after a refusal is not sent again (False) until `resume()`.
+        """
+        if self.refusal is not None and self._held.is_set():
+            return False
         try:
             return self._pump(until_empty=True, deadline=deadline)
         except (TransportError, BatchRejected):
@@ -224,17 +263,68 @@ class Shipper:
                 log.warning("shipping failed, will retry: %s", exc)
                 self._stop.wait(backoff_delay(attempt, cap=self.max_backoff))
                 attempt += 1
-            except BatchRejected as exc:
-                # A batch the portal will never take stays unshipped and visible;
-                # retrying slowly lets an operator fix the cause without a restart.
-                log.error("%s", exc)
-                self._stop.wait(backoff_delay(attempt, cap=max(60.0, self.max_backoff)))
-                attempt += 1
+            except BatchRejected:
+                # The portal will not take this batch as it is: sending it again at once
+                # would only be refused again. Hold until resume(), a restart, or the
+                # retry interval (the operator may have fixed the cause on the portal).
+                self._wait_while_held()
+                attempt = 0
             except Exception as exc:  # noqa: BLE001 - the loop must outlive surprises
                 self.last_error = f"{type(exc).__name__}: {exc}"
                 log.exception("shipper loop error")
                 self._stop.wait(backoff_delay(attempt, cap=self.max_backoff))
                 attempt += 1
+
+    # -- failures and refusals ---------------------------------------------------
+
+    def _failed(self, error: str) -> None:
+        self.last_error = error
+        self.last_error_at = time.time()
+        self.failures += 1
+
+    def _refused(self, batch: Batch, exc: BatchRejected) -> None:
+        refusal = Refusal(
+            code=exc.code or "unknown",
+            reason=exc.reason,
+            first_seq=batch.first_seq,
+            last_seq=batch.last_seq,
+            at=time.time(),
+        )
+        self._failed(str(exc))
+        self.refusal = refusal
+        self.refusals += 1
+        self._held.set()
+        log.warning(
+            "the portal refused audit events seq %d-%d of %s: %s (%s); shipping is held "
+            "until shipping is resumed, the process restarts, or %s",
+            refusal.first_seq, refusal.last_seq, self.journal_path, refusal.code,
+            refusal.reason,
+            f"{self.refused_retry_interval:.0f} s pass" if self.refused_retry_interval else "ever",
+        )  # fmt: skip
+        if self.on_refusal is not None:
+            self.on_refusal(refusal.code)
+
+    def _wait_while_held(self) -> None:
+        interval = self.refused_retry_interval
+        until = None if interval is None else time.monotonic() + interval
+        while self._held.is_set() and not self._stop.is_set():
+            wait = 1.0 if until is None else min(1.0, until - time.monotonic())
+            if wait <= 0:
+                self._held.clear()  # the retry interval passed: offer the batch once more
+                break
+            self._resumed.wait(wait)
+        self._resumed.clear()  # stopping leaves it held: shutdown does not resend it either
+
+    def resume(self) -> None:
+        """Send the held batch again now (after the cause of a refusal was fixed)."""
+        self._held.clear()
+        self._resumed.set()
+        self.wakeup.set()
+
+    @property
+    def held(self) -> bool:
+        """Whether shipping waits after a refusal instead of sending the same batch again."""
+        return self._held.is_set()
 
     def stop(self, timeout: float = 5.0) -> bool:
         """Stop the loop, shipping what it can within `timeout`; True if nothing is left."""

@@ -35,7 +35,7 @@ class BatchRejected(Exception):
     (`wrong_agent`, `bad_token`, ... or `http_<status>`), `reason` the sentence."""
 
     def __init__(self, reason: str, code: str = ""):
-        super().__init__(f"the portal rejected the batch: {reason}")
+        super().__init__(f"the portal rejected the batch ({code or 'no code'}): {reason}")
         self.reason = reason
         self.code = code
 

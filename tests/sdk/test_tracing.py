@@ -143,8 +143,9 @@ def unused_port() -> int:
         return s.getsockname()[1]
 
 
-def test_a_full_span_queue_drops_spans_counts_them_and_shutdown_stays_bounded():
+def test_a_full_span_queue_drops_spans_counts_them_and_shutdown_stays_bounded(caplog):
     # Nothing listens at the endpoint: the exporter retries, the bounded queue fills up.
+    caplog.set_level("INFO")
     obs = Observability(
         "busy",
         metrics=True,
@@ -161,8 +162,13 @@ def test_a_full_span_queue_drops_spans_counts_them_and_shutdown_stays_bounded():
     dropped = metric_value(obs, "agent_spans_dropped_total", agent_id="busy")
     # At most the queue (4) plus one batch in the exporter's hands (4) got through.
     assert 52 <= dropped <= 60
+    # One warning with the count, not the SDK's "Queue full" line per span.
+    (warning,) = [r for r in caplog.records if r.levelname == "WARNING"]
+    assert warning.name == "agents_sdk.tracing"
+    assert warning.getMessage().startswith("dropped 1 span(s)")  # the first drop, then quiet
+    assert obs.tracing.counts.dropped == dropped
     started = time.monotonic()
-    assert obs.shutdown(timeout=1.0) is False
+    assert not obs.shutdown(timeout=1.0)
     assert time.monotonic() - started < 3.0
 
 

@@ -118,6 +118,20 @@ def test_query_filters_and_prints_json_lines(journal):
     assert len(limited.stdout.splitlines()) == 5
 
 
+def test_query_says_0_matches_and_can_match_users_loosely(journal):
+    none = cli("query", str(journal), "--user", "USER-3")
+    assert none.returncode == 0 and none.stdout == ""
+    assert none.stderr.startswith("0 matches (user ids compare exactly")
+    loose = cli("query", str(journal), "--user", "USER-3", "--user-match", "ignore-case", "--count")
+    assert loose.stdout.strip() == "10"
+    prefix = cli("query", str(journal), "--user", "User-", "--user-match", "prefix", "--count")
+    assert prefix.stdout.strip() == "40"
+    assert "--user-match" in cli("query", "--help").stdout
+    verify_help = cli("verify", "--help").stdout
+    assert "drf_create_token" in verify_help and "AGENTS_SDK_API_TOKEN" in verify_help
+    assert "compare exactly, case included" in cli("query", "--help").stdout
+
+
 def test_query_time_range(journal):
     lines = cli("query", str(journal)).stdout.splitlines()
     middle = json.loads(lines[20])["ts"]

@@ -10,7 +10,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
-from agents_sdk import CeleryTransport, Observability
+from agents_sdk import AuditConfig, CeleryTransport, Observability
 from obsportal.accounts.roles import Role
 from obsportal.accounts.services import assign_role, issue_agent_token
 from obsportal.celery import app as celery_app
@@ -68,11 +68,11 @@ class Command(BaseCommand):
         # the same shipping path a deployed agent uses, minus the network.
         transport = CeleryTransport(app=celery_app, token=token)
         before = AuditEvent.objects.count()
-        observability = Observability(DEMO_AGENT, journal_path, transport=transport)
+        observability = Observability(DEMO_AGENT, AuditConfig(journal_path, transport=transport))
         try:
             recorded = run_scripted_agent(observability, steps, progress=self._progress)
         finally:
-            shipped = observability.shutdown(timeout=60)
+            shipped = observability.shutdown(timeout=60).audit_shipped
         stored = AuditEvent.objects.count() - before
         with contextlib.suppress(SigningKeyExists):  # first run: the portal's checkpoint key
             create_signing_key()
