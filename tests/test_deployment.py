@@ -48,10 +48,18 @@ def test_production_refuses_a_short_or_repetitive_secret_key(secret):
     assert "DJANGO_SECRET_KEY must be at least 50 random characters" in done.stderr
 
 
+@pytest.fixture
+def officer(client, django_user_model):
+    from tests.factories import with_role
+
+    client.force_login(with_role(django_user_model.objects.create_user("officer")))
+    return client
+
+
 @pytest.mark.django_db
-@pytest.mark.parametrize("path", ["/accounts/login/", "/api/v1/schema/docs/"])
-def test_pages_carry_a_content_security_policy_without_inline_script(client, path):
-    response = client.get(path)
+@pytest.mark.parametrize("path", ["/accounts/login/", "/api/v1/schema/docs/", "/"])
+def test_pages_carry_a_content_security_policy_without_inline_script(officer, path):
+    response = officer.get(path)
     assert response.status_code == 200
     policy = dict(
         part.strip().split(" ", 1) for part in response["Content-Security-Policy"].split(";")
@@ -68,7 +76,7 @@ def test_pages_carry_a_content_security_policy_without_inline_script(client, pat
 
 
 @pytest.mark.django_db
-def test_the_api_docs_load_nothing_from_another_host(client):
-    page = client.get("/api/v1/schema/docs/").content.decode()
+def test_the_api_docs_load_nothing_from_another_host(officer):
+    page = officer.get("/api/v1/schema/docs/").content.decode()
     assert "cdn" not in page.lower() and "https://" not in page
     assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in page

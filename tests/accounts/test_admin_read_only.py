@@ -53,20 +53,20 @@ def test_a_superuser_cannot_reset_a_stream_or_delete_its_events(
     agent, token = agent_token
     events = journal_events(tmp_path, agent, count=2)
     assert admit_batch({"token": token, "events": events}).admitted == 2
-    stream = Stream.objects.get()
+    stream = Stream.objects.get(agent_id=agent)
     Stream.objects.filter(pk=stream.pk).update(status=Stream.Status.FORKED)
     change = url(Stream, f"{stream.pk}/change/")
     admin_client.post(
         change,
         {"id": stream.pk, "agent_id": agent, "head_seq": 1, "status": "ok", "pending_count": 0},
     )
-    assert Stream.objects.get().status == Stream.Status.FORKED
-    event = AuditEvent.objects.first()
+    assert Stream.objects.get(agent_id=agent).status == Stream.Status.FORKED
+    event = AuditEvent.objects.filter(agent_id=agent).first()
     admin_client.post(url(AuditEvent, f"{event.pk}/delete/"), {"post": "yes"})
     admin_client.post(
         url(AuditEvent, ""),
         {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"},
     )
-    assert AuditEvent.objects.count() == 2
+    assert AuditEvent.objects.filter(agent_id=agent).count() == 2
     page = admin_client.get(change).content.decode()
     assert 'name="_save"' not in page

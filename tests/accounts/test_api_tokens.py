@@ -11,6 +11,7 @@ from django.db.migrations.executor import MigrationExecutor
 from django.utils import timezone
 
 from obsportal.accounts.services import issue_agent_token, issue_api_token
+from tests.factories import with_role
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,7 @@ def all_text_in_the_database() -> str:
 
 
 def test_an_api_token_works_and_is_not_stored_in_clear(client, django_user_model):
-    user = django_user_model.objects.create_user("auditor", password="pw-auditor-123")
+    user = with_role(django_user_model.objects.create_user("auditor", password="pw-auditor-123"))
     token = issue_api_token(user)
     response = client.get("/api/v1/events/", HTTP_AUTHORIZATION=f"Token {token}")
     assert response.status_code == 200
@@ -41,7 +42,7 @@ def test_an_ingest_token_is_not_stored_in_clear(agent_token):
 def test_an_expired_api_token_is_refused(client, django_user_model):
     from knox.models import AuthToken
 
-    user = django_user_model.objects.create_user("auditor", password="pw-auditor-123")
+    user = with_role(django_user_model.objects.create_user("auditor", password="pw-auditor-123"))
     token = issue_api_token(user, ttl=timedelta(days=1))
     AuthToken.objects.filter(user=user).update(expiry=timezone.now() - timedelta(seconds=1))
     response = client.get("/api/v1/events/", HTTP_AUTHORIZATION=f"Token {token}")
@@ -51,7 +52,7 @@ def test_an_expired_api_token_is_refused(client, django_user_model):
 def test_api_tokens_expire_by_default(django_user_model, settings):
     from knox.models import AuthToken
 
-    user = django_user_model.objects.create_user("auditor", password="pw-auditor-123")
+    user = with_role(django_user_model.objects.create_user("auditor", password="pw-auditor-123"))
     issue_api_token(user)
     expiry = AuthToken.objects.get(user=user).expiry
     assert expiry is not None
@@ -59,7 +60,7 @@ def test_api_tokens_expire_by_default(django_user_model, settings):
 
 
 def test_issue_api_token_command_prints_a_working_token_once(client, django_user_model, capsys):
-    django_user_model.objects.create_user("auditor", password="pw-auditor-123")
+    with_role(django_user_model.objects.create_user("auditor", password="pw-auditor-123"))
     call_command("issue_api_token", "auditor", "--days", "7")
     token = capsys.readouterr().out.strip()
     assert client.get("/api/v1/events/", HTTP_AUTHORIZATION=f"Token {token}").status_code == 200
@@ -67,7 +68,7 @@ def test_issue_api_token_command_prints_a_working_token_once(client, django_user
 
 
 def test_the_admin_does_not_list_tokens_in_clear(admin_client, django_user_model):
-    user = django_user_model.objects.create_user("auditor", password="pw-auditor-123")
+    user = with_role(django_user_model.objects.create_user("auditor", password="pw-auditor-123"))
     token = issue_api_token(user)
     issue_agent_token("agent-9")
     page = admin_client.get("/admin/knox/authtoken/").content.decode()
@@ -79,8 +80,8 @@ def test_a_clear_text_token_of_before_keeps_working_and_is_dropped(client, djang
     """The migration from DRF's authtoken table: the old key still signs in, and the
     clear-text table is gone."""
     executor = MigrationExecutor(connection)
-    executor.migrate([("accounts", "0001_initial")])
-    user = django_user_model.objects.create_user("auditor", password="pw-auditor-123")
+    executor.migrate([("accounts", "0002_roles_and_credential_use")])
+    user = with_role(django_user_model.objects.create_user("auditor", password="pw-auditor-123"))
     old_key = "3f2a" * 10
     with connection.cursor() as cursor:
         cursor.execute(

@@ -18,7 +18,22 @@ def gunicorn_portal(tmp_path, transactional_db):
         portal.stop()
 
 
-def test_swagger_ui_renders_offline_under_gunicorn(page, gunicorn_portal):
+@pytest.fixture
+def officer(django_user_model):
+    from django.contrib.auth.hashers import PBKDF2PasswordHasher
+
+    from tests.factories import with_role
+
+    # Hashed as gunicorn's settings can check (the suite's own hasher is MD5, for speed).
+    password = PBKDF2PasswordHasher().encode(PASSWORD, "browsersalt")
+    with_role(django_user_model.objects.create(username="officer", password=password))
+    return "officer"
+
+
+PASSWORD = "correct-horse-battery-staple"
+
+
+def test_swagger_ui_renders_offline_under_gunicorn(page, gunicorn_portal, officer):
     outside, violations = [], []
     page.on(
         "request",
@@ -32,7 +47,10 @@ def test_swagger_ui_renders_offline_under_gunicorn(page, gunicorn_portal):
         if "Content Security Policy" in message.text
         else None,
     )
-    page.goto(f"{gunicorn_portal}/api/v1/schema/docs/")
+    page.goto(f"{gunicorn_portal}/accounts/login/?next=/api/v1/schema/docs/")
+    page.fill("#id_username", officer)
+    page.fill("#id_password", PASSWORD)
+    page.click("button[type=submit]")
     page.wait_for_selector(".swagger-ui .info .title", timeout=20_000)
     assert "Agent audit portal API" in page.inner_text(".swagger-ui .info .title")
     page.wait_for_selector(".opblock-summary-path")
