@@ -116,11 +116,11 @@ def measure(database_url: str, requests: int) -> None:
     django.setup()
     from django.contrib.auth import get_user_model
     from django.test import Client
-    from rest_framework.authtoken.models import Token
+
+    from obsportal.accounts.services import issue_api_token
 
     user, _ = get_user_model().objects.get_or_create(username="bench-auditor")
-    token, _ = Token.objects.get_or_create(user=user)
-    client = Client(HTTP_AUTHORIZATION=f"Token {token.key}")
+    client = Client(HTTP_AUTHORIZATION=f"Token {issue_api_token(user)}")
     rng = random.Random(7)
     queries = []
     for _ in range(requests + 20):

@@ -8,13 +8,17 @@ are what production and the test suite use.
 from __future__ import annotations
 
 import os
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from csp.constants import NONCE, NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-insecure-obsportal-key-change-me"
+# Django's own deploy check (security.W009) wants at least 50 characters, 5 distinct.
+MIN_SECRET_KEY_LENGTH = 50
 
 
 def env_bool(name: str, default: bool) -> bool:
@@ -29,6 +33,11 @@ if PRODUCTION and (SECRET_KEY == DEV_SECRET_KEY or DEBUG):
     raise ImproperlyConfigured(
         "OBSPORTAL_PRODUCTION is on: set DJANGO_SECRET_KEY to a real secret and DJANGO_DEBUG=0"
     )
+if PRODUCTION and (len(SECRET_KEY) < MIN_SECRET_KEY_LENGTH or len(set(SECRET_KEY)) < 5):
+    raise ImproperlyConfigured(
+        f"OBSPORTAL_PRODUCTION is on: DJANGO_SECRET_KEY must be at least {MIN_SECRET_KEY_LENGTH} "
+        "random characters (python -c 'import secrets; print(secrets.token_urlsafe(50))')"
+    )
 ALLOWED_HOSTS = os.environ.get("DJANGO_ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
 VAR_DIR = Path(os.environ.get("OBSPORTAL_VAR_DIR", BASE_DIR / "var"))
 VAR_DIR.mkdir(parents=True, exist_ok=True)
@@ -41,9 +50,12 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
+    "csp",
     "django_filters",
     "drf_spectacular",
+    "drf_spectacular_sidecar",
     "obsportal.accounts",
     "obsportal.ingest",
     "obsportal.portal",
@@ -58,6 +70,7 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -66,6 +79,9 @@ MIDDLEWARE = [
     "obsportal.trail.middleware.TrailMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    # Last but the metrics: it turns a locked-out login into its lockout response.
+    "axes.middleware.AxesMiddleware",
     "django_prometheus.middleware.PrometheusAfterMiddleware",
 ]
 
@@ -102,8 +118,26 @@ DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {
+        "NAME": "django.contrib.auth.password_validation.MinimumLengthValidator",
+        "OPTIONS": {"min_length": 12},
+    },
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# django-axes checks every login (page, admin) first: after AXES_FAILURE_LIMIT wrong
+# passwords for one username from one address, that pair is locked out for the cool-off
+# time, even with the right password. Its records are in the admin.
+AUTHENTICATION_BACKENDS = [
+    "obsportal.accounts.backends.LoginLockoutBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+AXES_FAILURE_LIMIT = int(os.environ.get("OBSPORTAL_LOGIN_FAILURE_LIMIT", "5"))
+AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("OBSPORTAL_LOGIN_COOLOFF_MINUTES", "15")))
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:events"
 LOGOUT_REDIRECT_URL = "login"
@@ -114,10 +148,15 @@ USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
 STATIC_ROOT = VAR_DIR / "static"
+# WhiteNoise serves the apps' static files straight from their directories (indexed at
+# start), so gunicorn needs no collectstatic step and no other web server.
+WHITENOISE_USE_FINDERS = True
+STATIC_ROOT.mkdir(exist_ok=True)  # collectstatic's target, optional; WhiteNoise wants it
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        # `Authorization: Token <key>`; knox keeps only a SHA-512 digest, with an expiry.
+        "knox.auth.TokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     # Deny by default: a view is served only for the capability it declares (accounts.roles).
@@ -125,11 +164,58 @@ REST_FRAMEWORK = {
     "DEFAULT_FILTER_BACKENDS": ["django_filters.rest_framework.DjangoFilterBackend"],
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
 }
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(days=int(os.environ.get("OBSPORTAL_API_TOKEN_DAYS", "90"))),
+    "AUTO_REFRESH": False,
+}
 SPECTACULAR_SETTINGS = {
     "TITLE": "Agent audit portal API",
     "DESCRIPTION": "Audit events recorded by AI agents, their streams and integrity.",
     "VERSION": "1",
+    # Swagger UI from the app itself (drf-spectacular-sidecar): no CDN, works air-gapped.
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
 }
+
+# Content-Security-Policy: everything from the portal itself; the one inline <style>
+# of a page carries the request's nonce. Swagger UI draws its icons as data: images.
+CONTENT_SECURITY_POLICY = {
+    "DIRECTIVES": {
+        "default-src": [SELF],
+        "script-src": [SELF],
+        "style-src": [SELF, NONCE],
+        "img-src": [SELF, "data:"],
+        "connect-src": [SELF],
+        "font-src": [SELF],
+        "object-src": [NONE],
+        "base-uri": [SELF],
+        "form-action": [SELF],
+        "frame-ancestors": [NONE],
+    }
+}
+
+# Behind TLS (production): secure cookies, HSTS, HTTP redirected to HTTPS except the
+# probes and the scrape, which Prometheus and the orchestrator make over plain HTTP
+# inside the deployment. A TLS-terminating proxy must set X-Forwarded-Proto.
+if PRODUCTION:
+    SESSION_COOKIE_SECURE = True
+    CSRF_COOKIE_SECURE = True
+    SECURE_SSL_REDIRECT = env_bool("OBSPORTAL_SSL_REDIRECT", True)
+    SECURE_REDIRECT_EXEMPT = [r"^healthz$", r"^readyz$", r"^metrics$"]
+    if env_bool("OBSPORTAL_TLS_PROXY", False):  # only behind a proxy that sets the header
+        SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    SECURE_HSTS_SECONDS = int(os.environ.get("OBSPORTAL_HSTS_SECONDS", "31536000"))
+    SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("OBSPORTAL_HSTS_INCLUDE_SUBDOMAINS", True)
+    SECURE_HSTS_PRELOAD = env_bool("OBSPORTAL_HSTS_PRELOAD", True)
+
+# /metrics answers a scraper that sends `Authorization: Bearer <token>`, the token from
+# $OBSPORTAL_METRICS_TOKEN or the file (`manage.py create_metrics_token` writes one).
+# With neither, it answers loopback clients only.
+OBSPORTAL_METRICS_TOKEN = os.environ.get("OBSPORTAL_METRICS_TOKEN", "")
+OBSPORTAL_METRICS_TOKEN_FILE = Path(
+    os.environ.get("OBSPORTAL_METRICS_TOKEN_FILE", VAR_DIR / "keys" / "metrics-token")
+)
 
 # Celery. Without a broker, tasks run in process (embedded mode).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

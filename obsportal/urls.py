@@ -1,6 +1,6 @@
 from django.contrib import admin
 from django.urls import include, path
-from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
 from obsportal.accounts.permissions import HasCapability
 from obsportal.accounts.roles import Capability
@@ -16,9 +16,13 @@ class SchemaView(SpectacularAPIView):
     permission_classes = [HasCapability]
 
 
-class SchemaDocsView(SpectacularSwaggerView):
+class SchemaDocsView(SpectacularSwaggerSplitView):
+    """Swagger UI from the portal's own static files; the split view serves its init script
+    as a file, since the CSP allows no inline script."""
+
     required_capability = Capability.API_SCHEMA
     permission_classes = [HasCapability]
+    template_name = "portal/swagger_ui.html"
 
 
 # Every app's REST API: its `api.urlpatterns`, all under /api/v1/.

@@ -27,13 +27,14 @@ def agent_token(db):
 
 @pytest.fixture
 def api_client(db, django_user_model):
-    from rest_framework.authtoken.models import Token
     from rest_framework.test import APIClient
+
+    from obsportal.accounts.services import issue_api_token
 
     user = django_user_model.objects.create_user("auditor", password="pw-auditor-123")
     with_role(user, "auditor")
     client = APIClient()
-    client.credentials(HTTP_AUTHORIZATION=f"Token {Token.objects.create(user=user).key}")
+    client.credentials(HTTP_AUTHORIZATION=f"Token {issue_api_token(user)}")
     return client
 
 

@@ -22,6 +22,10 @@ import rfc8785
 # I-JSON (RFC 7493) interoperable integer range: what every verifier, in any
 # language, can read back exactly.
 MAX_SAFE_INTEGER = 2**53 - 1
+# The deepest nesting of arrays and objects in a value. Audit details are records;
+# the bound keeps every recursive walk (here, in verifiers, in other languages) far
+# from its stack limit.
+MAX_DEPTH = 32
 
 
 class NotCanonicalizable(ValueError):
@@ -69,7 +73,7 @@ def _check_round_trip(value: Any, where: str) -> None:
             _check_round_trip(item, f"{where}[{index}]")
 
 
-def _is_plain(value: Any) -> bool:
+def _is_plain(value: Any, depth: int = 0) -> bool:
     """A quick yes for what orjson may serialize as is: no floats, ASCII keys, valid.
 
     Anything else (a float, a non-ASCII key, or an invalid value) answers False
@@ -77,6 +81,8 @@ def _is_plain(value: Any) -> bool:
     problem. Leaves are checked inline: this runs on every recorded event.
     """
     kind = type(value)
+    if depth >= MAX_DEPTH and (kind is dict or kind is list or kind is tuple):
+        return False
     if kind is dict:
         for key, item in value.items():
             if type(key) is not str or not key.isascii() or "\x00" in key:
@@ -88,11 +94,11 @@ def _is_plain(value: Any) -> bool:
             elif kind is int:
                 if not -MAX_SAFE_INTEGER <= item <= MAX_SAFE_INTEGER:
                     return False
-            elif not (kind is bool or item is None or _is_plain(item)):
+            elif not (kind is bool or item is None or _is_plain(item, depth + 1)):
                 return False
         return True
     if kind is list or kind is tuple:
-        return all(_is_plain(item) for item in value)
+        return all(_is_plain(item, depth + 1) for item in value)
     if kind is str:
         return "\x00" not in value
     if kind is int:
@@ -100,9 +106,11 @@ def _is_plain(value: Any) -> bool:
     return kind is bool or value is None
 
 
-def _needs_reference_path(value: Any, where: str) -> bool:
+def _needs_reference_path(value: Any, where: str, depth: int = 0) -> bool:
     """Validate `value` as plain JSON; True when it holds a float or a non-ASCII key."""
     kind = type(value)
+    if depth >= MAX_DEPTH and (kind is dict or kind is list or kind is tuple):
+        raise NotCanonicalizable(f"{where}: nested deeper than {MAX_DEPTH} levels")
     if kind is str:
         if "\x00" in value:
             raise NotCanonicalizable(f"{where}: strings may not contain NUL (U+0000)")
@@ -116,13 +124,13 @@ def _needs_reference_path(value: Any, where: str) -> bool:
                 slow = True
             if "\x00" in key:
                 raise NotCanonicalizable(f"{where}: keys may not contain NUL (U+0000)")
-            if _needs_reference_path(item, f"{where}.{key}"):
+            if _needs_reference_path(item, f"{where}.{key}", depth + 1):
                 slow = True
         return slow
     if kind is list or kind is tuple:
         slow = False
         for index, item in enumerate(value):
-            if _needs_reference_path(item, f"{where}[{index}]"):
+            if _needs_reference_path(item, f"{where}[{index}]", depth + 1):
                 slow = True
         return slow
     if kind is bool or value is None:

@@ -14,6 +14,7 @@ import os
 import re
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import orjson
@@ -37,6 +38,14 @@ MAX_EVENT_BYTES = 64 * 1024
 # Unicode digit, which no RFC 3339 parser reads.
 TS_PATTERN = re.compile(r"^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z\Z")
 HEX64 = re.compile(r"^[0-9a-f]{64}\Z")
+# No event is older than this year (a clock at 0 or a parsing accident, kept forever else).
+MIN_TS_YEAR = 2000
+# stream, agent_id and action: 1-200 of ASCII letters, digits and . _ : @ + -, so that
+# they stand in URLs, file names, metric labels and logs as they are (no '/', no space).
+IDENTIFIER = re.compile(r"[A-Za-z0-9._:@+-]{1,200}\Z")
+IDENTIFIER_FIELDS = ("stream", "agent_id", "action")
+# user_id and resource are free text, without control characters (C0, DEL, C1).
+CONTROL_CHARACTER = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 TRACE_ID = re.compile(r"^[0-9a-f]{32}\Z")
 SPAN_ID = re.compile(r"^[0-9a-f]{16}\Z")
 
@@ -92,8 +101,37 @@ _MAX_STREAM, _MAX_AGENT, _MAX_ACTION, _MAX_USER, _MAX_RESOURCE = (
 _UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 
 
+_IDENTIFIER_MATCH = IDENTIFIER.match
+_CONTROL_SEARCH = CONTROL_CHARACTER.search
+
+
 class InvalidEvent(ValueError):
     """An event that does not follow envelope v1; the message says which field and why."""
+
+
+def text_field_problem(name: str, value: str) -> str | None:
+    """Why a string is no valid `name` field: the identifier charset, or a control character."""
+    if name in IDENTIFIER_FIELDS:
+        if not IDENTIFIER.match(value):
+            return f"field '{name}' ({value[:40]!r}) must be 1-200 of A-Z a-z 0-9 . _ : @ + -"
+    elif CONTROL_CHARACTER.search(value):
+        return f"field '{name}' may not hold a control character"
+    return None
+
+
+class InvalidTimestamp(InvalidEvent):
+    """A `ts` that names no real moment, or one outside the accepted window."""
+
+
+def ts_problem(ts: str) -> str | None:
+    """Why a `ts` of the RFC 3339 pattern is no real moment (month 13, Feb 30, year 0)."""
+    try:
+        moment = datetime.fromisoformat(ts[:-1])
+    except ValueError:
+        return f"ts '{ts}' is not a valid date and time"
+    if moment.year < MIN_TS_YEAR:
+        return f"ts '{ts}' is before {MIN_TS_YEAR}"
+    return None
 
 
 @dataclass(frozen=True, slots=True)
@@ -168,6 +206,12 @@ def _well_formed(event: Any) -> bool:
         and seq >= 0
         and result in RESULTS
         and TS_PATTERN.match(ts)
+        and _IDENTIFIER_MATCH(stream)
+        and _IDENTIFIER_MATCH(agent_id)
+        and _IDENTIFIER_MATCH(action)
+        and (user_id is None or not _CONTROL_SEARCH(user_id))
+        and (resource is None or not _CONTROL_SEARCH(resource))
+        and ts_problem(ts) is None
         and HEX64.match(prev_hash)
         and HEX64.match(digest)
         and (seq != 0 or prev_hash == GENESIS_HASH)
@@ -247,7 +291,14 @@ def _validate_envelope_fully(event: Any) -> None:
     if event["result"] not in RESULTS:
         raise InvalidEvent(f"result '{event['result']}' is not one of {', '.join(sorted(RESULTS))}")
     if not TS_PATTERN.match(event["ts"]):
-        raise InvalidEvent(f"ts '{event['ts']}' is not RFC 3339 UTC with microseconds and Z")
+        raise InvalidEvent(f"ts '{event['ts'][:40]}' is not RFC 3339 UTC with microseconds and Z")
+    problem = ts_problem(event["ts"])
+    if problem is not None:
+        raise InvalidTimestamp(problem)
+    for name in (*IDENTIFIER_FIELDS, "user_id", "resource"):
+        problem = None if event[name] is None else text_field_problem(name, event[name])
+        if problem is not None:
+            raise InvalidEvent(problem)
     for name in ("prev_hash", "hash"):
         if not HEX64.match(event[name]):
             raise InvalidEvent(f"{name} must be 64 lowercase hex digits")

@@ -12,7 +12,13 @@ from typing import Any
 import orjson
 
 from agents_sdk.audit.canonical import NotCanonicalizable, canonicalize
-from agents_sdk.audit.chain import MAX_LENGTHS, RESULTS, InvalidEvent, commit_personal_value
+from agents_sdk.audit.chain import (
+    MAX_LENGTHS,
+    RESULTS,
+    InvalidEvent,
+    commit_personal_value,
+    text_field_problem,
+)
 
 RESULT_BYTES = {result: result.encode() for result in RESULTS}
 # The canonical (RFC 8785) body of every event: keys in UTF-16 code-unit order,
@@ -45,6 +51,9 @@ def json_text(name: str, value: str | None) -> bytes:
         raise InvalidEvent(f"{name} is {len(value)} characters; the limit is {MAX_LENGTHS[name]}")
     if "\x00" in value:
         raise InvalidEvent(f"{name} may not contain NUL (U+0000)")
+    problem = text_field_problem(name, value)
+    if problem is not None:
+        raise InvalidEvent(problem)
     try:
         return orjson.dumps(value)
     except orjson.JSONEncodeError as exc:

@@ -30,6 +30,7 @@ from agents_sdk.audit.chain import (
     SPAN_ID,
     TRACE_ID,
     InvalidEvent,
+    text_field_problem,
 )
 from agents_sdk.audit.clock import UtcTimestamps, Uuid7Source
 from agents_sdk.audit.durability import (
@@ -113,6 +114,9 @@ class JournalWriter(GroupCommit):
             raise ValueError("agent_id must be a non-empty string")
         if len(agent_id) > MAX_LENGTHS["agent_id"] or "\x00" in agent_id:
             raise ValueError(f"agent_id must be at most {MAX_LENGTHS['agent_id']} characters")
+        problem = text_field_problem("agent_id", agent_id)
+        if problem is not None:
+            raise InvalidEvent(problem)
         if rotate_bytes is not None and rotate_bytes < 1:
             raise ValueError("rotate_bytes must be positive")
         if rotate_seconds is not None and rotate_seconds <= 0:

@@ -258,3 +258,21 @@ def _record(actor, action: str, target, details: dict) -> None:
     if _change_recorder is None:
         raise AccountChangeRefused(f"no trail records account changes: {action} refused")
     _change_recorder(actor, action, target, details)
+
+
+# -- people's REST API tokens ------------------------------------------------------------------
+
+
+def issue_api_token(user, ttl: timedelta | None = None) -> str:
+    """A REST API token for `user` (`Authorization: Token <key>`), returned once.
+
+    knox stores only its SHA-512 digest; it expires after `ttl` (default
+    OBSPORTAL_API_TOKEN_DAYS).
+    """
+    from knox.models import AuthToken
+
+    if ttl is None:
+        _, token = AuthToken.objects.create(user=user)
+    else:
+        _, token = AuthToken.objects.create(user=user, expiry=ttl)
+    return token

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import hmac
+import ipaddress
 import os
+import secrets
 import shutil
 from pathlib import Path
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -41,8 +45,64 @@ def scrape_registry() -> CollectorRegistry:
     return _scrape_registry
 
 
+def scrape_token() -> str:
+    """The token a scraper must send, or "" when none is configured."""
+    if settings.OBSPORTAL_METRICS_TOKEN:
+        return settings.OBSPORTAL_METRICS_TOKEN
+    try:
+        return Path(settings.OBSPORTAL_METRICS_TOKEN_FILE).read_text().strip()
+    except FileNotFoundError:
+        return ""
+
+
+def create_scrape_token(mode: int = 0o600) -> Path:
+    """Write a new random scrape token to OBSPORTAL_METRICS_TOKEN_FILE."""
+    path = Path(settings.OBSPORTAL_METRICS_TOKEN_FILE)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(descriptor, "w") as handle:
+        handle.write(secrets.token_urlsafe(32) + "\n")
+    os.chmod(path, mode)
+    return path
+
+
+def _is_loopback(address: str) -> bool:
+    try:
+        return ipaddress.ip_address(address).is_loopback
+    except ValueError:
+        return False
+
+
+def scrape_refusal(request: HttpRequest) -> HttpResponse | None:
+    """Why this request may not read /metrics (they name agents and their volumes)."""
+    token = scrape_token()
+    if token:
+        header = request.headers.get("Authorization", "")
+        offered = header.removeprefix("Bearer ").strip() if header.startswith("Bearer ") else ""
+        if hmac.compare_digest(offered.encode(), token.encode()):
+            return None
+        response = HttpResponse(
+            "/metrics needs the scrape token: Authorization: Bearer <token>\n",
+            status=401,
+            content_type="text/plain",
+        )
+        response["WWW-Authenticate"] = 'Bearer realm="metrics"'
+        return response
+    if _is_loopback(request.META.get("REMOTE_ADDR", "")):
+        return None
+    return HttpResponse(
+        "/metrics answers loopback clients only until a scrape token is configured "
+        "(OBSPORTAL_METRICS_TOKEN or manage.py create_metrics_token)\n",
+        status=403,
+        content_type="text/plain",
+    )
+
+
 def metrics_view(request: HttpRequest) -> HttpResponse:
     """django-prometheus' and the pipeline's metrics, plus state read from the DB and broker."""
+    refusal = scrape_refusal(request)
+    if refusal is not None:
+        return refusal
     body = generate_latest(process_registry()) + generate_latest(scrape_registry())
     return HttpResponse(body, content_type=CONTENT_TYPE_LATEST)
 

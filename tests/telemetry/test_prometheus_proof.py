@@ -7,6 +7,7 @@ import json
 import shutil
 import sys
 import time
+import urllib.error
 import urllib.parse
 import urllib.request
 from pathlib import Path
@@ -60,14 +61,16 @@ def unproduced_metrics() -> dict[str, str]:
     return missing
 
 
-def prometheus_config(path: Path, targets: dict[str, str]) -> None:
+def prometheus_config(path: Path, targets: dict[str, str], portal_token_file: Path) -> None:
+    """The scrape jobs of the shipped config, the portal's with its bearer token file."""
+    jobs = [{"job_name": job, "static_configs": [{"targets": [t]}]} for job, t in targets.items()]
+    for job in jobs:
+        if job["job_name"] == "portal":
+            job["authorization"] = {"type": "Bearer", "credentials_file": str(portal_token_file)}
     config = {
         "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
         "rule_files": [str(p) for p in RULE_FILES],
-        "scrape_configs": [
-            {"job_name": job, "static_configs": [{"targets": [target]}]}
-            for job, target in targets.items()
-        ],
+        "scrape_configs": jobs,
     }
     path.write_text(yaml.safe_dump(config))
 
@@ -86,9 +89,12 @@ def test_every_dashboard_query_and_alert_signal_returns_data(
     http_token = issue_agent_token("http-agent")
 
     ports = {name: free_port() for name in ("web", "worker", "agent", "node", "prometheus")}
+    scrape_token_file = tmp_path / "metrics-token"
+    scrape_token_file.write_text("proof-scrape-token\n")
     web_env = portal_env(
         test_database_url,
         own_redis,
+        OBSPORTAL_METRICS_TOKEN_FILE=str(scrape_token_file),
         PROMETHEUS_MULTIPROC_DIR=str(tmp_path / "prom-web"),
         GUNICORN_BIND=f"127.0.0.1:{ports['web']}",
         WEB_CONCURRENCY="2",
@@ -153,6 +159,7 @@ def test_every_dashboard_query_and_alert_signal_returns_data(
             "agents": f"127.0.0.1:{ports['agent']}",
             "node": f"127.0.0.1:{ports['node']}",
         },
+        scrape_token_file,
     )
     prom, prom_log = processes.start(
         "prometheus",
@@ -179,6 +186,10 @@ def test_every_dashboard_query_and_alert_signal_returns_data(
     assert verdicts[1]["duplicates"] == 4
     for path in ("/healthz", "/readyz", "/accounts/login/"):
         urllib.request.urlopen(portal + path, timeout=10).close()
+    # Prometheus scrapes the portal with its token; without it /metrics says no.
+    with pytest.raises(urllib.error.HTTPError) as refused:
+        urllib.request.urlopen(portal + "/metrics", timeout=10)
+    assert refused.value.code == 401
     # The beat jobs' services, run here: a signed checkpoint and a verification run.
     sign_checkpoint()
     assert verify_streams(trigger="test").status == "verified"

@@ -25,9 +25,19 @@ def tool(name: str) -> str:
     return path
 
 
-def test_promtool_accepts_the_shipped_config_and_rules():
+def test_promtool_accepts_the_shipped_config_and_rules(tmp_path):
+    # promtool also checks that the scrape token file exists: the shipped config, with
+    # that one path pointing at a token file here and its rules at the shipped ones.
+    shipped = COMPOSE / "prometheus" / "prometheus.yml"
+    text = shipped.read_text()
+    token_path = yaml.safe_load(text)["scrape_configs"][0]["authorization"]["credentials_file"]
+    (tmp_path / "metrics-token").write_text("a-scrape-token\n")
+    (tmp_path / "rules").symlink_to(COMPOSE / "prometheus" / "rules")
+    (tmp_path / "prometheus.yml").write_text(
+        text.replace(token_path, str(tmp_path / "metrics-token"))
+    )
     config = subprocess.run(
-        [tool("promtool"), "check", "config", str(COMPOSE / "prometheus" / "prometheus.yml")],
+        [tool("promtool"), "check", "config", str(tmp_path / "prometheus.yml")],
         capture_output=True,
         text=True,
     )

@@ -114,6 +114,9 @@ def test_an_event_just_under_the_size_limit_is_recorded(tmp_path):
 
 
 TEXT = st.text(alphabet=st.characters(exclude_characters="\x00", exclude_categories=("Cs",)))
+# user_id and resource: free text without control characters; action: an identifier.
+FREE_TEXT = st.text(alphabet=st.characters(exclude_categories=("Cs", "Cc")))
+IDENTIFIER = st.from_regex(r"[A-Za-z0-9._:@+-]{1,200}", fullmatch=True)
 JSON = st.recursive(
     st.none()
     | st.booleans()
@@ -132,9 +135,9 @@ JSON = st.recursive(
     max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
 )
 @given(
-    action=TEXT.filter(bool).map(lambda s: s[:200]),
-    user_id=st.none() | TEXT.map(lambda s: s[:200]),
-    resource=st.none() | TEXT,
+    action=IDENTIFIER,
+    user_id=st.none() | FREE_TEXT.map(lambda s: s[:200]),
+    resource=st.none() | FREE_TEXT.map(lambda s: s[:1000]),
     details=st.dictionaries(TEXT, JSON, max_size=5),
     personal=st.none() | st.dictionaries(TEXT.filter(bool), JSON, min_size=1, max_size=2),
 )
@@ -142,7 +145,7 @@ def test_any_valid_input_gives_events_the_independent_verifier_accepts(
     tmp_path_factory, action, user_id, resource, details, personal
 ):
     path = tmp_path_factory.mktemp("prop") / "agent.jsonl"
-    with JournalWriter(path, "agent-ü", fsync="never") as journal:
+    with JournalWriter(path, "agent-u.1", fsync="never") as journal:
         written = journal.append(
             action,
             "error",

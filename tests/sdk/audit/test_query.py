@@ -29,8 +29,9 @@ def journal(tmp_path):
                     "i": i,
                 },
             )
-        # An action whose text imitates the start of another field.
-        writer.append('evil","agent_id":"agent-2', "success", user_id="ünïcødé")
+        # A user_id whose text imitates the start of another field (an action can no
+        # longer hold a quote: its charset is that of identifiers).
+        writer.append("evil", "success", user_id='ünï","agent_id":"agent-2')
     assert len(list_segments(path)) >= 2
     return path
 
@@ -50,10 +51,10 @@ def expected(path, **conditions):
         {"agent_id": "agent-1"},
         {"agent_id": "agent-2"},
         {"action": "llm_call"},
-        {"action": 'evil","agent_id":"agent-2'},
+        {"action": "evil"},
+        {"user_id": 'ünï","agent_id":"agent-2'},
         {"user_id": "user-3"},
         {"user_id": "user-9"},
-        {"user_id": "ünïcødé"},
         {"result": "denied"},
         {"action": "tool_execute", "result": "failure", "user_id": "user-1"},
     ],

@@ -7,8 +7,8 @@ import sys
 from pathlib import Path
 
 import orjson
-from rest_framework.authtoken.models import Token
 
+from obsportal.accounts.services import issue_api_token
 from obsportal.ingest.services import admit_batch
 from tests.factories import journal_events, with_role
 from tests.support.chains import superuser_sql
@@ -46,7 +46,7 @@ def test_crosscheck_reports_missing_extra_and_different_events(
 ):
     agent, ingest_token = agent_token
     user = with_role(django_user_model.objects.create_user("auditor", password="pw-auditor-123"))
-    api_token = Token.objects.create(user=user).key
+    api_token = issue_api_token(user)
     events = journal_events(tmp_path, agent, count=6)
     assert admit_batch({"token": ingest_token, "events": events[:5]}).admitted == 5
 
@@ -80,7 +80,7 @@ def test_crosscheck_tells_acknowledged_and_lost_from_not_yet_shipped(
 ):
     agent, ingest_token = agent_token
     user = with_role(django_user_model.objects.create_user("auditor", password="pw-auditor-123"))
-    api_token = Token.objects.create(user=user).key
+    api_token = issue_api_token(user)
     events = journal_events(tmp_path, agent, count=6)
     assert admit_batch({"token": ingest_token, "events": events[:5]}).admitted == 5
     stream = events[0]["stream"]
@@ -102,7 +102,7 @@ def test_a_stream_deleted_on_the_server_is_reported_missing_not_an_http_error(
 ):
     agent, ingest_token = agent_token
     user = with_role(django_user_model.objects.create_user("auditor", password="pw-auditor-123"))
-    api_token = Token.objects.create(user=user).key
+    api_token = issue_api_token(user)
     events = journal_events(tmp_path, agent, count=3)
     assert admit_batch({"token": ingest_token, "events": events}).admitted == 3
     stream = events[0]["stream"]
