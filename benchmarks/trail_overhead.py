@@ -73,22 +73,31 @@ def main() -> None:
     from django.test import Client, override_settings
 
     from obsportal.accounts.models import RoleAssignment
+    from obsportal.ingest.models import AuditEvent
     from obsportal.trail.services import record_trail
 
     user = get_user_model().objects.create_user("bench-auditor")
     RoleAssignment.objects.create(user=user, role="auditor")
     client = Client()
     client.force_login(user)
+    # A second client whose handler built its middleware chain without the trail (the
+    # chain is built at its first request and kept), so no request pays a settings change.
     without = [m for m in django.conf.settings.MIDDLEWARE if "TrailMiddleware" not in m]
+    plain_client = Client()
+    plain_client.force_login(user)
+    with override_settings(MIDDLEWARE=without):
+        assert plain_client.get(URL).status_code == 200
 
     def request_with() -> None:
         assert client.get(URL).status_code == 200
 
     def request_without() -> None:
-        with override_settings(MIDDLEWARE=without):
-            assert client.get(URL).status_code == 200
+        assert plain_client.get(URL).status_code == 200
 
-    request_with(), request_without()
+    request_with()
+    before = AuditEvent.objects.count()
+    request_without()
+    assert AuditEvent.objects.count() == before, "the plain client must not write the trail"
     traced, plain = [], []
     rounds = max(1, args.requests // 100)
     for _ in range(rounds):  # interleaved blocks: both variants see the same machine

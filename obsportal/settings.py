@@ -138,6 +138,33 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("OBSPORTAL_LOGIN_COOLOF
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+# Single sign-on (OIDC through mozilla-django-oidc, obsportal.accounts.oidc): on when a
+# client id is set. The provider's endpoints are given one by one (no discovery at start);
+# the role comes from a claim (OBSPORTAL_OIDC_ROLE_CLAIM) whose values are mapped to roles
+# by OBSPORTAL_OIDC_ROLE_MAP ("group=role,group=role"). Local accounts keep working.
+OIDC_RP_CLIENT_ID = os.environ.get("OBSPORTAL_OIDC_CLIENT_ID", "")
+OBSPORTAL_OIDC_ENABLED = bool(OIDC_RP_CLIENT_ID)
+OIDC_RP_CLIENT_SECRET = os.environ.get("OBSPORTAL_OIDC_CLIENT_SECRET", "")
+OBSPORTAL_OIDC_ISSUER = os.environ.get("OBSPORTAL_OIDC_ISSUER", "")
+OIDC_OP_AUTHORIZATION_ENDPOINT = os.environ.get("OBSPORTAL_OIDC_AUTHORIZATION_ENDPOINT", "")
+OIDC_OP_TOKEN_ENDPOINT = os.environ.get("OBSPORTAL_OIDC_TOKEN_ENDPOINT", "")
+OIDC_OP_USER_ENDPOINT = os.environ.get("OBSPORTAL_OIDC_USERINFO_ENDPOINT", "")
+OIDC_OP_JWKS_ENDPOINT = os.environ.get("OBSPORTAL_OIDC_JWKS_ENDPOINT", "")
+OIDC_RP_SIGN_ALGO = os.environ.get("OBSPORTAL_OIDC_SIGN_ALGO", "RS256")
+OIDC_RP_SCOPES = "openid email profile"
+OIDC_TIMEOUT = 10
+OBSPORTAL_OIDC_ROLE_CLAIM = os.environ.get("OBSPORTAL_OIDC_ROLE_CLAIM", "groups")
+OBSPORTAL_OIDC_ROLE_MAP = dict(
+    pair.strip().split("=", 1)
+    for pair in os.environ.get(
+        "OBSPORTAL_OIDC_ROLE_MAP",
+        "portal-admins=administrator,portal-officers=compliance_officer,portal-auditors=auditor",
+    ).split(",")
+    if "=" in pair
+)
+LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
+if OBSPORTAL_OIDC_ENABLED:
+    AUTHENTICATION_BACKENDS.append("obsportal.accounts.oidc.RoleClaimBackend")
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "portal:events"
 LOGOUT_REDIRECT_URL = "login"

@@ -2,6 +2,7 @@ from django.contrib import admin
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 
+from obsportal.accounts import oidc
 from obsportal.accounts.permissions import HasCapability
 from obsportal.accounts.roles import Capability
 from obsportal.events import api as events_api
@@ -39,6 +40,8 @@ urlpatterns = [
     path("streams/", include((portal_urls.stream_urlpatterns, "integrity"))),
     path("people/", include("obsportal.portal.people_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
+    path("oidc/authenticate/", oidc.SignOnStart.as_view(), name="oidc_authentication_init"),
+    path("oidc/callback/", oidc.SignOnCallback.as_view(), name="oidc_authentication_callback"),
     path("admin/", admin.site.urls),
     path("api/v1/", include(api_v1)),
     *portal_urls.health_urlpatterns,

@@ -24,6 +24,7 @@ MAX_PENDING_BYTES = 1 << 20
 # a record call waits for the disk instead of letting memory grow without bound.
 PENDING_LIMIT = 16 << 20
 
+
 class DurableOffset(int):
     """A byte offset in the active file that also names the file (`base`: its first seq)."""
 
@@ -208,5 +209,3 @@ def _write_all(fd: int, data: bytes | bytearray) -> None:
     while view:
         written = os.write(fd, view)
         view = view[written:]
-
-

@@ -86,6 +86,8 @@ __all__ = [
 
 FsyncMode = Literal["batch", "always", "never"]
 FSYNC_MODES: tuple[str, ...] = ("batch", "always", "never")
+
+
 class JournalWriter(GroupCommit):
     """Appends envelope-v1 events to a journal file and keeps its hash chain.
 

@@ -134,6 +134,7 @@ def assign_role(
     scope_since: datetime | None = None,
     scope_until: datetime | None = None,
     expires_at: datetime | None = None,
+    via: str | None = None,
 ) -> RoleAssignment:
     """Give `user` its one role (replacing any other), with an auditor's optional scope."""
     role = Role(role)
@@ -173,6 +174,7 @@ def assign_role(
                 "scope_until": _iso(scope_until),
                 "expires_at": _iso(expires_at),
             },
+            via=via,
         )
     forget_access(user)
     return assignment
@@ -253,11 +255,12 @@ def register_change_recorder(recorder: ChangeRecorder) -> None:
     _change_recorder = recorder
 
 
-def _record(actor, action: str, target, details: dict) -> None:
-    """The change on the portal's trail, in the caller's transaction; none without a trail."""
+def _record(actor, action: str, target, details: dict, via: str | None = None) -> None:
+    """The change on the portal's trail, in the caller's transaction; none without a trail.
+    `via` says how an actor-less change came (single sign-on; else the command line)."""
     if _change_recorder is None:
         raise AccountChangeRefused(f"no trail records account changes: {action} refused")
-    _change_recorder(actor, action, target, details)
+    _change_recorder(actor, action, target, {**details, "via": via} if via else details)
 
 
 # -- people's REST API tokens ------------------------------------------------------------------

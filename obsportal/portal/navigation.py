@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from django.conf import settings
 from django.http import HttpRequest
 from django.urls import reverse
 
@@ -45,4 +46,5 @@ def navigation(request: HttpRequest) -> dict:
     return {
         "menu": menu_for(request),
         "portal_role": access.role.label if access.role else None,
+        "sso_enabled": settings.OBSPORTAL_OIDC_ENABLED,
     }

@@ -132,6 +132,8 @@ URL_EXEMPTIONS: dict[str, str] = {
     "ingest": "an agent's batch: it is on the agent's own chain",
     "login": "recorded by the login signals (auth.login, auth.login_failed)",
     "logout": "recorded by the logout signal (auth.logout)",
+    "oidc_authentication_init": "a redirect to the identity provider; nothing is read",
+    "oidc_authentication_callback": "recorded by the login signals (auth.login, auth.login_failed)",
 }
 # Every route of these namespaces maps to one action.
 NAMESPACE_ACTIONS: dict[str, str] = {"admin": "admin.request"}

@@ -129,7 +129,8 @@ def actor_name(user: Any) -> str | None:
 
 
 def record_change(actor: Any, action: str, target: Any, details: dict[str, Any]) -> None:
-    """A change of who may do what, by `actor` (a user, or None for the command line)."""
+    """A change of who may do what, by `actor` (a user, or None: the command line, or the
+    `via` the details name)."""
     changes = _request_changes.get()
     if changes is not None:
         changes.append(action)
@@ -137,7 +138,7 @@ def record_change(actor: Any, action: str, target: Any, details: dict[str, Any])
         action,
         actor=actor_name(actor),
         resource=_resource_of(target),
-        details={**details, "via": "portal" if actor is not None else "command line"},
+        details={"via": "portal" if actor is not None else "command line", **details},
     )
 
 

@@ -39,7 +39,8 @@ def test_every_route_declares_a_capability_or_why_it_is_public():
     assert undeclared == []
     for route in routes():
         if _declared(route) == PUBLIC:
-            assert route.callback.public_reason
+            view = route.view_class or route.callback
+            assert view.public_reason, route.pattern
 
 
 def test_every_declared_capability_is_one_of_the_table():

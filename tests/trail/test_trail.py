@@ -98,6 +98,12 @@ def test_an_auditors_open_search_and_download_are_on_a_chain_that_verifies(
     whole = trail_events()
     assert whole[-1].user_id == "olga-officer" and whole[-1].action == "events.search"
     assert verify_chain([_envelope(e) for e in whole]) == []
+    # Checkpointed like any agent's stream: its head is in the next signed checkpoint.
+    from obsportal.integrity.checkpoints import inclusion_proof_of, sign_checkpoint
+
+    trail_head = trail_events()[-1]
+    proof = inclusion_proof_of(sign_checkpoint(), trail_head.stream_id)
+    assert (proof["seq"], proof["hash"]) == (trail_head.seq, trail_head.hash)
     run = verify_streams()
     mine = run.streams.get(stream_id=whole[0].stream_id)
     assert mine.status == "verified" and mine.events_checked == len(whole)
