@@ -91,7 +91,8 @@ def test_the_readme_first_example_ships_an_event_the_demo_portal_stores(demo_por
     agent_dir.mkdir()
     (agent_dir / "first_agent.py").write_text(python.replace(DEMO_URL, base))
     agent_env = {**env, "AGENTS_SDK_INGEST_TOKEN": token}
-    out = run(agent_env, sys.executable, "first_agent.py", cwd=agent_dir)
+    # As printed means without a deprecated keyword too: a warning would be an error here.
+    out = run(agent_env, sys.executable, "-W", "error", "first_agent.py", cwd=agent_dir)
     assert out.strip() == "shipped: True"
 
     rows = sqlite3.connect(database).execute(
