@@ -87,3 +87,6 @@ class NoTracing:
 
     def abort(self) -> int:
         return 0
+
+    def report_drops(self) -> None:
+        pass

@@ -87,6 +87,7 @@ def shut_down(obs: Observability, timeout: float) -> ShutdownReport:
             # The collector is unreachable or slow: end the exporter's retries so the
             # abandoned thread finishes soon; what is still queued counts as dropped.
             tracing.abort()
+        tracing.report_drops()
         counts = tracing.counts
         spans_exported = bool(spans_flushed and spans_flushed[0]) and counts.lost == 0 and (
             counts.queued == 0

@@ -143,12 +143,23 @@ class CountingBatchSpanProcessor(SpanProcessor):
                 self._last_drop_log = now
         self._on_drop(count)
         if report:
-            log.warning(
-                "dropped %d span(s) since the last report: the export queue (%d spans) is "
-                "full, so the collector is slow or unreachable (agent_spans_dropped_total)",
-                unreported,
-                self._max_queue_size,
-            )
+            self._warn(unreported)
+
+    def _warn(self, count: int) -> None:
+        log.warning(
+            "dropped %d span(s) since the last report: the export queue (%d spans) was full "
+            "or shutdown gave up on them, so the collector is slow or unreachable "
+            "(agent_spans_dropped_total counts them all)",
+            count,
+            self._max_queue_size,
+        )
+
+    def report_drops(self) -> None:
+        """Log the drops not yet reported (at shutdown: the last minute's would be lost)."""
+        with self._lock:
+            unreported, self._unreported_drops = self._unreported_drops, 0
+        if unreported:
+            self._warn(unreported)
 
     def _exported(self, count: int) -> None:
         with self._lock:

@@ -132,6 +132,10 @@ class AgentTracing:
     def shutdown(self) -> None:
         self.provider.shutdown()
 
+    def report_drops(self) -> None:
+        if self.processor is not None:
+            self.processor.report_drops()
+
     def abort(self) -> int:
         """Give up on what is not exported yet; returns how many spans that lost."""
         if self.processor is None:

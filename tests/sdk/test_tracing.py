@@ -167,9 +167,13 @@ def test_a_full_span_queue_drops_spans_counts_them_and_shutdown_stays_bounded(ca
     assert warning.name == "agents_sdk.tracing"
     assert warning.getMessage().startswith("dropped 1 span(s)")  # the first drop, then quiet
     assert obs.tracing.counts.dropped == dropped
+    caplog.clear()
     started = time.monotonic()
     assert not obs.shutdown(timeout=1.0)
     assert time.monotonic() - started < 3.0
+    # The drops of the last minute are reported at shutdown, with their count.
+    (last,) = [r for r in caplog.records if r.name == "agents_sdk.tracing"]
+    assert last.getMessage().startswith(f"dropped {obs.tracing.counts.dropped - 1} span(s)")
 
 
 def test_a_forked_child_exports_its_own_spans(grpc_receiver):
