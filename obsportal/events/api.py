@@ -2,28 +2,32 @@
 
 from __future__ import annotations
 
+import orjson
 from django.conf import settings
 from django.urls import path
 from rest_framework import generics, serializers
 from rest_framework.pagination import CursorPagination
+from rest_framework.response import Response
 
 from obsportal.accounts.permissions import visible_events
 from obsportal.accounts.roles import Capability
 from obsportal.events import selectors
 from obsportal.events.filters import AuditEventFilter
-from obsportal.ingest.envelope import ENVELOPE_COLUMNS, as_envelope
+from obsportal.events.renderers import EVENT_RENDERERS
+from obsportal.ingest.envelope import ENVELOPE_COLUMNS, as_envelope_json
 from obsportal.ingest.models import AuditEvent
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
-    """An event in envelope-v1 form (the hashed body plus `hash`)."""
+    """An event in envelope-v1 form (the hashed body plus `hash`), as the exact bytes its
+    agent hashed: rendered only by `ExactJSONRenderer`."""
 
     class Meta:
         model = AuditEvent
         fields = list(ENVELOPE_COLUMNS)
 
-    def to_representation(self, instance: AuditEvent) -> dict:
-        return as_envelope(instance)
+    def to_representation(self, instance: AuditEvent) -> orjson.Fragment:
+        return orjson.Fragment(as_envelope_json(instance))
 
 
 class EventCursorPagination(CursorPagination):
@@ -38,6 +42,7 @@ class AuditEventList(generics.ListAPIView):
 
     required_capability = Capability.EVENTS_READ
     serializer_class = AuditEventSerializer
+    renderer_classes = EVENT_RENDERERS
     filterset_class = AuditEventFilter
     pagination_class = EventCursorPagination
 
@@ -49,6 +54,7 @@ class AuditEventList(generics.ListAPIView):
 class AuditEventDetail(generics.RetrieveAPIView):
     required_capability = Capability.EVENTS_READ
     serializer_class = AuditEventSerializer
+    renderer_classes = EVENT_RENDERERS
     lookup_field = "event_id"
 
     def get_queryset(self):
@@ -56,6 +62,10 @@ class AuditEventDetail(generics.RetrieveAPIView):
         # trail event is found by its id for a role with trail.read.
         trail = settings.OBSPORTAL_TRAIL_AGENT_ID
         return visible_events(selectors.events(), self.request.user, trail)
+
+    def retrieve(self, request, *args, **kwargs) -> Response:
+        # The stored bytes themselves: Serializer.data would need a dict.
+        return Response(orjson.Fragment(as_envelope_json(self.get_object())))
 
 
 # Included under /api/v1/ by obsportal.urls.

@@ -22,6 +22,7 @@ from agents_sdk.audit.chain import (
     verify_personal_data,
 )
 from obsportal.accounts.services import InvalidIngestToken, agent_for_token
+from obsportal.ingest.envelope import Canonicals
 from obsportal.ingest.verdicts import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, BatchRefused, Reason
 
 # stream -> seq -> event
@@ -70,9 +71,10 @@ def _is_json(text: str) -> bool:
     return True
 
 
-def checked_batch(batch: Any) -> tuple[str, list[dict[str, Any]]]:
-    """(agent_id, events) of a well-formed batch whose token is live and whose events
-    are envelope v1, of that agent, with hashes that recompute; else BatchRefused."""
+def checked_batch(batch: Any) -> tuple[str, list[dict[str, Any]], Canonicals]:
+    """(agent_id, events, their canonical bodies) of a well-formed batch whose token is
+    live and whose events are envelope v1, of that agent, with hashes that recompute;
+    else BatchRefused."""
     if not isinstance(batch, dict) or not isinstance(batch.get("events"), list):
         raise BatchRefused(Reason.MALFORMED, "a batch must be an object with an 'events' list")
     events = batch["events"]
@@ -87,6 +89,7 @@ def checked_batch(batch: Any) -> tuple[str, list[dict[str, Any]]]:
         agent_id = agent_for_token(batch.get("token"))
     except InvalidIngestToken as exc:
         raise BatchRefused(Reason.BAD_TOKEN, str(exc)) from exc
+    canonicals: Canonicals = {}
     for index, event in enumerate(events):
         try:
             validate_envelope(event)
@@ -97,15 +100,15 @@ def checked_batch(batch: Any) -> tuple[str, list[dict[str, Any]]]:
                     f"belongs to agent '{agent_id}'",
                     agent_id,
                 )
-            _verify_hash(event)
+            canonicals[event["stream"], event["seq"]] = _verify_hash(event)
             verify_personal_data(event)
         except InvalidEvent as exc:
             code = Reason.BAD_HASH if "hash does not match" in str(exc) else Reason.INVALID_EVENT
             raise BatchRefused(code, f"event {index}: {exc}", agent_id) from exc
-    return agent_id, events
+    return agent_id, events, canonicals
 
 
-def _verify_hash(event: dict[str, Any]) -> None:
+def _verify_hash(event: dict[str, Any]) -> bytes:
     """Recompute the hash from the canonical body, refusing bodies over the SDK's size limit."""
     try:
         canonical = canonical_body(event)
@@ -121,6 +124,7 @@ def _verify_hash(event: dict[str, Any]) -> None:
             f"hash does not match the event's content (carried {event['hash'][:12]}…, "
             f"recomputed {recomputed[:12]}…)"
         )
+    return canonical
 
 
 def by_stream(events: list[dict[str, Any]]) -> EventsByStream:

@@ -35,8 +35,11 @@ TEXT_FORMS = {
     "details": "details::text",
     "pii_commitments": "pii_commitments::text",
 }
-# The columns a COPY of new rows fills: the envelope's, then the time of storage.
-COPY_COLUMNS = (*(STORED_AS[name] for name in ENVELOPE_COLUMNS), "received_at")
+# The columns a COPY of new rows fills: the envelope's, the canonical body, then the
+# time of storage.
+COPY_COLUMNS = (*(STORED_AS[name] for name in ENVELOPE_COLUMNS), "canonical", "received_at")
+# The RFC 8785 bytes each event of a batch was hashed over, by (stream, seq).
+Canonicals = dict[tuple[str, int], bytes]
 
 _BODY_FIELDS = tuple(name for name in HASHED_FIELDS if name not in ("v", "stream"))
 _read_row = attrgetter(*(STORED_AS[name] for name in ENVELOPE_COLUMNS))
@@ -58,8 +61,27 @@ def parse_ts(text: str) -> datetime:
 # -- row -> envelope ---------------------------------------------------------------------
 
 
+def envelope_json(canonical: str | bytes, digest: str) -> bytes:
+    """The event as its journal wrote it (sidecar aside): the canonical body with `hash`."""
+    body = canonical.encode() if isinstance(canonical, str) else canonical
+    return body[:-1] + b',"hash":"' + digest.encode() + b'"}'
+
+
+def as_envelope_json(event: AuditEvent) -> bytes:
+    """The stored event as JSON bytes, byte for byte what its agent hashed plus `hash`."""
+    if event.canonical is not None:
+        return envelope_json(event.canonical, event.hash)
+    return orjson.dumps(as_envelope(event))  # a row stored before the canonical column
+
+
 def as_envelope(event: AuditEvent) -> dict[str, Any]:
-    """The stored event in envelope-v1 form, exactly the body its agent hashed plus `hash`."""
+    """The stored event in envelope-v1 form, the body its agent hashed plus `hash`.
+
+    Parsed from the canonical body (the jsonb columns may have rewritten numbers);
+    rebuilt from the columns only for rows stored before that column existed.
+    """
+    if event.canonical is not None:
+        return orjson.loads(envelope_json(event.canonical, event.hash))
     values = list(_read_row(event))
     values[_EVENT_ID] = str(values[_EVENT_ID])
     values[_TS] = format_ts(values[_TS])
@@ -88,21 +110,22 @@ def hashed_body_reader(offset: int = 0) -> Callable[[str, Sequence[Any]], dict[s
 # -- envelope -> row ---------------------------------------------------------------------
 
 
-def copy_row(event: dict[str, Any], received_at: str) -> list[Any]:
+def copy_row(event: dict[str, Any], canonical: str, received_at: str) -> list[Any]:
     """An admitted event as a text-format COPY row of COPY_COLUMNS (JSON columns as text)."""
     row = list(_take_fields(event))
     row[_DETAILS] = orjson.dumps(row[_DETAILS]).decode()
     row[_COMMITMENTS] = orjson.dumps(row[_COMMITMENTS]).decode()
+    row.append(canonical)
     row.append(received_at)
     return row
 
 
-def audit_event(event: dict[str, Any]) -> AuditEvent:
+def audit_event(event: dict[str, Any], canonical: str) -> AuditEvent:
     """An admitted event as an unsaved AuditEvent (the ORM path)."""
     values = zip(ENVELOPE_COLUMNS, _take_fields(event), strict=True)
     fields = {STORED_AS[name]: value for name, value in values}
     fields["ts"] = parse_ts(event["ts"])
-    return AuditEvent(**fields)
+    return AuditEvent(**fields, canonical=canonical)
 
 
 def personal_data(event: dict[str, Any]) -> Iterator[tuple[str, Any, str]]:

@@ -55,6 +55,11 @@ class AuditEvent(models.Model):
     pii_commitments = models.JSONField(default=dict)
     prev_hash = models.CharField(max_length=64)
     hash = models.CharField(max_length=64)
+    # The RFC 8785 body exactly as its agent hashed it: what the API, bundles and
+    # verification read. `details` and `pii_commitments` (jsonb, which rewrites numbers:
+    # 1e21 becomes 1000000000000000000000) are query aids only. Null for rows stored
+    # before it existed, which are rebuilt from the columns.
+    canonical = models.TextField(null=True)
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -106,7 +111,8 @@ class PendingEvent(models.Model):
 
     stream = models.ForeignKey(Stream, on_delete=models.CASCADE, related_name="pending")
     seq = models.BigIntegerField()
-    payload = models.JSONField()
+    # The event as JSON text, not jsonb: it must come back with the bytes it was hashed over.
+    payload = models.TextField()
     received_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

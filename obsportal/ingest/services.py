@@ -17,6 +17,7 @@ from django.db import IntegrityError, transaction
 from obsportal.ingest import storage
 from obsportal.ingest.dead_letters import record_rejection
 from obsportal.ingest.decoding import EventsByStream, by_stream, checked_batch, decode_batch
+from obsportal.ingest.envelope import Canonicals
 from obsportal.ingest.storage import Head
 from obsportal.ingest.verdicts import (
     MAX_PENDING_AHEAD,
@@ -32,8 +33,8 @@ def admit_batch(batch: Any) -> AdmitResult:
     agent_id = ""
     try:
         batch = decode_batch(batch)
-        agent_id, events = checked_batch(batch)
-        return _admit(agent_id, events)
+        agent_id, events, canonicals = checked_batch(batch)
+        return _admit(agent_id, events, canonicals)
     except BatchRefused as refused:
         record_rejection(batch, refused.code, refused.reason, refused.agent_id or agent_id)
         return AdmitResult(
@@ -72,7 +73,7 @@ class _ForkRefused(Exception):
         self.forks, self.duplicates, self.reason = forks, duplicates, reason
 
 
-def _admit(agent_id: str, events: list[dict[str, Any]]) -> AdmitResult:
+def _admit(agent_id: str, events: list[dict[str, Any]], canonicals: Canonicals) -> AdmitResult:
     result = AdmitResult(status="accepted", agent_id=agent_id, offered=len(events))
     streams = by_stream(events)
     try:
@@ -95,7 +96,7 @@ def _admit(agent_id: str, events: list[dict[str, Any]]) -> AdmitResult:
                 raise_after_commit = None
                 admitted = _admit_in_order(agent_id, heads, streams, result)
                 if admitted:
-                    storage.store_events(admitted)
+                    storage.store_events(admitted, canonicals)
                 storage.save_heads([head for head in heads.values() if head.changed])
     except IntegrityError as exc:
         _refuse_reused_event_id(agent_id, events, exc)

@@ -18,7 +18,14 @@ from typing import Any
 import orjson
 from django.db import connection
 
-from obsportal.ingest.envelope import COPY_COLUMNS, audit_event, copy_row, personal_data
+from agents_sdk.audit.chain import canonical_body
+from obsportal.ingest.envelope import (
+    COPY_COLUMNS,
+    Canonicals,
+    audit_event,
+    copy_row,
+    personal_data,
+)
 from obsportal.ingest.models import (
     AuditEvent,
     IntegrityIncident,
@@ -175,15 +182,22 @@ def stored_position(event_ids: list[str]) -> tuple[Any, str, int] | None:
     )
 
 
-def store_events(events: list[dict[str, Any]]) -> None:
-    """Insert admitted events (and their personal-data sidecars)."""
+def store_events(events: list[dict[str, Any]], canonicals: Canonicals | None = None) -> None:
+    """Insert admitted events (and their personal-data sidecars), each with the canonical
+    bytes it was hashed over: from `canonicals` where admission has them (the events of
+    this batch), recomputed for events that waited for a gap."""
+    canonicals = canonicals or {}
+    texts = []
+    for event in events:
+        canonical = canonicals.get((event["stream"], event["seq"]))
+        texts.append((canonical or canonical_body(event)).decode())
     if connection.vendor == "postgresql":
-        _copy_events(events)
+        _copy_events(events, texts)
     else:
-        _bulk_create_events(events)
+        _bulk_create_events(events, texts)
 
 
-def _copy_events(events: list[dict[str, Any]]) -> None:
+def _copy_events(events: list[dict[str, Any]], texts: list[str]) -> None:
     """COPY the rows in (text format; psycopg escapes), then the sidecars joined by event_id."""
     received = datetime.now(UTC).isoformat()
     dumps = orjson.dumps
@@ -193,8 +207,8 @@ def _copy_events(events: list[dict[str, Any]]) -> None:
         connection.connection.cursor() as cursor,
         cursor.copy(f"COPY ingest_auditevent ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
     ):
-        for event in events:
-            copy.write_row(copy_row(event, received))
+        for event, text in zip(events, texts, strict=True):
+            copy.write_row(copy_row(event, text, received))
             if "pii" in event:
                 for name, value, salt in personal_data(event):
                     sidecars.append((event["event_id"], name, dumps(value).decode(), salt))
@@ -210,8 +224,8 @@ def _copy_events(events: list[dict[str, Any]]) -> None:
             )
 
 
-def _bulk_create_events(events: list[dict[str, Any]]) -> None:
-    rows = [audit_event(event) for event in events]
+def _bulk_create_events(events: list[dict[str, Any]], texts: list[str]) -> None:
+    rows = [audit_event(event, text) for event, text in zip(events, texts, strict=True)]
     AuditEvent.objects.bulk_create(rows)
     sidecars = [
         PersonalDatum(event=row, field=name, value=value, salt=salt)
@@ -233,7 +247,7 @@ def waiting_events(heads: list[Head]) -> dict[str, dict[int, dict[str, Any]]]:
             "stream_id", "seq", "payload"
         )
         for stream_id, seq, payload in rows:
-            waiting[stream_id][seq] = payload
+            waiting[stream_id][seq] = orjson.loads(payload)
     return waiting
 
 
@@ -241,7 +255,10 @@ def park_events(parked: list[tuple[str, int, dict[str, Any]]]) -> None:
     """Keep (stream, seq, event) until the gap before them fills."""
     if parked:
         PendingEvent.objects.bulk_create(
-            [PendingEvent(stream_id=s, seq=q, payload=e) for s, q, e in parked],
+            [
+                PendingEvent(stream_id=s, seq=q, payload=orjson.dumps(e).decode())
+                for s, q, e in parked
+            ],
             ignore_conflicts=True,
         )
 

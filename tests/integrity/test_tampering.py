@@ -8,6 +8,7 @@ import psycopg
 import pytest
 from django.core.management import call_command
 
+from agents_sdk.audit.canonical import canonicalize
 from agents_sdk.audit.chain import compute_hash, hashed_body
 from obsportal.ingest.models import PersonalDatum
 from obsportal.integrity.models import StreamVerification
@@ -17,17 +18,30 @@ from tests.support.chains import superuser_sql
 UPDATE_EVENT = "UPDATE ingest_auditevent SET {} WHERE stream_id = %s AND seq = %s"
 
 
+def content(**changes) -> str:
+    """A SET clause changing columns and, as a thorough attacker would, the hashed body
+    they are served from (as jsonb text: the content, not the hash, changes)."""
+    columns = ", ".join(f"{name} = '{value}'" for name, value in changes.items())
+    merged = json.dumps(changes)
+    return f"{columns}, canonical = (canonical::jsonb || '{merged}'::jsonb)::text"
+
+
+def canonical_of(event) -> str:
+    return canonicalize(hashed_body(event)).decode()
+
+
 def rewritten_consistently(events, prev: str, set_sql: str, **changes) -> list[tuple[str, tuple]]:
     """SQL that changes `events` (as `set_sql` and `changes` say) and recomputes every
     hash and link from `prev` on, the stream's recorded head included: only what was
     signed before can expose it."""
     stream, statements = events[0]["stream"], []
     for event in events:
-        new_hash = compute_hash(dict(hashed_body(event), prev_hash=prev, **changes), prev)
+        body = dict(hashed_body(event), prev_hash=prev, **changes)
+        new_hash = compute_hash(body, prev)
         statements.append(
             (
-                UPDATE_EVENT.format(f"{set_sql}, prev_hash = %s, hash = %s"),
-                (prev, new_hash, stream, event["seq"]),
+                UPDATE_EVENT.format(f"{set_sql}, prev_hash = %s, hash = %s, canonical = %s"),
+                (prev, new_hash, canonicalize(body).decode(), stream, event["seq"]),
             )
         )
         prev = new_hash
@@ -62,7 +76,7 @@ def test_the_trigger_refuses_an_update_without_superuser_tricks(two_chains):
 
 def test_one_changed_field_is_located(two_chains):
     stream, victim = two_chains["a"][4]["stream"], two_chains["a"][4]
-    superuser_sql((UPDATE_EVENT.format("result = 'denied'"), (stream, 4)))
+    superuser_sql((UPDATE_EVENT.format(content(result="denied")), (stream, 4)))
     run = verify_streams()
     result = result_for(run, stream)
     assert run.status == "problems" and result.status == "broken"
@@ -75,12 +89,28 @@ def test_one_changed_field_is_located(two_chains):
     assert result_for(run, two_chains["b"][0]["stream"]).status == "verified"
 
 
+def test_a_column_changed_apart_from_the_hashed_body_is_located(two_chains):
+    stream, victim = two_chains["a"][4]["stream"], two_chains["a"][4]
+    superuser_sql((UPDATE_EVENT.format("result = 'denied'"), (stream, 4)))
+    result = result_for(verify_streams(), stream)
+    assert result.first_break == {
+        "seq": 4,
+        "event_id": victim["event_id"],
+        "reason": "column(s) result differ from the hashed body: the stored row was altered",
+    }
+
+
 def test_a_changed_field_with_its_hash_recomputed_breaks_the_next_link(two_chains):
     events = two_chains["a"]
     stream = events[0]["stream"]
     forged = dict(events[4], result="denied")
     forged_hash = compute_hash(hashed_body(forged), forged["prev_hash"])
-    superuser_sql((UPDATE_EVENT.format("result = 'denied', hash = %s"), (forged_hash, stream, 4)))
+    superuser_sql(
+        (
+            UPDATE_EVENT.format("result = 'denied', hash = %s, canonical = %s"),
+            (forged_hash, canonical_of(forged), stream, 4),
+        )
+    )
     result = result_for(verify_streams(), stream)
     assert result.first_break["seq"] == 5
     assert result.first_break["event_id"] == events[5]["event_id"]
@@ -105,8 +135,8 @@ def _insert_event(event, row_id_sql="(SELECT max(id) + 1 FROM ingest_auditevent)
     return (
         "INSERT INTO ingest_auditevent (id, event_id, stream_id, seq, ts, agent_id, action, "
         "result, user_id, resource, details, trace_id, span_id, pii_commitments, prev_hash, "
-        f"hash, received_at) VALUES ({row_id_sql}, %s, %s, %s, %s, %s, %s, %s, %s, %s, "
-        "%s::jsonb, %s, %s, %s::jsonb, %s, %s, now())",
+        f"hash, canonical, received_at) VALUES ({row_id_sql}, %s, %s, %s, %s, %s, %s, %s, %s, "
+        "%s, %s::jsonb, %s, %s, %s::jsonb, %s, %s, %s, now())",
         (
             event["event_id"],
             event["stream"],
@@ -123,6 +153,7 @@ def _insert_event(event, row_id_sql="(SELECT max(id) + 1 FROM ingest_auditevent)
             json.dumps(event["pii_commitments"]),
             event["prev_hash"],
             event["hash"],
+            canonical_of(event),
         ),
     )
 
@@ -300,7 +331,7 @@ def test_verify_streams_command_exit_codes_and_progress(two_chains, capsys):
     call_command("verify_streams")  # no SystemExit: all verified
     out = capsys.readouterr()
     assert "all verified" in out.out and "events" in out.err and "[" in out.err
-    superuser_sql((UPDATE_EVENT.format("action = 'x'"), (two_chains["a"][0]["stream"], 2)))
+    superuser_sql((UPDATE_EVENT.format(content(action="x")), (two_chains["a"][0]["stream"], 2)))
     with pytest.raises(SystemExit) as exit_:
         call_command("verify_streams")
     assert exit_.value.code == 1
@@ -329,7 +360,10 @@ def test_a_rewritten_head_event_disagrees_with_the_recorded_head(two_chains):
     forged = dict(events[9], result="denied")
     forged_hash = compute_hash(hashed_body(forged), forged["prev_hash"])
     superuser_sql(
-        (UPDATE_EVENT.format("result = 'denied', hash = %s"), (forged_hash, forged["stream"], 9))
+        (
+            UPDATE_EVENT.format("result = 'denied', hash = %s, canonical = %s"),
+            (forged_hash, canonical_of(forged), forged["stream"], 9),
+        )
     )
     result = result_for(verify_streams(), forged["stream"])
     assert result.first_break["seq"] == 9

@@ -3,6 +3,7 @@ each personal-data sidecar, then compare with the recorded head and signed check
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Iterator
 
 import orjson
@@ -31,10 +32,30 @@ CHUNK_SIZE = 5000
 # Sidecars are looked up for this many events with commitments at a time.
 SIDECAR_BATCH = 1000
 
-# A stream's rows: the row id and every envelope column but the stream itself.
-COLUMNS = ("id", *STREAM_ROW_COLUMNS)
+# A stream's rows: the row id, every envelope column but the stream itself, and the
+# canonical body the hash covers.
+COLUMNS = ("id", *STREAM_ROW_COLUMNS, "canonical")
 _JSON_AT = tuple(COLUMNS.index(name) for name in JSON_COLUMNS)
 _hashed_body = hashed_body_reader(offset=1)  # past the row id
+# The hashed fields a column must still hold as the canonical body has them. `details`
+# is left out: jsonb rewrites numbers, and it is a query aid only.
+_CHECKED_COLUMNS = tuple(
+    name
+    for name in (
+        "event_id",
+        "seq",
+        "ts",
+        "agent_id",
+        "action",
+        "result",
+        "user_id",
+        "resource",
+        "trace_id",
+        "span_id",
+        "pii_commitments",
+        "prev_hash",
+    )
+)
 
 Progress = Callable[[int], None]
 
@@ -59,8 +80,9 @@ def verify_stream(
     head_hash_seen: str | None = None
     with_commitments: list[tuple[int, int, str, dict[str, str]]] = []
     done = 0
+    sha256 = hashlib.sha256
     for row in stream_rows(stream_id, chunk_size):
-        pk, event_id, seq, ts, *_rest, commitments, row_prev, row_hash = row
+        pk, event_id, seq, ts, *_rest, commitments, row_prev, row_hash, canonical = row
         if seq < expected:  # only a negative seq can sort first
             findings.broke(seq, event_id, f"seq {seq} is not a position in a chain")
             intact = False
@@ -78,10 +100,24 @@ def verify_stream(
             )
             findings.broke(seq, event_id, reason)
             intact = False
-        try:
-            recomputed = compute_hash(_hashed_body(stream_id, row), row_prev)
-        except (NotCanonicalizable, ValueError) as exc:
-            recomputed = f"unhashable: {exc}"
+        if canonical is not None:
+            # The hash covers the stored canonical bytes; the columns must agree with them.
+            recomputed = sha256(bytes.fromhex(row_prev) + canonical.encode()).hexdigest()
+            altered = _altered_columns(stream_id, row, canonical)
+            if altered:
+                findings.broke(
+                    seq,
+                    event_id,
+                    f"column(s) {', '.join(altered)} differ from the hashed body: the stored "
+                    "row was altered",
+                )
+                intact = False
+            commitments = orjson.loads(canonical)["pii_commitments"] if commitments else None
+        else:  # a row stored before the canonical column: rebuilt from the columns
+            try:
+                recomputed = compute_hash(_hashed_body(stream_id, row), row_prev)
+            except (NotCanonicalizable, ValueError) as exc:
+                recomputed = f"unhashable: {exc}"
         if recomputed != row_hash:
             findings.broke(seq, event_id, "hash does not match the event's content")
             intact = False
@@ -146,8 +182,8 @@ def stream_rows(stream_id: str, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple]
             .values_list(*COLUMNS)
             .iterator(chunk_size=chunk_size)
         )
-        for pk, event_id, seq, ts, *middle, commitments, prev, digest in rows:
-            yield (pk, str(event_id), seq, format_ts(ts), *middle, commitments, prev, digest)
+        for pk, event_id, seq, ts, *middle, canonical in rows:
+            yield (pk, str(event_id), seq, format_ts(ts), *middle, canonical)
         return
     loads = orjson.loads
     details, commitments = _JSON_AT
@@ -158,6 +194,18 @@ def stream_rows(stream_id: str, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple]
                 row = list(row)
                 row[details], row[commitments] = loads(row[details]), loads(row[commitments])
                 yield row
+
+
+def _altered_columns(stream_id: str, row: list, canonical: str) -> list[str]:
+    try:
+        body = orjson.loads(canonical)
+    except orjson.JSONDecodeError:
+        return ["canonical"]
+    columns = _hashed_body(stream_id, row)
+    altered = [name for name in _CHECKED_COLUMNS if body.get(name) != columns[name]]
+    if body.get("stream") != stream_id:
+        altered.append("stream")
+    return altered
 
 
 def _check_sidecars(
