@@ -12,6 +12,9 @@ class Stream(models.Model):
         OK = "ok", "ok"
         FORKED = "forked", "forked"
         BROKEN = "broken", "broken"
+        # A batch of it could not be admitted (dead letter `admission_failed`): the stream
+        # may not move until someone looks; never a silent stall.
+        STALLED = "stalled", "stalled"
 
     id = models.CharField(primary_key=True, max_length=200)
     agent_id = models.CharField(max_length=200, db_index=True)

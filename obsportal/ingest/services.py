@@ -9,10 +9,11 @@ or waits for a gap before it to fill. What is admitted is written by `storage`.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import DatabaseError, IntegrityError, transaction
 
 from obsportal.ingest import storage
 from obsportal.ingest.dead_letters import record_rejection
@@ -26,6 +27,8 @@ from obsportal.ingest.verdicts import (
     Reason,
     event_count,
 )
+
+logger = logging.getLogger(__name__)
 
 
 def admit_batch(batch: Any) -> AdmitResult:
@@ -54,6 +57,24 @@ def admit_batch(batch: Any) -> AdmitResult:
             duplicates=forked.duplicates,
             reason_code=Reason.FORK,
             reason=forked.reason,
+        )
+    except DatabaseError:
+        raise  # the edges retry what the database refused (connection lost, restarting)
+    except Exception as exc:
+        # Anything else would fail again on every resend and stall the stream silently:
+        # a verdict instead, a dead letter, and the streams marked for someone to look at.
+        logger.exception("admitting a batch of agent %r failed", agent_id)
+        reason = f"admitting the batch failed: {type(exc).__name__}: {exc}"
+        streams = storage.mark_stalled(agent_id, batch)
+        if streams:
+            reason += f" (streams marked stalled: {', '.join(streams)})"
+        record_rejection(batch, Reason.ADMISSION_FAILED, reason, agent_id)
+        return AdmitResult(
+            status="rejected",
+            agent_id=agent_id,
+            offered=event_count(batch),
+            reason_code=Reason.ADMISSION_FAILED,
+            reason=reason,
         )
 
 

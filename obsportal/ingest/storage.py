@@ -271,6 +271,23 @@ def release_waiting(stream_id: str, up_to_seq: int) -> None:
 # -- incidents ----------------------------------------------------------------------------
 
 
+def mark_stalled(agent_id: str, batch: Any) -> list[str]:
+    """Mark the agent's streams named in a batch that could not be admitted."""
+    events = batch.get("events") if isinstance(batch, dict) else None
+    if not agent_id or not isinstance(events, list):
+        return []
+    names = {e.get("stream") for e in events if isinstance(e, dict)}
+    streams = sorted(
+        Stream.objects.filter(agent_id=agent_id, id__in=[n for n in names if isinstance(n, str)])
+        .exclude(status=Stream.Status.STALLED)
+        .values_list("id", flat=True)
+    )
+    Stream.objects.filter(id__in=streams).update(
+        status=Stream.Status.STALLED, updated_at=datetime.now(UTC)
+    )
+    return streams
+
+
 def record_forks(forks: list[tuple[Head, dict[str, Any], str]]) -> None:
     """One incident per distinct offered event (a shipper retrying the same fork adds
     none), and the forked streams marked so."""

@@ -35,6 +35,7 @@ class Reason(StrEnum):
     TOO_FAR_AHEAD = "too_far_ahead"  # beyond the bounded waiting room of a gap
     DUPLICATE_EVENT_ID = "duplicate_event_id"  # event_id stored at another position
     STORAGE_ERROR = "storage_error"  # the database refused the rows for good (task edge)
+    ADMISSION_FAILED = "admission_failed"  # admission itself failed (a bug): streams marked
 
 
 class BatchRefused(Exception):

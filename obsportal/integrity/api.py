@@ -32,7 +32,15 @@ class StreamSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = Stream
-        fields = ["id", "agent_id", "head_seq", "head_hash", "status", "last_verification"]
+        fields = [
+            "id",
+            "agent_id",
+            "head_seq",
+            "head_hash",
+            "status",
+            "pending_count",
+            "last_verification",
+        ]
 
     def get_last_verification(self, stream: Stream) -> dict | None:
         run = getattr(stream, "last_verification_run", None)

@@ -103,6 +103,8 @@ class StreamVerification(models.Model):
         BROKEN = "broken", "broken"
         FORKED = "forked", "forked"
         MISSING = "missing", "missing"
+        # Whole so far, but events were received that are not admitted yet (never "verified").
+        INCOMPLETE = "incomplete", "events waiting"
 
     run = models.ForeignKey(VerificationRun, on_delete=models.CASCADE, related_name="streams")
     stream_id = models.CharField(max_length=200, db_index=True)

@@ -28,6 +28,8 @@ class StreamFindings:
     pruned: list[dict[str, Any]] = field(default_factory=list)
     erased: list[dict[str, Any]] = field(default_factory=list)
     disagreements: list[dict[str, Any]] = field(default_factory=list)
+    # Events received but not admitted: waiting for a gap to fill, or held by a stall.
+    waiting: list[dict[str, Any]] = field(default_factory=list)
 
     def broke(self, seq: int, event_id: str | None, reason: str) -> None:
         self.break_count += 1
@@ -43,14 +45,19 @@ class StreamFindings:
         else:
             self.break_count += 1  # still counted as a problem
 
+    def wait(self, seq: int, reason: str) -> None:
+        self.waiting.append({"seq": seq, "event_id": None, "reason": reason})
+
     @property
     def problems(self) -> int:
-        return self.break_count + len(self.gaps) + len(self.disagreements)
+        return self.break_count + len(self.gaps) + len(self.disagreements) + len(self.waiting)
 
     @property
     def status(self) -> str:
         if self.recorded_head_seq is None and self.events_checked == 0:
             return StreamVerification.Status.MISSING
+        if self.problems and self.problems == len(self.waiting):
+            return StreamVerification.Status.INCOMPLETE
         if self.problems:
             return StreamVerification.Status.BROKEN
         if self.forks:

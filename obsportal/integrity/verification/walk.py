@@ -8,6 +8,7 @@ from collections.abc import Callable, Iterator
 
 import orjson
 from django.db import connection, transaction
+from django.db.models import Count, Min
 
 from agents_sdk.audit.canonical import NotCanonicalizable
 from agents_sdk.audit.chain import GENESIS_HASH, compute_hash, personal_value_matches
@@ -18,7 +19,13 @@ from obsportal.ingest.envelope import (
     hashed_body_reader,
     text_select_list,
 )
-from obsportal.ingest.models import AuditEvent, IntegrityIncident, PersonalDatum, Stream
+from obsportal.ingest.models import (
+    AuditEvent,
+    IntegrityIncident,
+    PendingEvent,
+    PersonalDatum,
+    Stream,
+)
 from obsportal.integrity.anchors import pruned_ranges
 from obsportal.integrity.verification.compare import (
     SignedHeads,
@@ -150,6 +157,7 @@ def verify_stream(
         # Links that hold prove nothing past the first seq a signed head disputes.
         disputed = min(d["changed"][0] for d in findings.disagreements) - 1
         findings.verified_to = disputed if disputed >= 0 else None
+    _report_waiting(findings, stream)
     findings.forks = [
         {
             "seq": i.seq,
@@ -194,6 +202,34 @@ def stream_rows(stream_id: str, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple]
                 row = list(row)
                 row[details], row[commitments] = loads(row[details]), loads(row[commitments])
                 yield row
+
+
+def _report_waiting(findings: StreamFindings, stream: Stream | None) -> None:
+    """Events received but not admitted keep a stream from being called verified."""
+    if stream is None:
+        return
+    if stream.status == Stream.Status.STALLED:
+        findings.wait(
+            stream.head_seq + 1,
+            "a batch of this stream could not be admitted (dead letter 'admission_failed'): "
+            "the stream does not move until it is looked at",
+        )
+    if stream.pending_count:
+        waiting = PendingEvent.objects.filter(stream_id=stream.pk).aggregate(
+            first=Min("seq"), count=Count("id")
+        )
+        if waiting["count"]:
+            first_missing, first_waiting = stream.head_seq + 1, waiting["first"]
+            missing = (
+                f"seq {first_missing}"
+                if first_waiting - 1 == first_missing
+                else f"seq {first_missing}..{first_waiting - 1}"
+            )
+            findings.wait(
+                first_missing,
+                f"{waiting['count']} event(s) from seq {first_waiting} on wait, not admitted: "
+                f"{missing} never arrived",
+            )
 
 
 def _altered_columns(stream_id: str, row: list, canonical: str) -> list[str]:
