@@ -24,7 +24,7 @@ from django.utils import timezone
 from agents_sdk.offline.bundle import BUNDLE_FORMAT
 from agents_sdk.offline.checkpoint import CheckpointError, head_leaf_hash, verify_checkpoint
 from agents_sdk.offline.merkle import inclusion_proof, root_from_leaf_hashes
-from obsportal.ingest.envelope import as_envelope, format_ts
+from obsportal.ingest.envelope import as_envelope_json, envelope_json, format_ts
 from obsportal.ingest.models import AuditEvent, Stream
 from obsportal.integrity.checkpoints import Head, checkpoint_heads, sign_checkpoint
 from obsportal.integrity.models import Checkpoint, CheckpointHead
@@ -225,68 +225,31 @@ def write_bundle(plan: BundlePlan, out: IO[bytes], progress: Progress | None = N
 
 
 _RANGE_SQL = """
-    SELECT event_id::text, seq,
-           to_char(ts AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"'),
-           agent_id, action, result, user_id, resource, details::text, trace_id, span_id,
-           pii_commitments::text, prev_hash, hash
-    FROM ingest_auditevent WHERE stream_id = %s AND seq BETWEEN %s AND %s ORDER BY seq
+    SELECT id, canonical, hash FROM ingest_auditevent
+    WHERE stream_id = %s AND seq BETWEEN %s AND %s ORDER BY seq
 """
 
 
 def _event_lines(stream_id: str, first: int, last: int):
-    """Chunks of envelope JSON lines, seq first..last, through a server-side cursor."""
-    dumps = orjson.dumps
+    """Chunks of event lines, seq first..last, through a server-side cursor: the stored
+    canonical bytes with `hash`, as the journal wrote them."""
     if connection.vendor != "postgresql":
         rows = AuditEvent.objects.filter(stream_id=stream_id, seq__range=(first, last))
         chunk = []
         for event in rows.order_by("seq").iterator(chunk_size=CHUNK_SIZE):
-            chunk.append(dumps(as_envelope(event)) + b"\n")
+            chunk.append(as_envelope_json(event) + b"\n")
             if len(chunk) == CHUNK_SIZE:
                 yield chunk
                 chunk = []
         if chunk:
             yield chunk
         return
-    raw = orjson.Fragment
     with transaction.atomic(), connection.chunked_cursor() as cursor:
         cursor.execute(_RANGE_SQL, [stream_id, first, last])
-        while rows := cursor.fetchmany(CHUNK_SIZE):
+        while batch := cursor.fetchmany(CHUNK_SIZE):
             yield [
-                dumps(
-                    {
-                        "v": 1,
-                        "event_id": event_id,
-                        "stream": stream_id,
-                        "seq": seq,
-                        "ts": ts,
-                        "agent_id": agent_id,
-                        "action": action,
-                        "result": result,
-                        "user_id": user_id,
-                        "resource": resource,
-                        "details": raw(details),
-                        "trace_id": trace_id,
-                        "span_id": span_id,
-                        "pii_commitments": raw(commitments),
-                        "prev_hash": prev_hash,
-                        "hash": digest,
-                    }
-                )
-                + b"\n"
-                for (
-                    event_id,
-                    seq,
-                    ts,
-                    agent_id,
-                    action,
-                    result,
-                    user_id,
-                    resource,
-                    details,
-                    trace_id,
-                    span_id,
-                    commitments,
-                    prev_hash,
-                    digest,
-                ) in rows
+                envelope_json(canonical, digest) + b"\n"
+                if canonical is not None  # else a row stored before the canonical column
+                else as_envelope_json(AuditEvent.objects.get(pk=pk)) + b"\n"
+                for pk, canonical, digest in batch
             ]

@@ -94,7 +94,21 @@ def served_lines(api_client, stream: str) -> dict[int, bytes]:
     return found
 
 
-def test_1e21_out_of_order_through_the_worker_is_admitted(agent_token, tmp_path, api_client):
+def bundled_lines(api_client, agent: str, stream: str) -> dict[int, bytes]:
+    """The stream's event lines as an evidence bundle of the agent carries them."""
+    response = api_client.get("/api/v1/evidence/", {"agent_id": agent})
+    assert response.status_code == 200, response.content
+    found = {}
+    for line in b"".join(response.streaming_content).splitlines():
+        item = orjson.loads(line)
+        if "type" not in item and item["stream"] == stream:
+            found[item["seq"]] = line
+    return found
+
+
+def test_1e21_out_of_order_through_the_worker_is_admitted(
+    agent_token, tmp_path, api_client, signing_key
+):
     agent, token = agent_token
     lines = journal_lines(tmp_path, agent, [{"big": 1e21}, {"big": 1e21, "n": 2}])
     ship_celery(token, lines[1:])
@@ -102,6 +116,7 @@ def test_1e21_out_of_order_through_the_worker_is_admitted(agent_token, tmp_path,
     stream = orjson.loads(lines[0])["stream"]
     admitted(stream, 1)
     assert served_lines(api_client, stream) == dict(enumerate(lines))
+    assert bundled_lines(api_client, agent, stream) == dict(enumerate(lines))
 
 
 @settings(
@@ -114,8 +129,8 @@ def test_1e21_out_of_order_through_the_worker_is_admitted(agent_token, tmp_path,
     order=st.randoms(use_true_random=False),
     path=st.sampled_from(["http", "celery"]),
 )
-def test_hard_values_shipped_out_of_order_are_served_byte_for_byte(
-    agent_token, tmp_path, api_client, client, details, order, path
+def test_hard_values_shipped_out_of_order_are_served_and_bundled_byte_for_byte(
+    agent_token, tmp_path, api_client, client, signing_key, details, order, path
 ):
     agent, token = agent_token
     details = [*details, {"deep": deep(40)}]
@@ -130,3 +145,4 @@ def test_hard_values_shipped_out_of_order_are_served_byte_for_byte(
     stream = orjson.loads(lines[0])["stream"]
     admitted(stream, len(lines) - 1)
     assert served_lines(api_client, stream) == dict(enumerate(lines))
+    assert bundled_lines(api_client, agent, stream) == dict(enumerate(lines))

@@ -59,7 +59,9 @@ def test_crosscheck_reports_missing_extra_and_different_events(
     stream = events[0]["stream"]
     superuser_sql(
         (
-            "UPDATE ingest_auditevent SET result = 'denied' WHERE stream_id = %s AND seq = 2",
+            "UPDATE ingest_auditevent SET result = 'denied', canonical = "
+            "(canonical::jsonb || '{\"result\": \"denied\"}')::text"
+            " WHERE stream_id = %s AND seq = 2",
             (stream,),
         )
     )

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('integrity', '0002_append_only_checkpoints'),
+        ('integrity', '0004_evidence_exports'),
     ]
 
     operations = [
