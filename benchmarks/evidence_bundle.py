@@ -50,7 +50,7 @@ def load(streams: int, per_stream: int) -> float:
         with cur.copy(
             "COPY ingest_auditevent (id, event_id, stream_id, seq, ts, agent_id, action, result, "
             "user_id, resource, details, trace_id, span_id, pii_commitments, prev_hash, hash, "
-            "received_at) FROM STDIN"
+            "canonical, received_at) FROM STDIN"
         ) as copy:
             for _ in range(streams):
                 stream_id, prev = str(uuid.uuid4()), GENESIS_HASH
@@ -93,6 +93,7 @@ def load(streams: int, per_stream: int) -> float:
                             "{}",
                             prev,
                             digest,
+                            canonicalize(body).decode(),
                             ts,
                         )
                     )
@@ -135,8 +136,7 @@ def child_copy(tmp: Path) -> None:
     started, size = time.perf_counter(), 0
     with psycopg.connect(f"{rig.SERVER}/{rig.DATABASE}") as conn, conn.cursor() as cur:
         sql = (
-            "COPY (SELECT event_id, stream_id, seq, ts, agent_id, action, result, user_id, "
-            "resource, details, trace_id, span_id, pii_commitments, prev_hash, hash "
+            "COPY (SELECT canonical, hash "
             f"FROM ingest_auditevent WHERE agent_id = '{AGENT}' ORDER BY stream_id, seq) "
             "TO STDOUT"
         )

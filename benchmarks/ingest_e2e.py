@@ -29,8 +29,13 @@ from _ingest_rig import (
 
 COLUMNS = (
     "event_id, stream_id, seq, ts, agent_id, action, result, user_id, resource, details,"
-    " trace_id, span_id, pii_commitments, prev_hash, hash, received_at"
+    " trace_id, span_id, pii_commitments, prev_hash, hash, canonical, received_at"
 )
+
+
+def _canonical(line: bytes) -> str:
+    """The canonical body of a journal line: the line up to its `hash` (sidecars aside)."""
+    return (line[: line.rindex(b',"hash":"')] + b"}").decode()
 
 
 def raw_copy(dsn: str, paths: list[Path]) -> tuple[float, int]:
@@ -55,7 +60,7 @@ def raw_copy(dsn: str, paths: list[Path]) -> tuple[float, int]:
                             e["action"], e["result"], e["user_id"], e["resource"],
                             orjson.dumps(e["details"]).decode(), e["trace_id"], e["span_id"],
                             orjson.dumps(e["pii_commitments"]).decode(), e["prev_hash"],
-                            e["hash"], "now",
+                            e["hash"], _canonical(line), "now",
                         )
                     )  # fmt: skip
                     rows += 1

@@ -102,6 +102,7 @@ def chained_rows(streams: int, per_stream: int):
                 "{}",
                 prev,
                 digest,
+                canonicalize(body).decode(),
                 ts,
             ]
             buffer.write("\t".join(f.replace("\\", "\\\\") for f in fields) + "\n")
@@ -124,7 +125,7 @@ def load(streams: int, per_stream: int) -> float:
             with cur.copy(
                 "COPY ingest_auditevent (id, event_id, stream_id, seq, ts, agent_id, action, "
                 "result, user_id, resource, details, trace_id, span_id, pii_commitments, "
-                "prev_hash, hash, received_at) FROM STDIN"
+                "prev_hash, hash, canonical, received_at) FROM STDIN"
             ) as copy:
                 copy.write(copy_text)
             cur.execute(

@@ -110,7 +110,7 @@ def verify_stream(
         if canonical is not None:
             # The hash covers the stored canonical bytes; the columns must agree with them.
             recomputed = sha256(bytes.fromhex(row_prev) + canonical.encode()).hexdigest()
-            altered = _altered_columns(stream_id, row, canonical)
+            body, altered = _checked_body(stream_id, row, canonical)
             if altered:
                 findings.broke(
                     seq,
@@ -119,7 +119,7 @@ def verify_stream(
                     "row was altered",
                 )
                 intact = False
-            commitments = orjson.loads(canonical)["pii_commitments"] if commitments else None
+            commitments = body.get("pii_commitments") if body else None
         else:  # a row stored before the canonical column: rebuilt from the columns
             try:
                 recomputed = compute_hash(_hashed_body(stream_id, row), row_prev)
@@ -200,7 +200,10 @@ def stream_rows(stream_id: str, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple]
         while batch := cursor.fetchmany(chunk_size):
             for row in batch:
                 row = list(row)
-                row[details], row[commitments] = loads(row[details]), loads(row[commitments])
+                if row[-1] is None:  # rebuilt from the columns: both JSON columns needed
+                    row[details] = loads(row[details])
+                # `details` (jsonb) is a query aid only once the canonical body is stored.
+                row[commitments] = {} if row[commitments] == "{}" else loads(row[commitments])
                 yield row
 
 
@@ -232,16 +235,17 @@ def _report_waiting(findings: StreamFindings, stream: Stream | None) -> None:
             )
 
 
-def _altered_columns(stream_id: str, row: list, canonical: str) -> list[str]:
+def _checked_body(stream_id: str, row: list, canonical: str) -> tuple[dict | None, list[str]]:
+    """The canonical body parsed, and the columns that no longer hold what it says."""
     try:
         body = orjson.loads(canonical)
     except orjson.JSONDecodeError:
-        return ["canonical"]
+        return None, ["canonical"]
     columns = _hashed_body(stream_id, row)
     altered = [name for name in _CHECKED_COLUMNS if body.get(name) != columns[name]]
     if body.get("stream") != stream_id:
         altered.append("stream")
-    return altered
+    return body, altered
 
 
 def _check_sidecars(

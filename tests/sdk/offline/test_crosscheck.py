@@ -60,7 +60,7 @@ def test_crosscheck_reports_missing_extra_and_different_events(
     superuser_sql(
         (
             "UPDATE ingest_auditevent SET result = 'denied', canonical = "
-            "(canonical::jsonb || '{\"result\": \"denied\"}')::text"
+            '(canonical::jsonb || \'{"result": "denied"}\')::text'
             " WHERE stream_id = %s AND seq = 2",
             (stream,),
         )
