@@ -104,7 +104,7 @@ def test_streams_gauge_counts_each_status(client):
     streams = {
         labels[0][1]: v for (name, labels), v in metrics.items() if name == "obsportal_streams"
     }
-    assert streams == {"ok": 1, "forked": 2, "broken": 0}
+    assert streams == {"ok": 1, "forked": 2, "broken": 0, "stalled": 0}
 
 
 def test_queue_depth_is_read_from_the_broker():
