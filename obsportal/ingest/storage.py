@@ -118,7 +118,8 @@ WITH moved AS (
     INSERT INTO ingest_auditevent ({", ".join(COPY_COLUMNS)})
     SELECT %(event_id)s::uuid, moved.id, %(seq)s, %(ts)s::timestamptz, %(agent_id)s,
            %(action)s, %(result)s, %(user_id)s, %(resource)s, %(details)s::jsonb,
-           %(trace_id)s, %(span_id)s, %(pii_commitments)s::jsonb, %(prev_hash)s, %(hash)s, now()
+           %(trace_id)s, %(span_id)s, %(pii_commitments)s::jsonb, %(prev_hash)s, %(hash)s,
+           %(canonical)s, now()
     FROM moved
     RETURNING id
 ), sidecar AS (
@@ -138,6 +139,7 @@ def append_at_head(event: dict[str, Any]) -> bool:
         **event,
         "details": orjson.dumps(event["details"]).decode(),
         "pii_commitments": orjson.dumps(event["pii_commitments"]).decode(),
+        "canonical": canonical_body(event).decode(),
         "fields": list(pii),
         "values": [orjson.dumps(entry["value"]).decode() for entry in pii.values()],
         "salts": [entry["salt"] for entry in pii.values()],
