@@ -55,15 +55,16 @@ def test_verification_reports_waiting_events_and_a_stalled_stream(
     agent, token = agent_token
     events = journal_events(tmp_path, agent, count=5)
     assert admit_batch({"token": token, "events": events[:2] + events[3:]}).pending == 2
+    stream = events[0]["stream"]
     run = verify_streams()
-    result = run.streams.get()
+    result = run.streams.get(stream_id=stream)
     assert run.status == "problems" and result.status == "incomplete"
     assert result.first_break["reason"] == (
         "2 event(s) from seq 3 on wait, not admitted: seq 2 never arrived"
     )
-    listed = api_client.get(f"/api/v1/streams/{events[0]['stream']}/").json()
+    listed = api_client.get(f"/api/v1/streams/{stream}/").json()
     assert listed["pending_count"] == 2
     assert listed["last_verification"]["status"] == "incomplete"
-    Stream.objects.filter(pk=events[0]["stream"]).update(status="stalled")
-    reasons = [b["reason"] for b in verify_streams().streams.get().breaks]
+    Stream.objects.filter(pk=stream).update(status="stalled")
+    reasons = [b["reason"] for b in verify_streams().streams.get(stream_id=stream).breaks]
     assert any(r.startswith("a batch of this stream could not be admitted") for r in reasons)
