@@ -19,6 +19,7 @@ import orjson
 from django.db import connection
 
 from agents_sdk.audit.chain import canonical_body
+from obsportal.ingest import signals
 from obsportal.ingest.envelope import (
     COPY_COLUMNS,
     Canonicals,
@@ -294,13 +295,24 @@ def record_forks(forks: list[tuple[Head, dict[str, Any], str]]) -> None:
     """One incident per distinct offered event (a shipper retrying the same fork adds
     none), and the forked streams marked so."""
     for head, event, stored_hash in forks:
-        IntegrityIncident.objects.get_or_create(
+        _, created = IntegrityIncident.objects.get_or_create(
             stream_id=head.id,
             seq=event["seq"],
             kind=IntegrityIncident.Kind.FORK,
             offered_hash=event["hash"],
             defaults={"stored_hash": stored_hash, "offered_event": event},
         )
+        if created:  # on the portal's trail, in this transaction
+            signals.integrity_incident.send(
+                sender=IntegrityIncident,
+                kind="fork",
+                detail={
+                    "stream": head.id,
+                    "seq": event["seq"],
+                    "stored_hash": stored_hash,
+                    "offered_hash": event["hash"],
+                },
+            )
     Stream.objects.filter(id__in={head.id for head, _, _ in forks}).exclude(
         status=Stream.Status.FORKED
     ).update(status=Stream.Status.FORKED, updated_at=datetime.now(UTC))

@@ -21,6 +21,7 @@ from agents_sdk.offline.checkpoint import (
     verify_checkpoint,
 )
 from agents_sdk.offline.merkle import inclusion_proof, root_from_leaf_hashes
+from obsportal.ingest import signals
 from obsportal.ingest.envelope import format_ts
 from obsportal.ingest.models import Stream
 from obsportal.integrity import checkpoint_chain
@@ -93,6 +94,12 @@ def sign_checkpoint() -> Checkpoint:
             CheckpointIncident(checkpoint_number=number, kind=kind, reason=reason)
             for kind, reason in before.incidents
         )
+        for kind, reason in before.incidents:  # on the portal's trail, in this transaction
+            signals.integrity_incident.send(
+                sender=CheckpointIncident,
+                kind="checkpoint",
+                detail={"checkpoint": number, "incident": str(kind), "reason": reason},
+            )
         # Outside the database but before the commit: a copy without its row is reported,
         # a row without its copy would be a silent hole.
         write_copy(checkpoint, heads)

@@ -75,6 +75,7 @@ for _name, _kind, _summary in [
     ("credential.revoke", Kind.CHANGE, "revoked an agent ingest credential"),
     ("credential.rotate", Kind.CHANGE, "replaced an agent ingest credential"),
     ("integrity.incident", Kind.CHANGE, "an integrity incident was recorded"),
+    ("integrity.verification", Kind.CHANGE, "a verification run finished, with its result"),
 ]:
     register(_name, _kind, _summary)
 

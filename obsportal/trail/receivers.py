@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
+from obsportal.ingest.signals import integrity_incident, verification_finished
 from obsportal.trail.services import actor_name, record_trail
 
 
@@ -38,4 +39,25 @@ def _login_failed(sender, credentials, request=None, **kwargs) -> None:
         result="denied",
         details=_path(request),
         personal={"username": credentials.get("username"), **_address(request)},
+    )
+
+
+@receiver(integrity_incident, dispatch_uid="trail.integrity_incident")
+def _integrity_incident(sender, kind: str, detail: dict, **kwargs) -> None:
+    # Evidence of its own: deleting the incident row leaves this hash-chained event.
+    resource = (
+        f"stream:{detail['stream']}"
+        if "stream" in detail
+        else f"checkpoint:{detail.get('checkpoint')}"
+    )
+    record_trail(
+        "integrity.incident", result="failure", resource=resource, details={"kind": kind, **detail}
+    )
+
+
+@receiver(verification_finished, dispatch_uid="trail.verification_finished")
+def _verification_finished(sender, detail: dict, **kwargs) -> None:
+    result = "success" if detail.get("status") == "verified" else "failure"
+    record_trail(
+        "integrity.verification", result=result, resource=f"run:{detail['run']}", details=detail
     )

@@ -68,8 +68,8 @@ def test_a_different_event_at_a_stored_seq_is_a_fork_and_the_original_stays(agen
         events[1]["hash"],
         fork["hash"],
     )
-    assert AuditEvent.objects.get(seq=1).action == "tool_execute"
-    assert Stream.objects.get().status == "forked"
+    assert AuditEvent.objects.get(agent_id=agent, seq=1).action == "tool_execute"
+    assert Stream.objects.get(agent_id=agent).status == "forked"
 
 
 def test_out_of_order_events_wait_for_the_gap_then_admit(agent_token, tmp_path):
@@ -119,7 +119,8 @@ def test_a_fork_refuses_the_batch_records_one_incident_and_stores_nothing_of_it(
         assert (verdict.status, verdict.reason_code, verdict.forks) == ("rejected", "fork", 1)
         assert "seq 1: a different event is already stored" in verdict.reason
     assert IntegrityIncident.objects.count() == 1
-    assert AuditEvent.objects.count() == 2 and Stream.objects.get().head_seq == 1
+    agents_rows = AuditEvent.objects.filter(agent_id=agent)  # the fork itself is on the trail
+    assert agents_rows.count() == 2 and Stream.objects.get(agent_id=agent).head_seq == 1
     assert list(RejectedBatch.objects.values_list("reason_code", flat=True)) == ["fork", "fork"]
 
 

@@ -131,7 +131,7 @@ def test_a_deleted_row_shows_as_a_located_gap(two_chains):
     assert result.verified_to == 5
 
 
-def _insert_event(event, row_id_sql="(SELECT max(id) + 1 FROM ingest_auditevent)"):
+def _insert_event(event, row_id_sql="nextval('ingest_auditevent_id_seq')"):
     return (
         "INSERT INTO ingest_auditevent (id, event_id, stream_id, seq, ts, agent_id, action, "
         "result, user_id, resource, details, trace_id, span_id, pii_commitments, prev_hash, "

@@ -10,6 +10,7 @@ from django.db import connection
 from django.db.models import Sum
 from django.utils import timezone
 
+from obsportal.ingest import signals
 from obsportal.ingest.models import AuditEvent, Stream
 from obsportal.integrity.checkpoint_chain import chain_problems, incident_problems
 from obsportal.integrity.checkpoints import checkpoint_problem, read_copies
@@ -78,6 +79,16 @@ def verify_streams(
     finally:
         run.finished_at = timezone.now()
         run.save()
+    signals.verification_finished.send_robust(
+        sender=VerificationRun,
+        detail={
+            "run": run.pk,
+            "status": str(run.status),
+            "streams_checked": run.streams_checked,
+            "streams_with_problems": run.streams_with_problems,
+            "events_checked": run.events_checked,
+        },
+    )
     return run
 
 

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Callable, Iterator
 
 import orjson
+from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Count, Min
 
@@ -158,6 +159,9 @@ def verify_stream(
         disputed = min(d["changed"][0] for d in findings.disagreements) - 1
         findings.verified_to = disputed if disputed >= 0 else None
     _report_waiting(findings, stream)
+    incidents = IntegrityIncident.objects.filter(
+        stream_id=stream_id, kind=IntegrityIncident.Kind.FORK
+    ).order_by("seq", "id")
     findings.forks = [
         {
             "seq": i.seq,
@@ -165,10 +169,9 @@ def verify_stream(
             "offered_hash": i.offered_hash,
             "detected_at": format_ts(i.detected_at),
         }
-        for i in IntegrityIncident.objects.filter(
-            stream_id=stream_id, kind=IntegrityIncident.Kind.FORK
-        ).order_by("seq", "id")[:MAX_LISTED]
+        for i in incidents[:MAX_LISTED]
     ]
+    _compare_with_trail(findings, {(i.seq, i.offered_hash) for i in incidents})
     return findings
 
 
@@ -205,6 +208,42 @@ def stream_rows(stream_id: str, chunk_size: int = CHUNK_SIZE) -> Iterator[tuple]
                 # `details` (jsonb) is a query aid only once the canonical body is stored.
                 row[commitments] = {} if row[commitments] == "{}" else loads(row[commitments])
                 yield row
+
+
+def _compare_with_trail(findings: StreamFindings, known: set[tuple[int, str]]) -> None:
+    """Every fork the portal's own trail recorded must still be an incident row.
+
+    Read from the trail events' canonical bodies (the hashed bytes, not the jsonb
+    query column), so editing the trail to hide a fork breaks the trail's own chain.
+    """
+    rows = AuditEvent.objects.filter(
+        agent_id=settings.OBSPORTAL_TRAIL_AGENT_ID,
+        action="integrity.incident",
+        resource=f"stream:{findings.stream_id}",
+    ).values_list("seq", "canonical")
+    for trail_seq, canonical in rows:
+        if canonical is None:
+            continue
+        detail = orjson.loads(canonical)["details"]
+        if detail.get("kind") != "fork" or (detail["seq"], detail["offered_hash"]) in known:
+            continue
+        findings.broke(
+            detail["seq"],
+            None,
+            f"the fork at seq {detail['seq']} (offered {detail['offered_hash'][:12]}…), "
+            f"recorded on the portal's trail at seq {trail_seq}, is gone from the incident "
+            "table: the incident was deleted",
+        )
+        if len(findings.forks) < MAX_LISTED:
+            findings.forks.append(
+                {
+                    "seq": detail["seq"],
+                    "stored_hash": detail["stored_hash"],
+                    "offered_hash": detail["offered_hash"],
+                    "detected_at": None,
+                    "trail_seq": trail_seq,
+                }
+            )
 
 
 def _report_waiting(findings: StreamFindings, stream: Stream | None) -> None:

@@ -1,0 +1,19 @@
+"""Integrity news for the portal's own trail, which lives above ingest and integrity.
+
+The trail (`obsportal.trail.receivers`) records each of these as an event of its
+hash-chained stream, covered by checkpoints: deleting the incident row afterwards
+leaves its trail event, and verification reports the incident as deleted.
+
+- `integrity_incident(kind, detail)`: a fork offered at ingest (`kind="fork"`, with
+  `stream`, `seq`, `stored_hash`, `offered_hash`), or a checkpoint signed after a
+  predecessor went missing (`kind="checkpoint"`, with `checkpoint`, `reason`).
+- `verification_finished(detail)`: a verification run's result (`run`, `status`,
+  `streams_checked`, `streams_with_problems`, `events_checked`).
+"""
+
+from __future__ import annotations
+
+from django.dispatch import Signal
+
+integrity_incident = Signal()
+verification_finished = Signal()
