@@ -222,3 +222,9 @@ def test_writers_with_stale_head_hints_never_fork_the_trail():
     whole = trail_events()
     assert [e.seq for e in whole] == list(range(43))
     assert verify_chain([_envelope(e) for e in whole]) == []
+
+
+def test_an_api_token_call_is_on_the_trail_with_its_user(api_client):
+    assert api_client.get("/api/v1/streams/").status_code == 200
+    [event] = trail_events()
+    assert (event.action, event.user_id, event.details["api"]) == ("streams.view", "auditor", True)
