@@ -5,7 +5,6 @@ from __future__ import annotations
 from django.conf import settings
 from django.urls import path
 from rest_framework import generics, serializers
-from rest_framework.pagination import CursorPagination
 
 from obsportal.accounts.permissions import visible_events
 from obsportal.accounts.roles import Capability
@@ -13,6 +12,7 @@ from obsportal.events import selectors
 from obsportal.events.filters import AuditEventFilter
 from obsportal.ingest.envelope import ENVELOPE_COLUMNS, as_envelope
 from obsportal.ingest.models import AuditEvent
+from obsportal.pagination import CheckedCursorPagination
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -26,11 +26,9 @@ class AuditEventSerializer(serializers.ModelSerializer):
         return as_envelope(instance)
 
 
-class EventCursorPagination(CursorPagination):
+class EventCursorPagination(CheckedCursorPagination):
     ordering = selectors.NEWEST_FIRST
     page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 1000
 
 
 class AuditEventList(generics.ListAPIView):
