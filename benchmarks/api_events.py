@@ -117,9 +117,11 @@ def measure(database_url: str, requests: int) -> None:
     from django.contrib.auth import get_user_model
     from django.test import Client
 
+    from obsportal.accounts.models import RoleAssignment
     from obsportal.accounts.services import issue_api_token
 
     user, _ = get_user_model().objects.get_or_create(username="bench-auditor")
+    RoleAssignment.objects.update_or_create(user=user, defaults={"role": "auditor"})
     client = Client(HTTP_AUTHORIZATION=f"Token {issue_api_token(user)}")
     rng = random.Random(7)
     queries = []

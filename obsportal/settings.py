@@ -71,6 +71,7 @@ MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    "obsportal.middleware.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -203,6 +204,11 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Every error answer and the ingest credential documented (obsportal/api_schema.py).
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "obsportal.api_schema.document_errors",
+    ],
 }
 
 # Content-Security-Policy: everything from the portal itself; the one inline <style>
@@ -235,6 +241,19 @@ if PRODUCTION:
     SECURE_HSTS_SECONDS = int(os.environ.get("OBSPORTAL_HSTS_SECONDS", "31536000"))
     SECURE_HSTS_INCLUDE_SUBDOMAINS = env_bool("OBSPORTAL_HSTS_INCLUDE_SUBDOMAINS", True)
     SECURE_HSTS_PRELOAD = env_bool("OBSPORTAL_HSTS_PRELOAD", True)
+
+# The HTTP ingest edge (obsportal/ingest/api.py): the largest body, and each credential's
+# allowance per window ("requests/seconds", "0" for none) counted in Redis; an event's
+# ts may be at most OBSPORTAL_TS_MAX_SKEW_SECONDS ahead of this server's clock.
+OBSPORTAL_INGEST_MAX_BYTES = int(os.environ.get("OBSPORTAL_INGEST_MAX_BYTES", 32 * 1024 * 1024))
+OBSPORTAL_INGEST_RATE_LIMIT = os.environ.get("OBSPORTAL_INGEST_RATE_LIMIT", "600/60")
+OBSPORTAL_INGEST_BYTES_PER_WINDOW = int(
+    os.environ.get("OBSPORTAL_INGEST_BYTES_PER_WINDOW", 512 * 1024 * 1024)
+)
+OBSPORTAL_RATE_LIMIT_REDIS_URL = os.environ.get(
+    "OBSPORTAL_RATE_LIMIT_REDIS_URL", os.environ.get("CELERY_BROKER_URL", "")
+)
+OBSPORTAL_TS_MAX_SKEW_SECONDS = int(os.environ.get("OBSPORTAL_TS_MAX_SKEW_SECONDS", "300"))
 
 # /metrics answers a scraper that sends `Authorization: Bearer <token>`, the token from
 # $OBSPORTAL_METRICS_TOKEN or the file (`manage.py create_metrics_token` writes one).

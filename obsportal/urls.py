@@ -47,3 +47,7 @@ urlpatterns = [
     *portal_urls.health_urlpatterns,
     path("metrics", metrics_view, name="metrics"),
 ]
+
+handler400 = "obsportal.errors.bad_request"
+handler404 = "obsportal.errors.not_found"
+handler500 = "obsportal.errors.server_error"

@@ -19,6 +19,7 @@ from django.contrib.auth.password_validation import validate_password
 from django.db import transaction
 from django.utils import timezone
 
+from agents_sdk.audit.chain import IDENTIFIER
 from obsportal.accounts.models import AgentCredential, RoleAssignment
 from obsportal.accounts.permissions import forget_access
 from obsportal.accounts.roles import SCOPABLE_ROLES, USER_ROLES, Role
@@ -56,6 +57,12 @@ def issue_agent_credential(agent_id: str, label: str = "", by=None) -> IssuedCre
     """Create an ingest credential for `agent_id`; its secret is returned once, never stored."""
     if not agent_id:
         raise AccountChangeRefused("an ingest credential needs the agent it writes for")
+    if not IDENTIFIER.match(agent_id):
+        # Its events could not carry it: envelope v1's identifier charset.
+        raise AccountChangeRefused(
+            f"agent id {agent_id[:40]!r} must be 1-200 of A-Z a-z 0-9 . _ : @ + - "
+            "(no '/', no space)"
+        )
     if agent_id == settings.OBSPORTAL_TRAIL_AGENT_ID:
         # Only the portal writes its own trail; a credential for it could forge that record.
         raise AccountChangeRefused(f"{agent_id!r} is the portal's own trail: no agent writes it")
@@ -66,6 +73,11 @@ def issue_agent_credential(agent_id: str, label: str = "", by=None) -> IssuedCre
         )
         _record(by, "credential.issue", credential, {"agent_id": agent_id, "label": label})
     return IssuedCredential(credential, secret)
+
+
+def credential_key(token: str) -> str:
+    """A stable, non-secret name of an ingest token (for its rate counters)."""
+    return _digest(token)[:24]
 
 
 def issue_agent_token(agent_id: str, label: str = "") -> str:

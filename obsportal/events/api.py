@@ -6,7 +6,6 @@ import orjson
 from django.conf import settings
 from django.urls import path
 from rest_framework import generics, serializers
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 
 from obsportal.accounts.permissions import visible_events
@@ -16,6 +15,7 @@ from obsportal.events.filters import AuditEventFilter
 from obsportal.events.renderers import EVENT_RENDERERS
 from obsportal.ingest.envelope import ENVELOPE_COLUMNS, as_envelope_json
 from obsportal.ingest.models import AuditEvent
+from obsportal.pagination import CheckedCursorPagination
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -30,11 +30,9 @@ class AuditEventSerializer(serializers.ModelSerializer):
         return orjson.Fragment(as_envelope_json(instance))
 
 
-class EventCursorPagination(CursorPagination):
+class EventCursorPagination(CheckedCursorPagination):
     ordering = selectors.NEWEST_FIRST
     page_size = 50
-    page_size_query_param = "page_size"
-    max_page_size = 1000
 
 
 class AuditEventList(generics.ListAPIView):

@@ -9,14 +9,17 @@ from __future__ import annotations
 
 import hashlib
 from collections import defaultdict
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import orjson
+from django.conf import settings
 
 from agents_sdk.audit.canonical import NotCanonicalizable
 from agents_sdk.audit.chain import (
     MAX_EVENT_BYTES,
     InvalidEvent,
+    InvalidTimestamp,
     canonical_body,
     validate_envelope,
     verify_personal_data,
@@ -90,9 +93,15 @@ def checked_batch(batch: Any) -> tuple[str, list[dict[str, Any]], Canonicals]:
     except InvalidIngestToken as exc:
         raise BatchRefused(Reason.BAD_TOKEN, str(exc)) from exc
     canonicals: Canonicals = {}
+    latest_ts = _latest_accepted_ts()
     for index, event in enumerate(events):
         try:
             validate_envelope(event)
+            if event["ts"] > latest_ts:
+                raise InvalidTimestamp(
+                    f"ts '{event['ts']}' is more than {settings.OBSPORTAL_TS_MAX_SKEW_SECONDS} s "
+                    "ahead of the portal's clock"
+                )
             if event["agent_id"] != agent_id:
                 raise BatchRefused(
                     Reason.WRONG_AGENT,
@@ -102,10 +111,19 @@ def checked_batch(batch: Any) -> tuple[str, list[dict[str, Any]], Canonicals]:
                 )
             canonicals[event["stream"], event["seq"]] = _verify_hash(event)
             verify_personal_data(event)
+        except InvalidTimestamp as exc:
+            raise BatchRefused(Reason.INVALID_TS, f"event {index}: {exc}", agent_id) from exc
         except InvalidEvent as exc:
             code = Reason.BAD_HASH if "hash does not match" in str(exc) else Reason.INVALID_EVENT
             raise BatchRefused(code, f"event {index}: {exc}", agent_id) from exc
     return agent_id, events, canonicals
+
+
+def _latest_accepted_ts() -> str:
+    """The latest `ts` admitted now, in the envelope's form: RFC 3339 strings of one fixed
+    shape order as their moments do, so each event costs one string comparison."""
+    latest = datetime.now(UTC) + timedelta(seconds=settings.OBSPORTAL_TS_MAX_SKEW_SECONDS)
+    return latest.strftime("%Y-%m-%dT%H:%M:%S.%fZ")
 
 
 def _verify_hash(event: dict[str, Any]) -> bytes:

@@ -78,11 +78,17 @@ def admit_batch(batch: Any) -> AdmitResult:
         )
 
 
-def refuse_batch(batch: Any, code: Reason, reason: str) -> AdmitResult:
+def refuse_batch(
+    batch: Any, code: Reason, reason: str, agent_id: str = "", raw: bytes | None = None
+) -> AdmitResult:
     """Dead-letter a batch an edge could not hand to `admit_batch` (bad JSON, storage error)."""
-    record_rejection(batch, code, reason, "")
+    record_rejection(batch, code, reason, agent_id, raw=raw)
     return AdmitResult(
-        status="rejected", offered=event_count(batch), reason_code=code, reason=reason
+        status="rejected",
+        agent_id=agent_id,
+        offered=event_count(batch),
+        reason_code=code,
+        reason=reason,
     )
 
 

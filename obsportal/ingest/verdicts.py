@@ -36,6 +36,9 @@ class Reason(StrEnum):
     DUPLICATE_EVENT_ID = "duplicate_event_id"  # event_id stored at another position
     STORAGE_ERROR = "storage_error"  # the database refused the rows for good (task edge)
     ADMISSION_FAILED = "admission_failed"  # admission itself failed (a bug): streams marked
+    INVALID_TS = "invalid_ts"  # ts is no real moment, before 2000, or too far ahead of the clock
+    UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # HTTP body not application/json
+    RATE_LIMITED = "rate_limited"  # the credential used up its allowance (HTTP edge)
 
 
 class BatchRefused(Exception):

@@ -9,10 +9,10 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.exceptions import NotFound
-from rest_framework.pagination import CursorPagination
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from obsportal import params  # noqa: F401 - registers the stream_id path converter
 from obsportal.accounts.permissions import visible_streams
 from obsportal.accounts.roles import Capability
 from obsportal.ingest.models import Stream
@@ -25,6 +25,7 @@ from obsportal.integrity.models import (
     VerificationRun,
 )
 from obsportal.integrity.signing import SigningKeyMissing, load_signing_key
+from obsportal.pagination import CheckedCursorPagination
 
 
 class StreamSerializer(serializers.ModelSerializer):
@@ -121,11 +122,9 @@ class CheckpointIncidentSerializer(serializers.ModelSerializer):
         fields = ["id", "detected_at", "checkpoint_number", "kind", "reason"]
 
 
-class ById(CursorPagination):
+class ById(CheckedCursorPagination):
     ordering = ("id",)
     page_size = 100
-    page_size_query_param = "page_size"
-    max_page_size = 1000
 
 
 class NewestFirst(ById):
@@ -281,12 +280,13 @@ def ensure_stream_readable(user, stream_id: str) -> None:
 # Included under /api/v1/ by obsportal.urls (the evidence endpoints are in evidence_api).
 urlpatterns = [
     path("streams/", StreamList.as_view(), name="stream-list"),
-    path("streams/<str:stream_id>/", StreamDetail.as_view(), name="stream-detail"),
+    # Verifications first: an old stream id may hold '/'.
     path(
-        "streams/<str:stream_id>/verifications/",
+        "streams/<stream_id:stream_id>/verifications/",
         StreamVerificationList.as_view(),
         name="stream-verifications",
     ),
+    path("streams/<stream_id:stream_id>/", StreamDetail.as_view(), name="stream-detail"),
     path("checkpoints/", CheckpointList.as_view(), name="checkpoint-list"),
     path(
         "checkpoints/incidents/",
@@ -305,7 +305,7 @@ urlpatterns = [
     path("checkpoints/<int:number>/", CheckpointDetail.as_view(), name="checkpoint-detail"),
     path("checkpoints/<int:number>/note", CheckpointNote.as_view(), name="checkpoint-note"),
     path(
-        "checkpoints/<int:number>/proofs/<str:stream_id>/",
+        "checkpoints/<int:number>/proofs/<stream_id:stream_id>/",
         InclusionProof.as_view(),
         name="checkpoint-proof",
     ),

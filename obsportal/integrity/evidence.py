@@ -38,6 +38,10 @@ class BundleRefused(ValueError):
     """The query cannot make a bundle that proves anything: say why, in a sentence."""
 
 
+class NothingToBundle(BundleRefused):
+    """The query names no agent that exists, or selects no event (the API's 404)."""
+
+
 @dataclass(frozen=True)
 class StreamPlan:
     stream: str
@@ -81,7 +85,7 @@ def plan_bundle(
     if since and until and since >= until:
         raise BundleRefused(f"the range is reversed or empty: since {since} is not before {until}")
     if not Stream.objects.filter(agent_id=agent_id).exists():
-        raise BundleRefused(f"there is no agent {agent_id!r}: no stream of it was ever admitted")
+        raise NothingToBundle(f"there is no agent {agent_id!r}: no stream of it was ever admitted")
     query = AuditEvent.objects.filter(agent_id=agent_id)
     if since:
         query = query.filter(ts__gte=since)
@@ -93,7 +97,7 @@ def plan_bundle(
         .order_by("stream_id")
     )
     if not ranges:
-        raise BundleRefused(f"the query selects no event of agent {agent_id!r} in that range")
+        raise NothingToBundle(f"the query selects no event of agent {agent_id!r} in that range")
     proofs = _Proofs()
     streams = []
     for row in ranges:

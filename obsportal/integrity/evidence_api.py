@@ -14,7 +14,7 @@ from rest_framework.views import APIView
 from obsportal.accounts.permissions import may_read_agent
 from obsportal.accounts.roles import Capability
 from obsportal.integrity import selectors
-from obsportal.integrity.evidence import BundleRefused
+from obsportal.integrity.evidence import BundleRefused, NothingToBundle
 from obsportal.integrity.exports import export_path, request_export
 from obsportal.integrity.models import EvidenceExport
 from obsportal.integrity.signing import SigningKeyMissing
@@ -36,6 +36,8 @@ def bundle_response(agent_id, since, until) -> HttpResponse:
     """A bundle built now, for the smaller queries; the larger ones go through an export job."""
     try:
         bundle = selectors.direct_bundle(selectors.EvidenceQuery(agent_id, since, until))
+    except NothingToBundle as exc:
+        raise NotFound(str(exc)) from exc
     except BundleRefused as exc:
         raise ValidationError({"detail": str(exc)}) from exc
     except SigningKeyMissing as exc:
@@ -127,6 +129,8 @@ class EvidenceExports(APIView):
         params = request.data or request.query_params
         try:
             export = request_export(*parse_bundle_query(params, request.user), user=request.user)
+        except NothingToBundle as exc:
+            raise NotFound(str(exc)) from exc
         except BundleRefused as exc:
             raise ValidationError({"detail": str(exc)}) from exc
         data = EvidenceExportSerializer(export, context={"request": request}).data

@@ -17,7 +17,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from obsportal.ingest.models import AuditEvent, Stream
-from obsportal.integrity.evidence import BundleRefused, plan_bundle, write_bundle
+from obsportal.integrity.evidence import (
+    BundleRefused,
+    NothingToBundle,
+    plan_bundle,
+    write_bundle,
+)
 from obsportal.integrity.models import EvidenceExport
 
 # Progress is written to the row at most this often.
@@ -29,14 +34,14 @@ def check_query(agent_id: str, since: datetime | None, until: datetime | None) -
     if since and until and since >= until:
         raise BundleRefused(f"the range is reversed or empty: since {since} is not before {until}")
     if not Stream.objects.filter(agent_id=agent_id).exists():
-        raise BundleRefused(f"there is no agent {agent_id!r}: no stream of it was ever admitted")
+        raise NothingToBundle(f"there is no agent {agent_id!r}: no stream of it was ever admitted")
     query = AuditEvent.objects.filter(agent_id=agent_id)
     if since:
         query = query.filter(ts__gte=since)
     if until:
         query = query.filter(ts__lt=until)
     if not query.exists():
-        raise BundleRefused(f"the query selects no event of agent {agent_id!r} in that range")
+        raise NothingToBundle(f"the query selects no event of agent {agent_id!r} in that range")
 
 
 def request_export(

@@ -10,12 +10,12 @@ from datetime import datetime
 from typing import IO, Any
 
 from django.db.models import OuterRef, QuerySet, Subquery
-from django.utils.dateparse import parse_datetime
 
 from obsportal.accounts.permissions import access_of, may_read_agent, visible_streams
 from obsportal.ingest.models import Stream
 from obsportal.integrity.evidence import BundleRefused, plan_bundle, write_bundle
 from obsportal.integrity.models import Checkpoint, StreamVerification, VerificationRun
+from obsportal.params import read_moment
 
 
 def streams_with_last_verification() -> QuerySet[Stream]:
@@ -88,10 +88,12 @@ def evidence_query(params: Mapping[str, Any], user: Any) -> EvidenceQuery:
     bounds = []
     for name in ("since", "until"):
         text = params.get(name)
-        value = parse_datetime(text) if text else None
-        if text and (value is None or value.tzinfo is None):
-            raise InvalidEvidenceQuery({name: "an ISO 8601 time with a UTC offset, e.g. ...Z"})
-        bounds.append(value)
+        try:
+            bounds.append(read_moment(text) if text else None)
+        except ValueError as exc:  # month 99, no offset, not a time at all: never the query
+            raise InvalidEvidenceQuery({name: str(exc)}) from None
+    if bounds[0] is not None and bounds[1] is not None and bounds[0] >= bounds[1]:
+        raise InvalidEvidenceQuery({"until": "until must be later than since"})
     agent_id = params.get("agent_id") or None
     if not agent_id:
         raise InvalidEvidenceQuery({"agent_id": "give the agent_id whose events the bundle holds"})

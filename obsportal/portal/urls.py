@@ -1,5 +1,6 @@
 from django.urls import path
 
+from obsportal import params  # noqa: F401 - registers the stream_id path converter
 from obsportal.portal.views import events, health, streams
 
 app_name = "portal"
@@ -12,7 +13,7 @@ urlpatterns = [
 stream_urlpatterns = [
     path("", streams.stream_list, name="streams"),
     path("evidence/", streams.evidence_export, name="evidence"),
-    path("<str:stream_id>/", streams.stream_detail, name="stream"),
+    path("<stream_id:stream_id>/", streams.stream_detail, name="stream"),
 ]
 
 # At the root, outside any namespace: what orchestrators and load balancers poll.

@@ -22,12 +22,21 @@ def dashboard_url(
     """A dashboard with its agent variable set and its time range centred on `around`."""
     params: dict[str, str] = {}
     if around is not None:
-        params["from"] = str(int((around - AROUND).timestamp() * 1000))
-        params["to"] = str(int((around + AROUND).timestamp() * 1000))
+        params["from"] = str(_epoch_ms(around, -AROUND))
+        params["to"] = str(_epoch_ms(around, AROUND))
     if agent_id:
         params["var-agent"] = agent_id
     query = f"?{urlencode(params)}" if params else ""
     return f"{settings.GRAFANA_URL.rstrip('/')}/d/{DASHBOARDS[dashboard]}{query}"
+
+
+def _epoch_ms(moment: datetime, offset: timedelta) -> int:
+    """Milliseconds since the epoch of `moment + offset`, held within datetime's range:
+    an event stamped at the very end (or start) of time still gets a link."""
+    try:
+        return int((moment + offset).timestamp() * 1000)
+    except OverflowError:
+        return int(moment.timestamp() * 1000)
 
 
 def trace_url(trace_id: str | None) -> str:

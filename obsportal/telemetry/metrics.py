@@ -33,6 +33,11 @@ INGEST_REJECTED = Counter(
     "Events refused with their batch, by the service's reason code",
     ["reason"],
 )
+INGEST_THROTTLED = Counter(
+    "obsportal_ingest_throttled",
+    "HTTP ingest requests refused by their credential's allowance, by agent and limit",
+    ["agent_id", "limit"],
+)
 INGEST_BATCH_DURATION = Histogram(
     "obsportal_ingest_batch_duration_seconds",
     "Time to admit one batch",

@@ -68,6 +68,7 @@ def _concrete(route, two_agents) -> str:
     values = {
         "<uuid:event_id>": two_agents["agent-a"][0]["event_id"],
         "<str:stream_id>": stream,
+        "<stream_id:stream_id>": stream,
         "<int:number>": str(two_agents["checkpoint"].number),
         "<int:pk>": "1",
     }

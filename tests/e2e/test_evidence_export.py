@@ -95,6 +95,6 @@ def test_an_export_is_built_by_the_worker_and_downloads_a_verifying_bundle(
 
 def test_a_refused_export_says_why_at_once(transactional_db, signing_key, agent_token, api_client):
     refused = api_client.post("/api/v1/evidence/exports/", {"agent_id": "nobody"}, format="json")
-    assert refused.status_code == 400
+    assert refused.status_code == 404  # nothing to bundle: no such agent
     assert "there is no agent 'nobody'" in refused.json()["detail"]
     assert not EvidenceExport.objects.exists()

@@ -56,15 +56,14 @@ def test_http_ingest_refuses_bad_input_with_a_reason_and_stores_nothing(
         assert (response.status_code, response.json()["reason_code"]) == (status, code), body[:60]
         assert response.json()["reason"]
     assert AuditEvent.objects.filter(agent_id=agent).count() == 1  # the fork is on the trail
+    # A request without a live token is refused from its headers: nothing of it is kept.
     assert list(RejectedBatch.objects.order_by("id").values_list("reason_code", flat=True)) == [
-        code for *_, code in cases
+        code for *_, code in cases if code != "bad_token"
     ]
 
 
-def test_http_ingest_refuses_a_body_over_the_byte_limit(client, agent_token, monkeypatch):
-    from obsportal.ingest import api
-
-    monkeypatch.setattr(api, "MAX_BATCH_BYTES", 100)
+def test_http_ingest_refuses_a_body_over_the_byte_limit(client, agent_token, settings):
+    settings.OBSPORTAL_INGEST_MAX_BYTES = 100
     _, token = agent_token
     response = _post(client, '{"events": [' + "1," * 100 + "1]}", token)
     assert response.status_code == 413 and response.json()["reason_code"] == "oversized"

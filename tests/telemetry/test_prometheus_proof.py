@@ -244,7 +244,8 @@ def test_every_dashboard_query_and_alert_signal_returns_data(
     )
     assert [(r["metric"]["result"], r["value"][1]) for r in http] == [("denied", "6")]
     rejected = query(prometheus, "sum by (reason) (obsportal_ingest_rejected_total)")
-    assert [(r["metric"]["reason"], r["value"][1]) for r in rejected] == [("bad_token", "6")]
+    # A request without a live token is refused from its headers: one refusal, body unread.
+    assert [(r["metric"]["reason"], r["value"][1]) for r in rejected] == [("bad_token", "1")]
     runs = query(prometheus, 'obsportal_verification_runs_total{outcome="verified"}')
     assert runs[0]["value"][1] == "1"
     assert float(query(prometheus, "obsportal_checkpoint_age_seconds")[0]["value"][1]) < 120

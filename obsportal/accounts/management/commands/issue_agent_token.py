@@ -1,6 +1,6 @@
-from django.core.management.base import BaseCommand
+from django.core.management.base import BaseCommand, CommandError
 
-from obsportal.accounts.services import issue_agent_token
+from obsportal.accounts.services import AccountChangeRefused, issue_agent_token
 
 
 class Command(BaseCommand):
@@ -11,4 +11,7 @@ class Command(BaseCommand):
         parser.add_argument("--label", default="", help="a note to recognise the token by")
 
     def handle(self, *args, agent_id: str, label: str, **options):
-        self.stdout.write(issue_agent_token(agent_id, label))
+        try:
+            self.stdout.write(issue_agent_token(agent_id, label))
+        except AccountChangeRefused as exc:
+            raise CommandError(str(exc)) from exc
