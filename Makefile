@@ -17,9 +17,7 @@ install: $(VENV)/.installed
 
 demo: install
 	$(PY) manage.py migrate --verbosity 0
-	$(PY) manage.py demo
-	@echo "Portal: http://127.0.0.1:$(DEMO_PORT)/  (API docs: /api/v1/schema/docs/)"
-	$(PY) manage.py runserver 127.0.0.1:$(DEMO_PORT)
+	$(PY) manage.py demo --serve 127.0.0.1:$(DEMO_PORT)
 
 test: install
 	./scripts/run-tests

@@ -70,6 +70,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django_prometheus.middleware.PrometheusBeforeMiddleware",
     "django.middleware.security.SecurityMiddleware",
+    # Static files (the admin's, the API browser's) from any server: runserver without
+    # DEBUG serves none, gunicorn never does.
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "obsportal.middleware.RefuseNulMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
@@ -112,6 +114,13 @@ DATABASES = {
     )
 }
 EMBEDDED = DATABASES["default"]["ENGINE"].endswith("sqlite3")
+if EMBEDDED:
+    # The demo serves requests in threads while its schedule verifies in another: readers go
+    # on during a write (WAL), a writer waits for another (20 s) instead of failing, and a
+    # transaction takes the write lock as it begins, so two never deadlock upgrading to it.
+    DATABASES["default"].setdefault("OPTIONS", {}).update(
+        timeout=20, transaction_mode="IMMEDIATE", init_command="PRAGMA journal_mode=WAL;"
+    )
 # django-prometheus' wrappers of the same backends: query counts and latencies on /metrics.
 DATABASES["default"]["ENGINE"] = DATABASES["default"]["ENGINE"].replace(
     "django.db.backends.", "django_prometheus.db.backends."
@@ -319,8 +328,14 @@ OBSPORTAL_CHECKPOINT_ORIGIN = os.environ.get(
 )
 # Evidence bundles built by the export task (obsportal.integrity.exports).
 OBSPORTAL_EXPORT_DIR = Path(os.environ.get("OBSPORTAL_EXPORT_DIR", VAR_DIR / "exports"))
-# Checkpoints are chained; verification reports a schedule gap over two intervals.
-OBSPORTAL_CHECKPOINT_INTERVAL = float(os.environ.get("OBSPORTAL_CHECKPOINT_INTERVAL", 600))
+# Checkpoints are chained; verification reports a schedule gap over two intervals. The
+# embedded portal (the demo) has no beat and signs only while `demo --serve` runs, so unless
+# the interval is set it keeps no schedule to report gaps against (None).
+OBSPORTAL_CHECKPOINT_INTERVAL: float | None = float(
+    os.environ.get("OBSPORTAL_CHECKPOINT_INTERVAL", 600)
+)
+if EMBEDDED and "OBSPORTAL_CHECKPOINT_INTERVAL" not in os.environ:
+    OBSPORTAL_CHECKPOINT_INTERVAL = None
 # The number and note hash of the last checkpoint signed, kept outside PostgreSQL and
 # apart from the copies (default: beside the key file), so that signing after both
 # were removed still knows its predecessor.
@@ -328,7 +343,7 @@ OBSPORTAL_CHECKPOINT_WITNESS_FILE = os.environ.get("OBSPORTAL_CHECKPOINT_WITNESS
 CELERY_BEAT_SCHEDULE = {
     "sign-checkpoint": {
         "task": "obsportal.integrity.tasks.sign_checkpoint",
-        "schedule": OBSPORTAL_CHECKPOINT_INTERVAL,
+        "schedule": OBSPORTAL_CHECKPOINT_INTERVAL or 600.0,
     },
     "verify-streams": {
         "task": "obsportal.integrity.tasks.verify_streams",

@@ -1,97 +1,124 @@
-"""Set up the first-run demo: a login, an agent token, and scripted agent activity shipped in."""
+"""Set up the first-run demo: logins, an agent token, and scripted agent activity shipped in.
+
+Run again, it reuses the logins, the demo agent's token and its journal (one stream), and says so.
+With `--serve ADDR` it then serves the portal there, signing checkpoints and verifying streams on a
+schedule as Celery beat would (the embedded portal has neither broker nor beat).
+"""
 
 from __future__ import annotations
 
 import contextlib
-import tempfile
+import logging
 from pathlib import Path
 
-from django.conf import settings
-from django.contrib.auth import get_user_model
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 
 from agents_sdk import AuditConfig, CeleryTransport, Observability
-from obsportal.accounts.roles import Role
-from obsportal.accounts.services import assign_role, issue_agent_token
 from obsportal.celery import app as celery_app
+from obsportal.demo import services
 from obsportal.demo.agent import run_scripted_agent
-from obsportal.ingest.models import AuditEvent
+from obsportal.demo.schedule import IntegritySchedule
 from obsportal.integrity.checkpoints import sign_checkpoint
 from obsportal.integrity.signing import SigningKeyExists, create_signing_key
 from obsportal.integrity.verification import verify_streams
-
-DEMO_USER = "officer"
-# One login per role: (username, role); each password is the --password with the
-# username's own prefix (officer-demo, admin-demo, auditor-demo by default).
-DEMO_LOGINS = (
-    (DEMO_USER, Role.COMPLIANCE_OFFICER),
-    ("admin", Role.ADMINISTRATOR),
-    ("auditor", Role.AUDITOR),
-)
-DEMO_AGENT = "demo-support-agent"
 
 
 class Command(BaseCommand):
     help = (
         "Create the demo login and run a scripted agent whose audit events go through the SDK "
-        "journal and the shipper into the portal."
+        "journal and the shipper into the portal; run again, reuse what the first run made."
     )
 
     def add_arguments(self, parser):
         parser.add_argument("--steps", type=int, default=60, help="agent steps to act out")
         parser.add_argument("--password", default="officer-demo", help="the demo login's password")
         parser.add_argument(
-            "--journal", default=None, help="journal path (default: a new file under var/)"
+            "--journal", default=None, help="journal path (default: var/journals/<agent>.jsonl)"
+        )
+        parser.add_argument(
+            "--serve",
+            metavar="ADDR:PORT",
+            help="then serve the portal there, with checkpoints and verification on a schedule",
+        )
+        parser.add_argument(
+            "--schedule",
+            type=float,
+            default=60.0,
+            metavar="SECONDS",
+            help="with --serve: sign a checkpoint and verify every stream this often (default 60)",
         )
 
-    def handle(self, *args, steps: int, password: str, journal: str | None, **options):
-        logins = []
-        for username, role in DEMO_LOGINS:
-            user, _ = get_user_model().objects.get_or_create(
-                username=username, defaults={"is_staff": role == Role.ADMINISTRATOR}
-            )
-            secret = password if username == DEMO_USER else password.replace(DEMO_USER, username)
-            user.set_password(secret)
-            user.save()
-            assign_role(user, role)
-            logins.append((username, role, secret))
-        token = issue_agent_token(DEMO_AGENT, label="demo")
+    def handle(self, *args, steps, password, journal, serve, schedule, **options):
+        # An in-process task logs its whole result at INFO: not what a newcomer needs to read.
+        logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
+        logins = services.ensure_logins(password)
+        token = services.ensure_token()
+        path = Path(journal) if journal else services.journal_path()
 
-        journal_dir = Path(settings.VAR_DIR) / "journals"
-        journal_dir.mkdir(parents=True, exist_ok=True)
-        journal_path = (
-            Path(journal)
-            if journal
-            else Path(tempfile.mkstemp(prefix="demo-agent-", suffix=".jsonl", dir=journal_dir)[1])
-        )
-        # With no broker configured the Celery app runs tasks in process, so this is
-        # the same shipping path a deployed agent uses, minus the network.
-        transport = CeleryTransport(app=celery_app, token=token)
-        before = AuditEvent.objects.count()
-        observability = Observability(DEMO_AGENT, AuditConfig(journal_path, transport=transport))
-        try:
-            recorded = run_scripted_agent(observability, steps, progress=self._progress)
-        finally:
-            shipped = observability.shutdown(timeout=60).audit_shipped
-        stored = AuditEvent.objects.count() - before
+        recorded, shipped, stream = self._run_agent(path, token.value, steps)
         with contextlib.suppress(SigningKeyExists):  # first run: the portal's checkpoint key
             create_signing_key()
         checkpoint = sign_checkpoint()
         run = verify_streams(trigger="demo")
-        self.stdout.write("")
-        self.stdout.write(f"Recorded {recorded} audit events in {journal_path}")
-        self.stdout.write(f"Shipped and stored {stored} events (all shipped: {shipped})")
+
+        stored = services.stored_events(stream)
+        if recorded:
+            self.stdout.write(f"Recorded {recorded} audit events in {path}")
+            self.stdout.write(f"Shipped and stored {stored} events (all shipped: {shipped})")
+        else:
+            self.stdout.write(
+                f"Reusing the demo agent '{services.DEMO_AGENT}' and its stream {stream} "
+                f"({stored} events stored, all shipped: {shipped}), journal {path}"
+            )
+        if token.reused:
+            self.stdout.write(f"Reusing its ingest token ({services.token_path()})")
+        else:
+            self.stdout.write(f"Its ingest token is in {services.token_path()}")
         self.stdout.write(
             f"Signed checkpoint {checkpoint.pk}; verification of {run.streams_checked} "
             f"stream(s), {run.events_checked} events: {run.status}"
         )
-        for username, role, secret in logins:
+        for login in logins:
             self.stdout.write(
                 self.style.SUCCESS(
-                    f"Log in as '{username}' with password '{secret}' ({role.label})"
+                    f"Log in as '{login.username}' with password '{login.password}' "
+                    f"({login.role.label})"
                 )
             )
+        if serve:
+            self._serve(serve, schedule)
 
-    def _progress(self, done: int, total: int) -> None:
-        if done == total or done % max(1, total // 10) == 0:
-            self.stdout.write(f"  agent steps: {done}/{total}")
+    def _run_agent(self, path: Path, token: str, steps: int) -> tuple[int, bool, str]:
+        """Act out the scripted agent unless this journal's stream is already in the portal."""
+        # With no broker configured the Celery app runs tasks in process, so this is
+        # the same shipping path a deployed agent uses, minus the network.
+        transport = CeleryTransport(app=celery_app, token=token)
+        audit = AuditConfig(path, transport=transport)
+        observability = Observability(services.DEMO_AGENT, audit=audit)
+        stream = observability.journal.stream
+        if observability.journal.last_seq >= 0 and not services.portal_knows(stream):
+            # The database was made anew under an old journal: start one the portal has whole.
+            observability.shutdown(timeout=5)
+            services.discard_journal(path)
+            observability = Observability(services.DEMO_AGENT, audit=audit)
+            stream = observability.journal.stream
+        recorded = 0
+        try:
+            if observability.journal.last_seq < 0:
+                recorded = run_scripted_agent(observability, steps)
+        finally:
+            shipped = observability.shutdown(timeout=60)
+        return recorded, shipped.audit_shipped, stream
+
+    def _serve(self, address: str, interval: float) -> None:
+        schedule = IntegritySchedule(interval)
+        schedule.start()
+        self.stdout.write(
+            f"Portal: http://{address}/  (API docs: /api/v1/schema/docs/); checkpoints and "
+            f"verification every {interval:g} s. Ctrl-C stops it."
+        )
+        try:
+            call_command("runserver", address, use_reloader=False, skip_checks=True)
+        finally:
+            schedule.stop()
