@@ -29,8 +29,7 @@ With --against URL, compare the journal with the portal's copy of its streams
 instead (events missing on the server, only on the server, or different). That
 reads the portal's REST API with a portal user's API token (--token, or
 $AGENTS_SDK_API_TOKEN), not the agent's ingest token: an administrator creates
-one with `python manage.py drf_create_token <user>` or on the admin's Auth Token
-page.
+one with `python manage.py issue_api_token <user>` (printed once; it expires).
 
 exit status: 0 every stream verifies (or the portal agrees), 1 a link is broken,
              a line is unreadable (or the portal differs), 2 usage error (e.g. no

@@ -182,8 +182,8 @@ def add_against_arguments(parser: argparse.ArgumentParser) -> None:
         "--token",
         default=os.environ.get("AGENTS_SDK_API_TOKEN"),
         help="API token of a portal user (not the agent's ingest token), for --against: "
-        "`python manage.py drf_create_token <user>` on the portal, or its admin's Auth Token "
-        "page (default: $AGENTS_SDK_API_TOKEN)",
+        "`python manage.py issue_api_token <user>` on the portal, printed once "
+        "(default: $AGENTS_SDK_API_TOKEN)",
     )
 
 

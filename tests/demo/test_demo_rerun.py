@@ -125,9 +125,7 @@ def served_demo(tmp_path):
 def test_the_served_demo_verifies_a_new_agents_stream_on_its_schedule(served_demo, tmp_path):
     env, base = served_demo
     token = manage(env, "issue_agent_token", "late-agent").strip()
-    api_token = re.search(
-        r"Generated token (\w+)", manage(env, "drf_create_token", "officer")
-    ).group(1)
+    api_token = manage(env, "issue_api_token", "officer").strip().splitlines()[-1]
     obs = Observability(
         "late-agent",
         audit=AuditConfig(tmp_path / "late.jsonl", transport=HttpTransport(base, token)),

@@ -128,7 +128,7 @@ def test_query_says_0_matches_and_can_match_users_loosely(journal):
     assert prefix.stdout.strip() == "40"
     assert "--user-match" in cli("query", "--help").stdout
     verify_help = cli("verify", "--help").stdout
-    assert "drf_create_token" in verify_help and "AGENTS_SDK_API_TOKEN" in verify_help
+    assert "issue_api_token" in verify_help and "AGENTS_SDK_API_TOKEN" in verify_help
     assert "compare exactly, case included" in cli("query", "--help").stdout
 
 
