@@ -89,8 +89,8 @@ def shut_down(obs: Observability, timeout: float) -> ShutdownReport:
             tracing.abort()
         tracing.report_drops()
         counts = tracing.counts
-        spans_exported = bool(spans_flushed and spans_flushed[0]) and counts.lost == 0 and (
-            counts.queued == 0
+        spans_exported = (
+            bool(spans_flushed and spans_flushed[0]) and counts.lost == 0 and (counts.queued == 0)
         )
     if obs.metrics.enabled:
         metrics_stopped = metrics_done.wait(left()) if metrics_done is not None else True

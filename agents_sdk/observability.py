@@ -99,9 +99,7 @@ class Observability(Conveniences):
             if parts.audit is not None:
                 self.journal = open_journal(agent_id, parts.audit)
                 self._audit = self._audit_to_journal
-                self.shipper = start_shipper(
-                    self.journal, parts.audit, self.metrics.batch_refused
-                )
+                self.shipper = start_shipper(self.journal, parts.audit, self.metrics.batch_refused)
                 self.metrics.track_audit_progress(self._audit_progress)
                 # Under multiprocess a scrape in another process cannot call us: keep files fresh.
                 self._refresh_on_record = self.metrics.enabled and bool(

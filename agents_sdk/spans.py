@@ -148,9 +148,7 @@ class SpanRecorder:
                 return trace_api.NonRecordingSpan(
                     SpanContext(parent.trace_id, _span_id(), False, TraceFlags(0))
                 )
-            context = SpanContext(
-                parent.trace_id, _span_id(), False, _SAMPLED, parent.trace_state
-            )
+            context = SpanContext(parent.trace_id, _span_id(), False, _SAMPLED, parent.trace_state)
             return AgentSpan(self, name, context, parent, attributes)
         trace_id = _getrandbits(128) or 1
         return AgentSpan(self, name, SpanContext(trace_id, _span_id(), False, _SAMPLED), None,

@@ -1,11 +1,11 @@
 """Timers: how long a block or a function takes, observed into a histogram in seconds.
 
-    with obs.timer("db_query_seconds", labels={"table": "tickets"}):
-        ...
-    async with obs.timer("fetch_seconds"):
-        ...
-    @obs.timer("plan_seconds")           # sync or async functions
-    def plan(): ...
+with obs.timer("db_query_seconds", labels={"table": "tickets"}):
+    ...
+async with obs.timer("fetch_seconds"):
+    ...
+@obs.timer("plan_seconds")           # sync or async functions
+def plan(): ...
 """
 
 from __future__ import annotations
@@ -78,4 +78,3 @@ class Timer:
                 observe(_perf() - started)
 
         return timed  # type: ignore[return-value]
-

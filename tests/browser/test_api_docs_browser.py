@@ -37,15 +37,17 @@ def test_swagger_ui_renders_offline_under_gunicorn(page, gunicorn_portal, office
     outside, violations = [], []
     page.on(
         "request",
-        lambda request: None
-        if request.url.startswith((gunicorn_portal, "data:"))
-        else outside.append(request.url),
+        lambda request: (
+            None
+            if request.url.startswith((gunicorn_portal, "data:"))
+            else outside.append(request.url)
+        ),
     )
     page.on(
         "console",
-        lambda message: violations.append(message.text)
-        if "Content Security Policy" in message.text
-        else None,
+        lambda message: (
+            violations.append(message.text) if "Content Security Policy" in message.text else None
+        ),
     )
     page.goto(f"{gunicorn_portal}/accounts/login/?next=/api/v1/schema/docs/")
     page.fill("#id_username", officer)

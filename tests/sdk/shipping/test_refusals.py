@@ -29,9 +29,10 @@ class CountingHttp(HttpTransport):
 def refused_total(obs: Observability, reason: str) -> float:
     for family in text_string_to_metric_families(obs.metrics.exposition().decode()):
         for sample in family.samples:
-            if sample.name == "agent_audit_batches_refused_total" and sample.labels.get(
-                "reason"
-            ) == reason:
+            if (
+                sample.name == "agent_audit_batches_refused_total"
+                and sample.labels.get("reason") == reason
+            ):
                 return sample.value
     return 0.0
 
