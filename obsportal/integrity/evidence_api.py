@@ -126,7 +126,11 @@ class EvidenceExports(APIView):
         responses={202: EvidenceExportSerializer},
     )
     def post(self, request):
-        params = request.data or request.query_params
+        body = request.data
+        if body and not isinstance(body, dict):
+            # A JSON number or list has no query to read: a 400, never a crash in the parser.
+            raise ValidationError({"detail": "the body, if any, must be a JSON object"})
+        params = body or request.query_params
         try:
             export = request_export(*parse_bundle_query(params, request.user), user=request.user)
         except NothingToBundle as exc:

@@ -98,3 +98,15 @@ def test_a_refused_export_says_why_at_once(transactional_db, signing_key, agent_
     assert refused.status_code == 404  # nothing to bundle: no such agent
     assert "there is no agent 'nobody'" in refused.json()["detail"]
     assert not EvidenceExport.objects.exists()
+
+
+def test_an_export_body_that_is_no_object_is_refused_not_a_crash(
+    transactional_db, signing_key, agent_token, api_client
+):
+    # Found by schemathesis: a JSON number as the body was read as the query and crashed (500).
+    refused = api_client.post(
+        "/api/v1/evidence/exports/?agent_id=a", "0.3333", content_type="application/json"
+    )
+    assert refused.status_code == 400
+    assert "must be a JSON object" in refused.json()["detail"]
+    assert not EvidenceExport.objects.exists()
