@@ -148,6 +148,7 @@ AXES_COOLOFF_TIME = timedelta(minutes=int(os.environ.get("OBSPORTAL_LOGIN_COOLOF
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
+AXES_VERBOSE = False  # no "AXES: BEGIN ..." line in front of every manage.py command's output
 # Single sign-on (OIDC through mozilla-django-oidc, obsportal.accounts.oidc): on when a
 # client id is set. The provider's endpoints are given one by one (no discovery at start);
 # the role comes from a claim (OBSPORTAL_OIDC_ROLE_CLAIM) whose values are mapped to roles
