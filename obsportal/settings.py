@@ -181,6 +181,8 @@ LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# Times with their zone and seconds, in the pages and in the admin (portal/formats/en).
+FORMAT_MODULE_PATH = ["obsportal.portal.formats"]
 USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
@@ -307,6 +309,7 @@ CELERY_TASK_ROUTES = {
     "obsportal.ingest.*": {"queue": "ingest"},
     # Bundles of millions of events take minutes: their own queue keeps beat's jobs moving.
     "obsportal.integrity.tasks.build_evidence_export": {"queue": "exports"},
+    "obsportal.events.tasks.build_event_export": {"queue": "exports"},
 }
 # Celery's Django fixup closes the database connection around every task unless told
 # to reuse it: a new PostgreSQL backend (fork, authentication, the catalog caches of
