@@ -24,10 +24,10 @@ from django.db import transaction
 from django.http import QueryDict
 from django.utils import timezone
 
+from obsportal.accounts.services import record_portal_change as record_change
 from obsportal.events.models import EventExport
 from obsportal.events.selectors import search_events
 from obsportal.ingest.envelope import ENVELOPE_COLUMNS, as_envelope, as_envelope_json
-from obsportal.trail.services import record_change
 
 # Parameters of a search that are not filters: paging and rendering.
 NOT_FILTERS = frozenset({"cursor", "page_size", "format", "export"})

@@ -128,13 +128,15 @@ def _integrity(result: Overview, scope: Any) -> None:
     run = VerificationRun.objects.exclude(status=VerificationRun.Status.RUNNING).first()
     result.latest_run = run
     if run is not None:
-        findings = StreamVerification.objects.filter(run=run)
-        if scope.agents is not None:
-            findings = findings.filter(stream_id__in=streams.values("id"))
+        # The trail's own stream and streams outside the scope are left out, as above.
+        findings = StreamVerification.objects.filter(run=run, stream_id__in=streams.values("id"))
         result.verification = {
             row["status"]: row["n"]
             for row in findings.values("status").annotate(n=Count("id")).order_by()
         }
+        if scope.agents is None:  # a vanished stream has no row left to scope it by
+            missing = StreamVerification.Status.MISSING
+            result.verification[missing] = run.streams.filter(status=missing).count()
         result.streams_not_in_run = streams.exclude(
             id__in=StreamVerification.objects.filter(run=run).values("stream_id")
         ).count()

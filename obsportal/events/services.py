@@ -7,10 +7,10 @@ from typing import Any
 from django.db import transaction
 from django.http import QueryDict
 
+from obsportal.accounts.services import record_portal_change as record_change
 from obsportal.events.exports import search_query
 from obsportal.events.models import SavedSearch
 from obsportal.events.selectors import search_events
-from obsportal.trail.services import record_change
 
 MAX_SAVED = 100
 
