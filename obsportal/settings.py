@@ -176,7 +176,7 @@ LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
 if OBSPORTAL_OIDC_ENABLED:
     AUTHENTICATION_BACKENDS.append("obsportal.accounts.oidc.RoleClaimBackend")
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "portal:events"
+LOGIN_REDIRECT_URL = "portal:overview"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"

@@ -9,8 +9,6 @@ import json
 
 import pytest
 
-from tests.support.searchable import auditor, officer, searchable  # noqa: F401
-
 pytestmark = pytest.mark.django_db
 
 

@@ -4,6 +4,7 @@ proof, its trace, and its personal data shown only to a role that may read it.""
 from __future__ import annotations
 
 import base64
+import itertools
 import json
 
 import pytest
@@ -58,7 +59,7 @@ def test_verification_and_checkpoint_with_a_proof_that_verifies(officer, searcha
     )
     links = proof["links"]
     assert links[0]["hash"] == event["hash"] and links[-1]["hash"] == inclusion["hash"]
-    assert all(b["prev_hash"] == a["hash"] for a, b in zip(links, links[1:], strict=False))
+    assert all(b["prev_hash"] == a["hash"] for a, b in itertools.pairwise(links))
 
 
 def test_the_other_events_of_its_trace(officer, searchable):

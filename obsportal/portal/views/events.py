@@ -49,13 +49,25 @@ class PagePagination(EventCursorPagination):
 @capability_required(Capability.EVENTS_READ)
 def event_list(request: HttpRequest) -> HttpResponse:
     """Search: every filter of the API, combinable, in the URL; cursor paging both ways."""
-    return _render_search(request, request.GET, {})
+    return _render_search(request, _filled(request.GET), {})
+
+
+def _filled(query: QueryDict) -> QueryDict:
+    """The form sends every field, the unused ones empty: those mean "any" here (the API,
+    which no form fills, refuses an empty value instead)."""
+    if all(value for value in query.values()):
+        return query
+    kept = QueryDict(mutable=True)
+    for name, values in query.lists():
+        if any(values):
+            kept.setlist(name, [v for v in values if v])
+    return kept
 
 
 @capability_required(Capability.TRAIL_READ)
 def trail(request: HttpRequest) -> HttpResponse:
     """The portal's own audit trail: who read, searched, exported or changed what."""
-    query = request.GET.copy()
+    query = _filled(request.GET).copy()
     query["agent_id"] = settings.OBSPORTAL_TRAIL_AGENT_ID
     return _render_search(
         request, query, {"heading": "The portal's own audit trail", "trail": True}

@@ -38,5 +38,13 @@
     var el = event.target.closest && event.target.closest(".cut");
     if (el && (event.key === "Enter" || event.key === " ")) { event.preventDefault(); toggle(el); }
   });
+  // A search form leaves its empty fields out of the URL: shorter bookmarks, same search.
+  document.addEventListener("submit", function (event) {
+    var form = event.target;
+    if (!form.matches("form[method=get]")) { return; }
+    form.querySelectorAll("input[name], select[name]").forEach(function (field) {
+      if (field.value === "") { field.disabled = true; }
+    });
+  });
   document.addEventListener("DOMContentLoaded", function () { localTimes(document); });
 })();
