@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Sum
+from django.db.models import Count, Q, Sum
 from django.utils import timezone
 
 from obsportal.accounts.permissions import access_of
@@ -151,8 +151,8 @@ def _integrity(result: Overview, scope: Any) -> None:
         incidents = incidents.filter(stream__agent_id__in=sorted(scope.agents))
     result.incidents = incidents.count()
     result.checkpoint_incidents = CheckpointIncident.objects.count()
-    dead = scope.filter_agents(RejectedBatch.objects.all())
-    result.dead_letters = dead.count()
-    result.dead_letters_in_period = dead.filter(
-        received_at__gte=result.since, received_at__lt=result.until
-    ).count()
+    in_period = Q(received_at__gte=result.since, received_at__lt=result.until)
+    dead = scope.filter_agents(RejectedBatch.objects.all()).aggregate(
+        total=Count("id"), in_period=Count("id", filter=in_period)
+    )
+    result.dead_letters, result.dead_letters_in_period = dead["total"], dead["in_period"]

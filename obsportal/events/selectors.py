@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, Min, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from obsportal.accounts.permissions import visible_events
@@ -114,8 +114,8 @@ class PersonalField:
 @dataclass(frozen=True)
 class EventDetail:
     event: AuditEvent
-    previous: AuditEvent | None  # seq - 1 of the same stream, when the reader may see it
-    next: AuditEvent | None
+    previous: Neighbour | None  # seq - 1 of the same stream, when the reader may see it
+    next: Neighbour | None
     head_seq: int | None  # the stream's head now
     personal: list[PersonalField]
     verification: Any  # the latest finished StreamVerification of its stream, or None
@@ -138,19 +138,35 @@ def event_detail(event_id: Any, user: Any) -> EventDetail | None:
     Each part is one lookup on an index (stream and seq, the stream's verifications, the
     checkpoint heads by stream and seq, the trace), so its cost does not grow with the table.
     """
-    from obsportal.integrity.models import CheckpointHead, StreamVerification
-
-    event = readable_event(event_id, user)
-    if event is None:
-        return None
     from django.conf import settings
 
+    from obsportal.integrity.models import CheckpointHead, StreamVerification
+
     visible = visible_events(events(), user, settings.OBSPORTAL_TRAIL_AGENT_ID)
-    neighbours = {
-        e.seq: e
-        for e in visible.filter(stream_id=event.stream_id, seq__in=[event.seq - 1, event.seq + 1])
+    # The neighbours and the stream's head come with the event, in one query.
+    same_stream = visible.filter(stream_id=OuterRef("stream_id"))
+    neighbour = {
+        f"{side}_{column}": Subquery(
+            same_stream.filter(seq=OuterRef("seq") + step).values(column)[:1]
+        )
+        for side, step in (("previous", -1), ("next", 1))
+        for column in ("event_id", "hash")
     }
-    sidecar = {d.field: d.value for d in event.personal_data.all()}
+    event = (
+        visible.filter(event_id=event_id)
+        .annotate(
+            **neighbour,
+            stream_head_seq=Subquery(
+                Stream.objects.filter(pk=OuterRef("stream_id")).values("head_seq")[:1]
+            ),
+        )
+        .first()
+    )
+    if event is None:
+        return None
+    sidecar = {}
+    if event.pii_commitments:  # no sidecar to read for an event without personal data
+        sidecar = {d.field: d.value for d in event.personal_data.all()}
     personal = [
         PersonalField(name, commitment, name not in sidecar, sidecar.get(name))
         for name, commitment in sorted((event.pii_commitments or {}).items())
@@ -179,18 +195,31 @@ def event_detail(event_id: Any, user: Any) -> EventDetail | None:
             .exclude(pk=event.pk)
             .order_by("ts", "id")[:TRACE_EVENTS_SHOWN]
         )
-    head_seq = Stream.objects.filter(pk=event.stream_id).values_list("head_seq", flat=True).first()
     return EventDetail(
         event=event,
-        previous=neighbours.get(event.seq - 1),
-        next=neighbours.get(event.seq + 1),
-        head_seq=head_seq,
+        previous=_neighbour(event, "previous", -1),
+        next=_neighbour(event, "next", 1),
+        head_seq=event.stream_head_seq,
         personal=personal,
         verification=verification,
         verified=verified,
         checkpoint_head=checkpoint_head,
         same_trace=same_trace,
     )
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    event_id: Any
+    seq: int
+    hash: str
+
+
+def _neighbour(event: AuditEvent, side: str, step: int) -> Neighbour | None:
+    event_id = getattr(event, f"{side}_event_id")
+    if event_id is None:
+        return None
+    return Neighbour(event_id, event.seq + step, getattr(event, f"{side}_hash"))
 
 
 class NotCovered(LookupError):
