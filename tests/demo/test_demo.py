@@ -79,7 +79,7 @@ def test_demo_setup_ships_the_scripted_agents_events_and_the_portal_shows_them(t
     try:
         base = f"http://127.0.0.1:{port}"
         opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(CookieJar()))
-        for _ in range(100):
+        for _ in range(600):  # runserver starts slowly on a loaded machine
             try:
                 login_page = opener.open(f"{base}/accounts/login/").read().decode()
                 break
