@@ -177,11 +177,13 @@ LOGIN_REDIRECT_URL_FAILURE = "/accounts/login/?sso=failed"
 if OBSPORTAL_OIDC_ENABLED:
     AUTHENTICATION_BACKENDS.append("obsportal.accounts.oidc.RoleClaimBackend")
 LOGIN_URL = "login"
-LOGIN_REDIRECT_URL = "portal:events"
+LOGIN_REDIRECT_URL = "portal:overview"
 LOGOUT_REDIRECT_URL = "login"
 
 LANGUAGE_CODE = "en-us"
 TIME_ZONE = "UTC"
+# Times with their zone and seconds, in the pages and in the admin (portal/formats/en).
+FORMAT_MODULE_PATH = ["obsportal.portal.formats"]
 USE_I18N = False
 USE_TZ = True
 STATIC_URL = "static/"
@@ -308,6 +310,7 @@ CELERY_TASK_ROUTES = {
     "obsportal.ingest.*": {"queue": "ingest"},
     # Bundles of millions of events take minutes: their own queue keeps beat's jobs moving.
     "obsportal.integrity.tasks.build_evidence_export": {"queue": "exports"},
+    "obsportal.events.tasks.build_event_export": {"queue": "exports"},
 }
 # Celery's Django fixup closes the database connection around every task unless told
 # to reuse it: a new PostgreSQL backend (fork, authentication, the catalog caches of

@@ -35,6 +35,10 @@ class Capability(StrEnum):
     TRAIL_READ = "trail.read"
     API_SCHEMA = "api.schema"
     INGEST_WRITE = "ingest.write"
+    # Personal data of an event (its erasable sidecar) in clear, on the event page.
+    PII_READ = "pii.read"
+    # The results of an event search, exported as CSV or JSON.
+    EVENTS_EXPORT = "events.export"
 
 
 _READ = frozenset(
@@ -45,6 +49,7 @@ _READ = frozenset(
         Capability.REPORTS_RUN,
         Capability.TRAIL_READ,
         Capability.API_SCHEMA,
+        Capability.EVENTS_EXPORT,
     }
 )
 
@@ -64,6 +69,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
         Capability.HOLDS_MANAGE,
         Capability.SUBJECTS_EXPORT,
         Capability.SUBJECTS_ERASE,
+        Capability.PII_READ,
     },
     # Read-only; an assignment may narrow it to some agents and a period (RoleAssignment).
     Role.AUDITOR: _READ,

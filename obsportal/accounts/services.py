@@ -291,3 +291,17 @@ def issue_api_token(user, ttl: timedelta | None = None) -> str:
     else:
         _, token = AuthToken.objects.create(user=user, expiry=ttl)
     return token
+
+
+def record_portal_change(
+    actor, action: str, target, details: dict, personal: dict | None = None
+) -> None:
+    """A change (or a job requested) by apps above the trail's floor, on the trail through
+    the registered recorder, in the caller's transaction; `personal` goes to its sidecar.
+    Refused when no trail records changes: what cannot be recorded is not done."""
+    if _change_recorder is None:
+        raise AccountChangeRefused(f"no trail records changes: {action} refused")
+    if personal:
+        _change_recorder(actor, action, target, details, personal=personal)
+    else:
+        _change_recorder(actor, action, target, details)

@@ -5,7 +5,9 @@ from __future__ import annotations
 import orjson
 from django.conf import settings
 from django.urls import path
+from django_filters.rest_framework import DjangoFilterBackend
 from rest_framework import generics, serializers
+from rest_framework.exceptions import ValidationError
 from rest_framework.response import Response
 
 from obsportal.accounts.permissions import visible_events
@@ -34,6 +36,21 @@ class EventCursorPagination(CheckedCursorPagination):
     ordering = selectors.NEWEST_FIRST
     page_size = 50
 
+    def get_ordering(self, request, queryset, view):
+        # `order` (newest, oldest): the same sort the selector gave the queryset.
+        return selectors.ordering_of(request.query_params)
+
+
+class EventSearch(DjangoFilterBackend):
+    """The API's filter is the pages' selector: `search_events` with the same parameters
+    (AuditEventFilter, the caller's scope, the sort); its schema is the filter's."""
+
+    def filter_queryset(self, request, queryset, view):
+        try:
+            return selectors.search_events(request.query_params, request.user)
+        except selectors.InvalidEventQuery as exc:
+            raise ValidationError(exc.errors) from None
+
 
 class AuditEventList(generics.ListAPIView):
     """Audit events, newest first; filter by agent, action, result, user, stream, time range."""
@@ -42,11 +59,11 @@ class AuditEventList(generics.ListAPIView):
     serializer_class = AuditEventSerializer
     renderer_classes = EVENT_RENDERERS
     filterset_class = AuditEventFilter
+    filter_backends = [EventSearch]
     pagination_class = EventCursorPagination
 
     def get_queryset(self):
-        requested = self.request.query_params.get("agent_id")
-        return visible_events(selectors.events(), self.request.user, requested)
+        return selectors.events()  # narrowed and filtered by EventSearch
 
 
 class AuditEventDetail(generics.RetrieveAPIView):

@@ -16,7 +16,9 @@ from agents_sdk.audit.chain import RESULTS
 from obsportal.ingest.models import AuditEvent
 from obsportal.params import read_moment
 
-REFUSED_EMPTY = ("since", "until", "result")
+REFUSED_EMPTY = ("since", "until", "result", "order")
+# The two sorts by time: `order=newest` (the default) or `order=oldest`.
+ORDERS = ("newest", "oldest")
 
 
 class MomentField(forms.CharField):
@@ -41,6 +43,9 @@ class EventQueryForm(forms.Form):
         for name in REFUSED_EMPTY:
             if self.data.get(name) == "":
                 self.add_error(name, f"{name} is empty; give a value or leave it out.")
+        since, until = cleaned.get("since"), cleaned.get("until")
+        if since is not None and until is not None and since >= until:
+            self.add_error("until", "until must be later than since.")
         return cleaned
 
 
@@ -58,6 +63,16 @@ class AuditEventFilter(django_filters.FilterSet):
     result = django_filters.ChoiceFilter(choices=[(r, r) for r in sorted(RESULTS)])
     # By id, not as a choice of Stream rows: an unknown stream lists nothing (not a 400).
     stream = django_filters.CharFilter(field_name="stream_id")
+    # The sort by time; applied by the cursor pagination (selectors.ordering_of), which
+    # needs it to page. Declared here so that it is validated and documented with the rest.
+    order = django_filters.ChoiceFilter(
+        choices=[(o, o) for o in ORDERS],
+        method="_sorted_elsewhere",
+        help_text="newest (the default) or oldest first",
+    )
+
+    def _sorted_elsewhere(self, queryset, name, value):
+        return queryset
 
     class Meta:
         model = AuditEvent

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Min, QuerySet
+from django.db.models import Count, Min, OuterRef, QuerySet, Subquery
 from django.utils import timezone
 
 from obsportal.accounts.permissions import visible_events
@@ -16,6 +16,14 @@ from obsportal.ingest.models import AuditEvent, PendingEvent, Stream
 
 # Newest first; (ts, id) ends every filter's index, so a filtered page needs no sort.
 NEWEST_FIRST = ("-ts", "-id")
+# The other way along the same indexes (a forward scan): `order=oldest`.
+OLDEST_FIRST = ("ts", "id")
+ORDERINGS = {"newest": NEWEST_FIRST, "oldest": OLDEST_FIRST}
+
+
+def ordering_of(params: Mapping[str, Any]) -> tuple[str, str]:
+    """The sort a query asks for (`order`); the filter has already refused any other value."""
+    return ORDERINGS.get(params.get("order") or "newest", NEWEST_FIRST)
 
 
 class InvalidEventQuery(ValueError):
@@ -31,13 +39,14 @@ def events() -> QuerySet[AuditEvent]:
 
 
 def search_events(params: Mapping[str, Any], user: Any) -> QuerySet[AuditEvent]:
-    """The events `user` may read that match `params` (AuditEventFilter's fields), newest
-    first; the portal's own trail only when asked for by its agent_id, to a trail reader."""
+    """The events `user` may read that match `params` (AuditEventFilter's fields), sorted
+    by `order` (newest first by default); the portal's own trail only when asked for by its
+    agent_id, to a trail reader. The events page, its exports and the API all call this."""
     visible = visible_events(events(), user, params.get("agent_id"))
     query = AuditEventFilter(params, queryset=visible)
     if not query.is_valid():
         raise InvalidEventQuery({k: [str(m) for m in v] for k, v in query.errors.items()})
-    return query.qs.order_by(*NEWEST_FIRST)
+    return query.qs.order_by(*ordering_of(params))
 
 
 @dataclass(frozen=True)
@@ -82,3 +91,183 @@ def unfilled_gaps(older_than: timedelta = timedelta(minutes=10)) -> list[Unfille
         )
         for row in rows
     ]
+
+
+# -- one event -------------------------------------------------------------------------
+
+# Links of the chain from an event to the head a checkpoint signed, put into its proof
+# file when there are at most this many; past that the evidence bundle is the proof.
+PROOF_LINKS_MAX = 10_000
+TRACE_EVENTS_SHOWN = 50
+
+
+@dataclass(frozen=True)
+class PersonalField:
+    """One personal-data field of an event: its commitment, and its value unless erased."""
+
+    name: str
+    commitment: str
+    erased: bool
+    value: Any = None
+
+
+@dataclass(frozen=True)
+class EventDetail:
+    event: AuditEvent
+    previous: Neighbour | None  # seq - 1 of the same stream, when the reader may see it
+    next: Neighbour | None
+    head_seq: int | None  # the stream's head now
+    personal: list[PersonalField]
+    verification: Any  # the latest finished StreamVerification of its stream, or None
+    verified: bool  # that verification covers this event's seq
+    checkpoint_head: Any  # the first CheckpointHead at or past this seq, or None
+    same_trace: list[AuditEvent]
+
+
+def readable_event(event_id: Any, user: Any) -> AuditEvent | None:
+    """The event with that id if `user` may read it (a trail event too, to a trail reader)."""
+    from django.conf import settings
+
+    trail = settings.OBSPORTAL_TRAIL_AGENT_ID
+    return visible_events(events(), user, trail).filter(event_id=event_id).first()
+
+
+def event_detail(event_id: Any, user: Any) -> EventDetail | None:
+    """Everything the event page shows of one event; None when `user` may not read it.
+
+    Each part is one lookup on an index (stream and seq, the stream's verifications, the
+    checkpoint heads by stream and seq, the trace), so its cost does not grow with the table.
+    """
+    from django.conf import settings
+
+    from obsportal.integrity.models import CheckpointHead, StreamVerification
+
+    visible = visible_events(events(), user, settings.OBSPORTAL_TRAIL_AGENT_ID)
+    # The neighbours and the stream's head come with the event, in one query.
+    same_stream = visible.filter(stream_id=OuterRef("stream_id"))
+    neighbour = {
+        f"{side}_{column}": Subquery(
+            same_stream.filter(seq=OuterRef("seq") + step).values(column)[:1]
+        )
+        for side, step in (("previous", -1), ("next", 1))
+        for column in ("event_id", "hash")
+    }
+    event = (
+        visible.filter(event_id=event_id)
+        .annotate(
+            **neighbour,
+            stream_head_seq=Subquery(
+                Stream.objects.filter(pk=OuterRef("stream_id")).values("head_seq")[:1]
+            ),
+        )
+        .first()
+    )
+    if event is None:
+        return None
+    sidecar = {}
+    if event.pii_commitments:  # no sidecar to read for an event without personal data
+        sidecar = {d.field: d.value for d in event.personal_data.all()}
+    personal = [
+        PersonalField(name, commitment, name not in sidecar, sidecar.get(name))
+        for name, commitment in sorted((event.pii_commitments or {}).items())
+    ]
+    verification = (
+        StreamVerification.objects.filter(stream_id=event.stream_id, run__finished_at__isnull=False)
+        .select_related("run")
+        .order_by("-id")
+        .first()
+    )
+    verified = bool(
+        verification
+        and verification.verified_from is not None
+        and verification.verified_from <= event.seq <= (verification.verified_to or -1)
+    )
+    checkpoint_head = (
+        CheckpointHead.objects.filter(stream_id=event.stream_id, seq__gte=event.seq)
+        .select_related("checkpoint")
+        .order_by("seq", "checkpoint__number")
+        .first()
+    )
+    same_trace = []
+    if event.trace_id:
+        same_trace = list(
+            visible.filter(trace_id=event.trace_id)
+            .exclude(pk=event.pk)
+            .order_by("ts", "id")[:TRACE_EVENTS_SHOWN]
+        )
+    return EventDetail(
+        event=event,
+        previous=_neighbour(event, "previous", -1),
+        next=_neighbour(event, "next", 1),
+        head_seq=event.stream_head_seq,
+        personal=personal,
+        verification=verification,
+        verified=verified,
+        checkpoint_head=checkpoint_head,
+        same_trace=same_trace,
+    )
+
+
+@dataclass(frozen=True)
+class Neighbour:
+    event_id: Any
+    seq: int
+    hash: str
+
+
+def _neighbour(event: AuditEvent, side: str, step: int) -> Neighbour | None:
+    event_id = getattr(event, f"{side}_event_id")
+    if event_id is None:
+        return None
+    return Neighbour(event_id, event.seq + step, getattr(event, f"{side}_hash"))
+
+
+class NotCovered(LookupError):
+    """No signed checkpoint covers the event yet."""
+
+
+def inclusion_proof(detail: EventDetail) -> dict[str, Any]:
+    """The proof that a checkpoint covers the event: the RFC 6962 inclusion proof of its
+    stream's head in the checkpoint, the signed note, and the chain's links from the
+    event to that head (each link's hash and prev_hash), so that a reader can check the
+    event is an ancestor of a signed head."""
+    from obsportal.ingest.envelope import as_envelope_json
+    from obsportal.integrity.checkpoints import inclusion_proof_of
+
+    head = detail.checkpoint_head
+    if head is None:
+        raise NotCovered(f"no signed checkpoint covers {detail.event.stream_id}#{detail.event.seq}")
+    event = detail.event
+    checkpoint = head.checkpoint
+    proof: dict[str, Any] = {
+        "event_id": str(event.event_id),
+        "stream": event.stream_id,
+        "seq": event.seq,
+        "hash": event.hash,
+        "event": orjson_loads(as_envelope_json(event)),
+        "checkpoint": checkpoint.number,
+        "checkpoint_note": checkpoint.note,
+        "head_inclusion": inclusion_proof_of(checkpoint, event.stream_id),
+    }
+    span = head.seq - event.seq
+    if span <= PROOF_LINKS_MAX:
+        proof["links"] = list(
+            AuditEvent.objects.filter(
+                stream_id=event.stream_id, seq__gte=event.seq, seq__lte=head.seq
+            )
+            .order_by("seq")
+            .values("seq", "prev_hash", "hash")
+        )
+    else:
+        proof["links"] = None
+        proof["links_omitted"] = (
+            f"{span} links from the event to the signed head: download an evidence bundle "
+            "of the stream for the complete chain"
+        )
+    return proof
+
+
+def orjson_loads(data: bytes | str) -> Any:
+    import orjson
+
+    return orjson.loads(data)

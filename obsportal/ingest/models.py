@@ -95,6 +95,29 @@ class AuditEvent(models.Model):
         return f"{self.stream_id}#{self.seq} {self.action} {self.result}"
 
 
+class EventCount(models.Model):
+    """How many events of one agent, action and result were admitted with a `ts` in one hour.
+
+    Kept by admission in the transaction that stores the rows (`storage.count_events`),
+    so the overview reads a few thousand of these instead of counting millions of rows.
+    Counts what was admitted: rows retention later prunes are not subtracted.
+    """
+
+    hour = models.DateTimeField()
+    agent_id = models.CharField(max_length=200)
+    action = models.CharField(max_length=200)
+    result = models.CharField(max_length=16)
+    count = models.BigIntegerField(default=0)
+
+    class Meta:
+        constraints = [
+            # Its index (hour first) also serves the overview's range of hours.
+            models.UniqueConstraint(
+                fields=["hour", "agent_id", "action", "result"], name="event_count_key"
+            ),
+        ]
+
+
 class PersonalDatum(models.Model):
     """The erasable sidecar of one personal-data field; erasure deletes this row only."""
 

@@ -21,6 +21,7 @@ class MenuEntry:
 
 
 MENU = (
+    MenuEntry("Overview", "portal:overview", Capability.EVENTS_READ),
     MenuEntry("Events", "portal:events", Capability.EVENTS_READ),
     MenuEntry("Streams", "integrity:streams", Capability.STREAMS_READ),
     MenuEntry("Evidence", "integrity:evidence", Capability.EVIDENCE_EXPORT),

@@ -76,6 +76,11 @@ for _name, _kind, _summary in [
     ("credential.rotate", Kind.CHANGE, "replaced an agent ingest credential"),
     ("integrity.incident", Kind.CHANGE, "an integrity incident was recorded"),
     ("integrity.verification", Kind.CHANGE, "a verification run finished, with its result"),
+    ("overview.view", Kind.VIEW, "read the overview: volumes, integrity, incidents"),
+    ("events.export", Kind.EXPORT, "requested an export of event search results (CSV or JSON)"),
+    ("events.exports", Kind.VIEW, "listed their exports of event search results"),
+    ("events.export_download", Kind.EXPORT, "downloaded an export of event search results"),
+    ("searches.change", Kind.CHANGE, "saved or deleted a saved event search"),
 ]:
     register(_name, _kind, _summary)
 
@@ -84,6 +89,13 @@ for _name, _kind, _summary in [
 URL_ACTIONS: dict[str, str] = {
     "portal:events": "events.search",
     "portal:trail": "events.search",
+    "portal:overview": "overview.view",
+    "portal:event": "event.open",
+    "portal:event-proof": "checkpoint.proof",
+    "portal:event-export": "events.export",
+    "portal:event-exports": "events.exports",
+    "portal:event-export-download": "events.export_download",
+    "portal:saved-searches": "searches.change",
     "people:users": "users.view",
     "people:invite": "user.create",
     "people:role": "role.assign",

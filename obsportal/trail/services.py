@@ -128,9 +128,15 @@ def actor_name(user: Any) -> str | None:
     return user.get_username()
 
 
-def record_change(actor: Any, action: str, target: Any, details: dict[str, Any]) -> None:
-    """A change of who may do what, by `actor` (a user, or None: the command line, or the
-    `via` the details name)."""
+def record_change(
+    actor: Any,
+    action: str,
+    target: Any,
+    details: dict[str, Any],
+    personal: dict[str, Any] | None = None,
+) -> None:
+    """A change of who may do what (or a job requested), by `actor` (a user, or None: the
+    command line, or the `via` the details name); `personal` goes to the sidecar."""
     changes = _request_changes.get()
     if changes is not None:
         changes.append(action)
@@ -139,6 +145,7 @@ def record_change(actor: Any, action: str, target: Any, details: dict[str, Any])
         actor=actor_name(actor),
         resource=_resource_of(target),
         details={"via": "portal" if actor is not None else "command line", **details},
+        personal=personal,
     )
 
 

@@ -147,7 +147,7 @@ def test_a_scoped_auditor_sees_only_its_agents_and_period(two_agents, clients):
     # The scope's period narrows the bundle's query, and the bundle says so.
     header = json.loads(b"".join(bundle.streaming_content).split(b"\n", 1)[0])
     assert header["query"]["since"] is not None
-    page = scoped.get("/").content.decode()
+    page = scoped.get("/events/").content.decode()
     assert inside["hash"][:12] in page and outside["hash"][:12] not in page
     # The unscoped auditor sees both agents.
     everyone = clients["auditor"].get("/api/v1/events/").json()["results"]

@@ -29,11 +29,15 @@ def test_officer_signs_in_and_sees_the_latest_events(
     page.fill("#id_password", officer[1])
     page.click("button[type=submit]")
 
-    page.wait_for_selector("h1:has-text('Latest audit events')")
-    rows = page.locator("tbody tr")
+    page.wait_for_selector("h1:has-text('Overview')")
+    page.click("header nav a:text-is('Events')")
+    page.wait_for_selector("h1:has-text('Audit events')")
+    rows = page.locator("#results tbody tr")
     assert rows.count() == 4
     assert rows.first.locator("td").nth(3).inner_text() == "denied"
-    hashes = {rows.nth(i).locator("code[title]").get_attribute("title") for i in range(4)}
+    hashes = {
+        rows.nth(i).locator(".cut[data-full]").last.get_attribute("data-full") for i in range(4)
+    }
     assert hashes == {e["hash"] for e in events}
     page.screenshot(path=str(tmp_path / "events.png"), full_page=True)
 

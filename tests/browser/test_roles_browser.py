@@ -10,6 +10,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 MENU = {
     "administrator": [
+        "Overview",
         "Events",
         "Streams",
         "Evidence",
@@ -18,8 +19,8 @@ MENU = {
         "Agent credentials",
         "API",
     ],
-    "compliance_officer": ["Events", "Streams", "Evidence", "Trail", "API"],
-    "auditor": ["Events", "Streams", "Evidence", "Trail", "API"],
+    "compliance_officer": ["Overview", "Events", "Streams", "Evidence", "Trail", "API"],
+    "auditor": ["Overview", "Events", "Streams", "Evidence", "Trail", "API"],
 }
 REFUSED = {
     "administrator": [],

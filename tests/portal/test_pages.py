@@ -17,8 +17,9 @@ def test_events_page_requires_login_and_lists_events(client, django_user_model, 
     assert client.get("/").status_code == 302
     with_role(django_user_model.objects.create_user("officer", password="pw-officer-123"))
     client.login(username="officer", password="pw-officer-123")
-    page = client.get("/").content.decode()
-    assert "Latest audit events" in page and "llm_call" in page and "denied" in page
+    assert "Overview" in client.get("/").content.decode()
+    page = client.get("/events/").content.decode()
+    assert "Audit events" in page and "llm_call" in page and "denied" in page
 
 
 def test_healthz(client):

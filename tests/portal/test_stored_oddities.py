@@ -49,7 +49,7 @@ def officer(client, django_user_model):
 
 
 def test_the_pages_list_every_odd_row(officer, oddities):
-    events = officer.get("/")
+    events = officer.get("/events/")
     assert events.status_code == 200
     assert "9999-12-31" in events.content.decode()
     streams = officer.get("/streams/")

@@ -150,17 +150,20 @@ def test_event_list_links_to_the_trace_and_the_agent_dashboard(
         with_role(django_user_model.objects.create_user("officer", password="pw-123456"))
     )
 
-    page = client.get("/").content.decode()
+    page = client.get("/events/").content.decode()
 
+    assert page.count('href="https://jaeger.example.org/trace/' + "ab" * 16 + '"') == 1
+    # The event's own page links to its span and to the agent's dashboard around it.
+    page = client.get(f"/events/{events[0]['event_id']}/").content.decode()
     assert page.count('href="https://jaeger.example.org/trace/' + "ab" * 16 + '"') == 1
     links = re.findall(
         r'href="https://grafana\.example\.org/d/obsportal-agents\?from=(\d+)&amp;to=(\d+)&amp;'
         r'var-agent=([^"]+)"',
         page,
     )
-    assert len(links) == 2
+    assert len(links) == 1
     ts = datetime.fromisoformat(events[0]["ts"].replace("Z", "+00:00")).astimezone(UTC)
-    start_ms, end_ms, linked_agent = links[-1]  # newest first: events[0] is last
+    start_ms, end_ms, linked_agent = links[0]
     assert linked_agent == agent
     assert int(end_ms) - int(start_ms) == 30 * 60 * 1000
     assert abs(int(start_ms) + 15 * 60 * 1000 - ts.timestamp() * 1000) <= 1

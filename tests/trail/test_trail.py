@@ -147,8 +147,8 @@ def test_a_request_that_cannot_be_recorded_is_refused(two_agents, django_user_mo
         assert refused.status_code == 503
         assert "could not be written to the portal's audit trail" in refused.json()["detail"]
         assert "agent-a" not in refused.content.decode()
-        page = client.get("/")
-        assert page.status_code == 503 and "Latest audit events" not in page.content.decode()
+        page = client.get("/events/")
+        assert page.status_code == 503 and "Audit events" not in page.content.decode()
         with pytest.raises(TrailUnavailable):
             assign_role(target, "compliance_officer", by=admin)
         target.role_assignment.refresh_from_db()

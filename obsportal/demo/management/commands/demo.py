@@ -18,6 +18,7 @@ from agents_sdk import AuditConfig, CeleryTransport, Observability
 from obsportal.celery import app as celery_app
 from obsportal.demo import services
 from obsportal.demo.agent import run_scripted_agent
+from obsportal.demo.pages import page_tour
 from obsportal.demo.schedule import IntegritySchedule
 from obsportal.integrity.checkpoints import sign_checkpoint
 from obsportal.integrity.signing import SigningKeyExists, create_signing_key
@@ -79,6 +80,8 @@ class Command(BaseCommand):
             f"Signed checkpoint {checkpoint.pk}; verification of {run.streams_checked} "
             f"stream(s), {run.events_checked} events: {run.status}"
         )
+        for line in page_tour(stream, services.DEMO_AGENT):
+            self.stdout.write(line)
         for login in logins:
             self.stdout.write(
                 self.style.SUCCESS(
