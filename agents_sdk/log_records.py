@@ -120,9 +120,7 @@ def _emit_directly(logger: logging.Logger, handler: logging.Handler) -> None:
     make_record = logger.makeRecord
     emit = handler.emit
     formatter = handler.formatter
-    direct = (
-        type(handler) is BatchingLineHandler and type(formatter) is JsonFormatter
-    )
+    direct = type(handler) is BatchingLineHandler and type(formatter) is JsonFormatter
     add_line = handler.add_line if direct else None  # type: ignore[attr-defined]
     format_call = formatter.format_call if direct else None  # type: ignore[union-attr]
     level_names = logging._levelToName
@@ -164,8 +162,20 @@ def _emit_directly(logger: logging.Logger, handler: logging.Handler) -> None:
                 )  # fmt: skip
             except Exception:
                 # As Handler.emit: report the bad call (from its record) and carry on.
-                handler.handleError(make_record(logger.name, level, "(unknown file)", 0, msg,
-                                                args, None, "(unknown function)", extra, None))
+                handler.handleError(
+                    make_record(
+                        logger.name,
+                        level,
+                        "(unknown file)",
+                        0,
+                        msg,
+                        args,
+                        None,
+                        "(unknown function)",
+                        extra,
+                        None,
+                    )
+                )
                 return
             add_line(line, level)  # type: ignore[misc]
             return

@@ -170,9 +170,9 @@ class CountingBatchSpanProcessor(SpanProcessor):
             first = True
             queue = self._queue
             while queue and not self._aborted:
-                if len(queue) < self._batch_size and not everything:
-                    if not (at_least_one and first):
-                        return
+                short = len(queue) < self._batch_size and not everything
+                if short and not (at_least_one and first):
+                    return
                 first = False
                 count = min(self._batch_size, len(queue))
                 batch = [queue.popleft() for _ in range(count)]
