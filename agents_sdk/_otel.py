@@ -37,7 +37,7 @@ except ImportError:  # pragma: no cover - exercised only in an install without t
 _NO_IDS: tuple[str | None, str | None] = (None, None)
 _context_var: Any = None
 if otel_context is not None:
-    _runtime = otel_context._RUNTIME_CONTEXT  # type: ignore[attr-defined]
+    _runtime = otel_context._RUNTIME_CONTEXT
     if type(_runtime) is ContextVarsRuntimeContext:
         _context_var = _runtime._current_context
 

@@ -163,7 +163,7 @@ class AgentMetrics:
         self._pending: _Pending | None = None
         if multiprocess_dir() is None:
             self._pending = _Pending()
-            r.register(self._pending)  # type: ignore[arg-type]
+            r.register(self._pending)
         self.steps = Counter(
             "agent_steps", "Agent steps by outcome.", ["agent_id", "status"], registry=r
         )

@@ -52,7 +52,7 @@ class GrpcSpanExporter(OTLPSpanExporter):
         self._encoder = SpanEncoder()
         # The mixin makes a new client from `_stub` when it reconnects: ours from now on.
         self._stub = _BytesTraceServiceStub
-        self._client = _BytesTraceServiceStub(self._channel)
+        self._client = _BytesTraceServiceStub(self._channel)  # type: ignore[assignment]
 
     def _translate_data(self, data: Sequence[Any]) -> Any:
         if isinstance(data, _Encoded):
@@ -65,5 +65,5 @@ class GrpcSpanExporter(OTLPSpanExporter):
 
     def export_encoded(self, spans: list[EncodedSpan]) -> SpanExportResult:
         """Export spans encoded by `encode_span`, with the exporter's retries and timeout."""
-        result: SpanExportResult = self._export(_Encoded(spans))  # type: ignore[arg-type]
+        result: SpanExportResult = self._export(_Encoded(spans))
         return result

@@ -42,6 +42,8 @@ _getrandbits = random.getrandbits
 class AgentSpan(trace_api.Span, ReadableSpan):
     """One hook's span; the processors get it, as a ReadableSpan, at `end()`."""
 
+    _context: SpanContext
+    _attributes: dict[str, Any]
     # The fields ReadableSpan reads, as class defaults where they never vary.
     _kind = SpanKind.INTERNAL
     _instrumentation_info = None
