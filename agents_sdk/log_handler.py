@@ -55,13 +55,13 @@ class BatchingLineHandler(logging.Handler):
         except Exception:
             self.handleError(record)
             return
+        self.add_line(line, record.levelno)
+
+    def add_line(self, line: str, levelno: int) -> None:
+        """Queue one formatted line (of a record at `levelno`) for writing."""
         pending = self._pending
         pending.append(line)
-        if (
-            record.levelno >= self.flush_level
-            or not self.flush_interval
-            or len(pending) >= _MAX_PENDING
-        ):
+        if levelno >= self.flush_level or not self.flush_interval or len(pending) >= _MAX_PENDING:
             self.flush()
         elif len(pending) == 1:
             self._arm_flusher()

@@ -108,10 +108,24 @@ def _emit_directly(logger: logging.Logger, handler: logging.Handler) -> None:
     per line; with no filters, one handler of ours and no propagation neither does
     anything, and our handler's `emit` is safe without that lock. Anything else (a
     filter or handler added later, `stack_info=True`) takes the standard path.
+
+    While the handler is our batching one with our JSON formatter, a call without an
+    exception is formatted straight from its arguments (`JsonFormatter.format_call`):
+    the line is the one the record would give, and no record is built at all.
     """
+    from agents_sdk.log_handler import BatchingLineHandler
+    from agents_sdk.logs import JsonFormatter
+
     standard_log = logger._log
     make_record = logger.makeRecord
     emit = handler.emit
+    formatter = handler.formatter
+    direct = type(handler) is BatchingLineHandler and type(formatter) is JsonFormatter
+    add_line = handler.add_line if direct else None  # type: ignore[attr-defined]
+    format_call = formatter.format_call if direct else None  # type: ignore[union-attr]
+    level_names = logging._levelToName
+    reserved = frozenset(_RECORD_FIELDS) | {"message", "asctime"}
+    time_ns = time.time_ns
 
     def log_directly(
         level: int,
@@ -134,6 +148,37 @@ def _emit_directly(logger: logging.Logger, handler: logging.Handler) -> None:
         ):
             standard_log(level, msg, args, exc_info, extra, stack_info, stacklevel + 1)
             return
+        if logger.disabled:
+            return
+        if not exc_info and format_call is not None and handler.formatter is formatter:
+            if extra:
+                for key in extra:
+                    if key in reserved:
+                        raise KeyError(f"Attempt to overwrite {key!r} in LogRecord")
+            try:
+                line = format_call(
+                    time_ns(), level_names.get(level) or f"Level {level}", logger.name,
+                    msg, args, extra,
+                )  # fmt: skip
+            except Exception:
+                # As Handler.emit: report the bad call (from its record) and carry on.
+                handler.handleError(
+                    make_record(
+                        logger.name,
+                        level,
+                        "(unknown file)",
+                        0,
+                        msg,
+                        args,
+                        None,
+                        "(unknown function)",
+                        extra,
+                        None,
+                    )
+                )
+                return
+            add_line(line, level)  # type: ignore[misc]
+            return
         if exc_info:
             if isinstance(exc_info, BaseException):
                 exc_info = (type(exc_info), exc_info, exc_info.__traceback__)
@@ -141,8 +186,7 @@ def _emit_directly(logger: logging.Logger, handler: logging.Handler) -> None:
                 exc_info = sys.exc_info()
         record = make_record(logger.name, level, "(unknown file)", 0, msg, args, exc_info,
                              "(unknown function)", extra, None)  # fmt: skip
-        if not logger.disabled:
-            emit(record)
+        emit(record)
 
     logger._log = log_directly  # type: ignore[method-assign]
 

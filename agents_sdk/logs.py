@@ -18,12 +18,12 @@ import contextvars
 import logging
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import IO, Any
 
 import orjson
 
-from agents_sdk._otel import active_span_context
+from agents_sdk._otel import current_span, span_hex_ids
 from agents_sdk.log_handler import DEFAULT_FLUSH_INTERVAL as DEFAULT_FLUSH_INTERVAL
 from agents_sdk.log_handler import BatchingLineHandler as BatchingLineHandler
 from agents_sdk.log_records import make_cheap
@@ -64,15 +64,22 @@ class _Timestamps:
         self._prefix = ""
 
     def format(self, created: float) -> str:
-        second = int(created)
+        return self.format_ns(int(created * 1e9))
+
+    def format_ns(self, now_ns: int) -> str:
+        second, micro = divmod(now_ns // 1000, 1_000_000)
         if second != self._second:
-            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S.", time.gmtime(second))
             self._second = second
-        return f"{self._prefix}.{int((created - second) * 1_000_000):06d}Z"
+        return f"{self._prefix}{micro:06d}Z"
 
 
 def _json_default(value: Any) -> str:
     return str(value)
+
+
+_dumps = orjson.dumps
+_OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
 class JsonFormatter(logging.Formatter):
@@ -82,47 +89,66 @@ class JsonFormatter(logging.Formatter):
         super().__init__()
         self.agent_id = agent_id
         self._ts = _Timestamps()
-        self._ids_cache: tuple[int, int, str, str] = (0, 0, "", "")
 
     def format(self, record: logging.LogRecord) -> str:
+        fields = record.__dict__
+        extra = fields.get("_agents_sdk_extra")
+        if extra is None and len(fields) > _PLAIN_RECORD_SIZE:  # only `extra=` adds fields
+            extra = {key: value for key, value in fields.items() if key not in _RECORD_ATTRS}
+        line = self._line(
+            self._ts.format(record.created), record.levelname, record.name,
+            record.getMessage(), extra,
+        )  # fmt: skip
+        if record.exc_info or record.stack_info:
+            if record.exc_info:
+                line["exception"] = self.formatException(record.exc_info)
+            if record.stack_info:
+                line["stack"] = record.stack_info
+        return _dumps(line, default=_json_default, option=_OPTIONS).decode()
+
+    def format_call(
+        self,
+        now_ns: int,
+        levelname: str,
+        name: str,
+        msg: object,
+        args: Any,
+        extra: Mapping[str, object] | None,
+    ) -> str:
+        """The line `format` would give the record of this logging call (no exception or
+        stack), without building the record: the agent's own logger's path."""
+        message = msg if type(msg) is str else str(msg)
+        if args:
+            if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
+                args = args[0]  # as LogRecord: logger.info("%(a)s", {"a": 1})
+            message = message % args
+        line = self._line(self._ts.format_ns(now_ns), levelname, name, message, extra)
+        return _dumps(line, default=_json_default, option=_OPTIONS).decode()
+
+    def _line(
+        self,
+        ts: str,
+        levelname: str,
+        name: str,
+        message: str,
+        extra: Mapping[str, object] | None,
+    ) -> dict[str, Any]:
+        trace_id, span_id = span_hex_ids(current_span())
         line: dict[str, Any] = {
-            "ts": self._ts.format(record.created),
-            "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
+            "ts": ts,
+            "level": levelname,
+            "logger": name,
+            "message": message,
             "agent_id": self.agent_id,
+            "trace_id": trace_id,
+            "span_id": span_id,
         }
-        ctx = active_span_context()
-        if ctx is not None:
-            # Consecutive lines mostly come from the same span: reuse its hex ids.
-            # One tuple, swapped whole, so threads sharing the formatter never mix two spans.
-            cached = self._ids_cache
-            if cached[0] != ctx.trace_id or cached[1] != ctx.span_id:
-                cached = self._ids_cache = (
-                    ctx.trace_id,
-                    ctx.span_id,
-                    format(ctx.trace_id, "032x"),
-                    format(ctx.span_id, "016x"),
-                )
-            line["trace_id"], line["span_id"] = cached[2], cached[3]
-        else:
-            line["trace_id"] = line["span_id"] = None
         bound = _context.get()
         if bound:
             line.update(bound)
-        fields = record.__dict__
-        extra = fields.get("_agents_sdk_extra")
-        if extra is not None:  # a record of our own logger names its extra fields
+        if extra:
             line.update(extra)
-        elif len(fields) > _PLAIN_RECORD_SIZE:  # only a record given `extra=` has more
-            for key, value in fields.items():
-                if key not in _RECORD_ATTRS:
-                    line[key] = value
-        if record.exc_info:
-            line["exception"] = self.formatException(record.exc_info)
-        if record.stack_info:
-            line["stack"] = record.stack_info
-        return orjson.dumps(line, default=_json_default, option=orjson.OPT_NON_STR_KEYS).decode()
+        return line
 
 
 def json_logger(

@@ -273,6 +273,7 @@ class Observability(Conveniences):
             last_refusal=shipper.refusal,
             held=shipper.held,
             transport=type(shipper.transport).__name__,
+            retry_at=shipper.retry_at,
         )
 
     def resume_shipping(self) -> None:

@@ -21,6 +21,8 @@ from typing import Any
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.trace import SpanKind
 
+from agents_sdk.spans import AgentSpan
+
 _logger = logging.getLogger(__name__)
 
 _pack_fixed64 = struct.Struct("<Q").pack
@@ -32,12 +34,16 @@ _INT64_MIN, _INT64_MAX = -(1 << 63), (1 << 63) - 1
 
 # OTLP's SpanKind numbers: unspecified is 0, so the SDK's INTERNAL (0) is OTLP's 1.
 _KIND = {kind: b"\x30" + _SMALL[kind.value + 1] for kind in SpanKind}
+_INTERNAL = _KIND[SpanKind.INTERNAL]
 _HAS_IS_REMOTE = 0x100  # SPAN_FLAGS_CONTEXT_HAS_IS_REMOTE_MASK
 _IS_REMOTE = 0x200  # SPAN_FLAGS_CONTEXT_IS_REMOTE_MASK
 _FLAGS = {False: b"\x85\x01" + _pack_fixed32(_HAS_IS_REMOTE)}
 _FLAGS[True] = b"\x85\x01" + _pack_fixed32(_HAS_IS_REMOTE | _IS_REMOTE)
 _LINK_FLAGS = {False: b"\x35" + _pack_fixed32(_HAS_IS_REMOTE)}
 _LINK_FLAGS[True] = b"\x35" + _pack_fixed32(_HAS_IS_REMOTE | _IS_REMOTE)
+
+# A span encoded as it ended: (its resource, its scope or None, its Span message bytes).
+EncodedSpan = tuple[Any, Any, bytes]
 
 _CACHE_LIMIT = 4096  # encoded attributes remembered; past it the cache starts over
 
@@ -138,26 +144,48 @@ class SpanEncoder:
         self._groups: dict[int, Any] = {}  # id(resource or scope) -> an equal one seen first
         self._resource_bytes: dict[int, bytes] = {}
         self._scope_bytes: dict[int, bytes] = {}
+        self._names: dict[str, bytes] = {}  # span name -> its encoded field
 
     def encode(self, spans: Sequence[ReadableSpan]) -> bytes:
+        """The request carrying `spans`."""
+        return self.encode_encoded([self.encode_span(span) for span in spans])
+
+    def encode_span(self, span: ReadableSpan) -> EncodedSpan:
+        """One span's own bytes, with what groups it (its resource and scope).
+
+        Safe from several threads at once: the caches it shares are plain dicts whose
+        worst race is an entry computed twice.
+        """
+        if type(span) is AgentSpan:
+            return (span._resource, span._instrumentation_scope, self._agent_span(span))
+        return (span.resource, span.instrumentation_scope or None, self._span(span))
+
+    def encode_encoded(self, spans: Sequence[EncodedSpan]) -> bytes:
+        """The request carrying spans encoded by `encode_span` (one thread at a time)."""
         # Grouped as the upstream encoder does: resource, then scope, in order of first
         # appearance; equal resources (or scopes) are one group.
         # Keyed by id: hashing a Resource serializes its attributes every time.
         grouped: dict[int, tuple[Any, dict[int, tuple[Any, list[bytes]]]]] = {}
-        for span in spans:
-            resource = self._canonical(span.resource)
-            scope = span.instrumentation_scope or None
+        last: tuple[Any, Any, list[bytes]] | None = None
+        for span_resource, span_scope, encoded in spans:
+            if last is not None and span_resource is last[0] and span_scope is last[1]:
+                last[2].append(encoded)  # the usual case: the same group as the span before
+                continue
+            resource = self._canonical(span_resource)
+            scope = span_scope
             if scope is not None:
                 scope = self._canonical(scope)
             scopes = grouped.setdefault(id(resource), (resource, {}))[1]
-            scopes.setdefault(id(scope), (scope, []))[1].append(self._span(span))
+            group = scopes.setdefault(id(scope), (scope, []))[1]
+            group.append(encoded)
+            last = (span_resource, span_scope, group)
         request = []
         for resource, scopes in grouped.values():
             body = [_field(b"\x0a", self._resource(resource))]
             for scope, encoded_spans in scopes.values():
                 # A span without a scope still gets an (empty) scope message, as upstream.
                 scope_spans = [_field(b"\x0a", b"" if scope is None else self._scope(scope))]
-                scope_spans.extend(_field(b"\x12", s) for s in encoded_spans)
+                scope_spans.extend([_field(b"\x12", s) for s in encoded_spans])
                 if scope is not None and scope.schema_url:
                     scope_spans.append(_field(b"\x1a", scope.schema_url.encode()))
                 body.append(_field(b"\x12", b"".join(scope_spans)))
@@ -240,6 +268,52 @@ class SpanEncoder:
                 body += b"\x18" + _SMALL[status.status_code.value]
             parts.append(_field(b"\x7a", body))
         parts.append(_FLAGS[bool(parent and parent.is_remote)])
+        return b"".join(parts)
+
+    def _agent_span(self, span: AgentSpan) -> bytes:
+        """`_span` for a hook's span, read from its fields: the same bytes, in a third of the
+        time (its attributes are a plain dict, its kind INTERNAL, it drops nothing)."""
+        context = span._context
+        parent = span._parent
+        parts = [
+            b"\x0a\x10" + context.trace_id.to_bytes(16, "big")
+            + b"\x12\x08" + context.span_id.to_bytes(8, "big")
+        ]  # fmt: skip
+        trace_state = context.trace_state
+        if trace_state:
+            state = ",".join(f"{key}={value}" for key, value in trace_state.items())
+            parts.append(_field(b"\x1a", state.encode()))
+        if parent is not None:
+            parts.append(b"\x22\x08" + parent.span_id.to_bytes(8, "big"))
+        name = span._name
+        if name:
+            encoded_name = self._names.get(name)
+            if encoded_name is None:
+                if len(self._names) >= _CACHE_LIMIT:
+                    self._names.clear()
+                encoded_name = self._names[name] = _field(b"\x2a", name.encode())
+            parts.append(encoded_name)
+        parts.append(_INTERNAL)
+        if span._start_time:
+            parts.append(b"\x39" + _pack_fixed64(span._start_time))
+        if span._end_time:
+            parts.append(b"\x41" + _pack_fixed64(span._end_time))
+        parts.append(self._attributes.encode(b"\x4a", span._attributes))
+        for event in span._events:
+            parts.append(_field(b"\x5a", self._event(event)))
+        for link in span._links:
+            parts.append(_field(b"\x6a", self._link(link)))
+        status = span._status
+        if status.description or status.status_code.value:
+            body = b""
+            if status.description:
+                body = _field(b"\x12", status.description.encode())
+            if status.status_code.value:
+                body += b"\x18" + _SMALL[status.status_code.value]
+            parts.append(_field(b"\x7a", body))
+        else:
+            parts.append(b"\x7a\x00")
+        parts.append(_FLAGS[parent is not None and parent.is_remote])
         return b"".join(parts)
 
     def _event(self, event: Any) -> bytes:

@@ -75,3 +75,5 @@ class ShippingStatus:
     last_refusal: Refusal | None = None  # the last batch refused: code, reason, seqs
     held: bool = False  # shipping waits after that refusal (resume_shipping() to retry)
     transport: str | None = None
+    # time.time() of the next attempt after a failure (after the portal's Retry-After, if any)
+    retry_at: float | None = None

@@ -8,6 +8,9 @@ the end: about 20 µs for a hook's span here. The hooks' attributes are the SDK'
 from outside (`trace.get_current_span().set_attribute(...)`) are still cleaned.
 Used only while the provider samples with the default (parent-based, always on);
 any other sampler gets the SDK's spans.
+
+An AgentSpan is also its own `ReadableSpan`: once ended it changes no more, so the
+processors get the span itself rather than a copy.
 """
 
 from __future__ import annotations
@@ -23,21 +26,27 @@ from opentelemetry.attributes import _clean_attribute_value
 from opentelemetry.sdk.resources import Resource
 from opentelemetry.sdk.trace import Event, ReadableSpan, SpanProcessor
 from opentelemetry.sdk.util.instrumentation import InstrumentationScope
-from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags
+from opentelemetry.trace import SpanContext, SpanKind, Status, StatusCode, TraceFlags, TraceState
+from opentelemetry.trace.span import DEFAULT_TRACE_STATE
 from opentelemetry.util import types
+
+from agents_sdk._otel import current_span
 
 _SAMPLED = TraceFlags(TraceFlags.SAMPLED | TraceFlags.RANDOM_TRACE_ID)
 _UNSET = Status(StatusCode.UNSET)
+_NO_STATE = DEFAULT_TRACE_STATE
+_tuple_new = tuple.__new__
 _getrandbits = random.getrandbits
 
 
-class AgentSpan(trace_api.Span):
-    """One hook's span; becomes a ReadableSpan for the processors at `end()`."""
+class AgentSpan(trace_api.Span, ReadableSpan):
+    """One hook's span; the processors get it, as a ReadableSpan, at `end()`."""
 
-    __slots__ = (
-        "_name", "_context", "_parent", "_attributes", "_events", "_links", "_status",
-        "_start_time", "_end_time", "_recorder",
-    )  # fmt: skip
+    _context: SpanContext
+    _attributes: dict[str, Any]
+    # The fields ReadableSpan reads, as class defaults where they never vary.
+    _kind = SpanKind.INTERNAL
+    _instrumentation_info = None
 
     def __init__(
         self,
@@ -48,6 +57,8 @@ class AgentSpan(trace_api.Span):
         attributes: dict[str, Any],
     ):
         self._recorder = recorder
+        self._resource = recorder._resource
+        self._instrumentation_scope = recorder._scope
         self._name = name
         self._context = context
         self._parent = parent
@@ -142,35 +153,25 @@ class SpanRecorder:
         self._scope = scope
 
     def start(self, name: str, attributes: dict[str, Any]) -> trace_api.Span:
-        parent = trace_api.get_current_span().get_span_context()
+        parent = current_span().get_span_context()
         if parent.is_valid:
             if not parent.trace_flags.sampled:  # parent-based: an unsampled parent decides
                 return trace_api.NonRecordingSpan(
                     SpanContext(parent.trace_id, _span_id(), False, TraceFlags(0))
                 )
-            context = SpanContext(parent.trace_id, _span_id(), False, _SAMPLED, parent.trace_state)
+            context = _new_context(parent.trace_id, _span_id(), _SAMPLED, parent.trace_state)
             return AgentSpan(self, name, context, parent, attributes)
         trace_id = _getrandbits(128) or 1
-        return AgentSpan(self, name, SpanContext(trace_id, _span_id(), False, _SAMPLED), None,
-                         attributes)  # fmt: skip
+        context = _new_context(trace_id, _span_id(), _SAMPLED, _NO_STATE)
+        return AgentSpan(self, name, context, None, attributes)
 
     def finish(self, span: AgentSpan) -> None:
-        self._processor.on_end(
-            ReadableSpan(
-                name=span._name,
-                context=span._context,
-                parent=span._parent,
-                resource=self._resource,
-                attributes=span._attributes,
-                events=span._events,
-                links=span._links,
-                kind=SpanKind.INTERNAL,
-                status=span._status,
-                start_time=span._start_time,
-                end_time=span._end_time,
-                instrumentation_scope=self._scope,
-            )
-        )
+        self._processor.on_end(span)
+
+
+def _new_context(trace_id: int, span_id: int, flags: TraceFlags, state: TraceState) -> Any:
+    # SpanContext(...) checks that the ids are in range; these are by construction.
+    return _tuple_new(SpanContext, (trace_id, span_id, False, flags, state, True))
 
 
 def _span_id() -> int:

@@ -41,10 +41,28 @@ def hex_id_json(name: str, value: str | None, pattern: re.Pattern[str], digits: 
     raise InvalidEvent(f"{name} must be {digits} lowercase hex digits, got {value!r}")
 
 
+# Text fields already checked, with their JSON: an agent records the same few actions
+# (and users, resources) over and over. Bounded; a race only checks a value twice.
+_checked_text: dict[tuple[str, str], bytes] = {}
+_CHECKED_TEXT_LIMIT = 1024
+
+
 def json_text(name: str, value: str | None) -> bytes:
     """A top-level text field as canonical JSON (orjson's string escaping is RFC 8785's)."""
     if value is None:
         return b"null"
+    if type(value) is str:
+        known = _checked_text.get((name, value))
+        if known is not None:
+            return known
+    encoded = _checked_json_text(name, value)
+    if len(_checked_text) >= _CHECKED_TEXT_LIMIT:
+        _checked_text.clear()
+    _checked_text[(name, value)] = encoded
+    return encoded
+
+
+def _checked_json_text(name: str, value: Any) -> bytes:
     if type(value) is not str:
         raise InvalidEvent(f"{name} must be a string or None, got {type(value).__name__}")
     if len(value) > MAX_LENGTHS[name]:

@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from agents_sdk._otel import active_span_context, otel_context, trace
+from agents_sdk._otel import attach_span, current_span, detach_span, span_hex_ids
 from agents_sdk.acting import current_user
 from agents_sdk.audit.chain import RESULTS
 
@@ -32,10 +32,7 @@ def current_call() -> _Call | None:
 
 
 def _hex_ids(span: Any) -> tuple[str | None, str | None]:
-    ctx = span.get_span_context() if span is not None else active_span_context()
-    if ctx is None or not ctx.is_valid:
-        return None, None
-    return format(ctx.trace_id, "032x"), format(ctx.span_id, "016x")
+    return span_hex_ids(span if span is not None else current_span())
 
 
 def _error_status(description: str) -> Any:
@@ -105,7 +102,7 @@ class _Call:
             if self._acting is not None:
                 attributes["enduser.id"] = self._acting
             self.span = start_span(self._span_name(), attributes)
-            self._context_token = otel_context.attach(trace.set_span_in_context(self.span))
+            self._context_token = attach_span(self.span)
         self._token = _current.set(self)
         self.result = "success"
         self._overhead = 0.0
@@ -156,7 +153,7 @@ class _Call:
         finally:
             if span is not None:
                 span.end()
-                otel_context.detach(self._context_token)  # type: ignore[arg-type]
+                detach_span(self._context_token)
             _current.reset(self._token)
             self._overhead += _perf() - t0
             self._account_overhead()

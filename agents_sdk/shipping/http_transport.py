@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import datetime
+import email.utils
 import http.client
 import threading
+import time
 import urllib.parse
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -21,6 +24,22 @@ from agents_sdk.shipping.transport import (
     Verdict,
     check_verdict,
 )
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """Seconds from a `Retry-After` header: delay-seconds or an HTTP-date (RFC 9110)."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:  # an HTTP-date is GMT
+        when = when.replace(tzinfo=datetime.UTC)
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 class _FuturePending:
@@ -103,7 +122,13 @@ class HttpTransport(Transport):
                 f"HTTP {response.status}: {reason or response.reason}",
                 code or f"http_{response.status}",
             )
-        raise TransportError(f"POST {self.url}: HTTP {response.status} {reason or response.reason}")
+        retry_after = None
+        if response.status in (429, 503):
+            retry_after = parse_retry_after(response.getheader("Retry-After"))
+        raise TransportError(
+            f"POST {self.url}: HTTP {response.status} {reason or response.reason}",
+            retry_after=retry_after,
+        )
 
     def close(self) -> None:
         self._executor.shutdown(wait=False, cancel_futures=True)

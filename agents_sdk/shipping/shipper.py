@@ -11,6 +11,7 @@ turns a resend into a no-op.
 from __future__ import annotations
 
 import logging
+import random
 import threading
 import time
 from collections import deque
@@ -50,8 +51,30 @@ class Refusal:
     at: float  # time.time()
 
 
+# The longest a portal's Retry-After is honoured: past it the shipper tries again anyway
+# (a misconfigured proxy must not stop shipping for hours).
+MAX_RETRY_AFTER = 300.0
+
+
 def backoff_delay(attempt: int, base: float = 0.2, cap: float = 10.0) -> float:
     return min(cap, base * float(2 ** min(attempt, 16)))
+
+
+def retry_delay(
+    exc: TransportError, attempt: int, cap: float = 10.0, max_retry_after: float = MAX_RETRY_AFTER
+) -> float:
+    """How long to wait before sending again after `exc`.
+
+    The exponential backoff, or the portal's Retry-After when it asked for longer: bounded
+    by `max_retry_after`, plus up to 10% of jitter so that agents throttled together do
+    not all come back in the same second.
+    """
+    delay = backoff_delay(attempt, cap=cap)
+    retry_after = getattr(exc, "retry_after", None)
+    if retry_after is not None and retry_after > 0:
+        asked = min(float(retry_after), max_retry_after)
+        delay = max(delay, asked + random.uniform(0.0, 0.1 * asked))
+    return delay
 
 
 class Shipper:
@@ -107,6 +130,7 @@ class Shipper:
         self._resumed = threading.Event()
         self.shipped_events = 0
         self.failures = 0
+        self.retry_at: float | None = None  # time.time() of the next attempt after a failure
 
     # -- reading -------------------------------------------------------------
 
@@ -260,8 +284,11 @@ class Shipper:
                 self._pump(until_empty=False, deadline=None)
                 attempt = 0
             except TransportError as exc:
-                log.warning("shipping failed, will retry: %s", exc)
-                self._stop.wait(backoff_delay(attempt, cap=self.max_backoff))
+                delay = retry_delay(exc, attempt, cap=self.max_backoff)
+                self.retry_at = time.time() + delay
+                log.warning("shipping failed, will retry in %.1f s: %s", delay, exc)
+                self._stop.wait(delay)
+                self.retry_at = None
                 attempt += 1
             except BatchRejected:
                 # The portal will not take this batch as it is: sending it again at once

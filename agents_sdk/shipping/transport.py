@@ -27,7 +27,15 @@ INGEST_PATH = "/api/v1/ingest"
 
 
 class TransportError(Exception):
-    """The batch may not have arrived; send it again later."""
+    """The batch may not have arrived; send it again later.
+
+    `retry_after`: the seconds the portal asked to wait first (HTTP 429 or 503 with
+    `Retry-After`), or None when it did not say.
+    """
+
+    def __init__(self, *args: object, retry_after: float | None = None):
+        super().__init__(*args)
+        self.retry_after = retry_after
 
 
 class BatchRejected(Exception):

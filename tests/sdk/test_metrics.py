@@ -233,3 +233,44 @@ def test_multiprocess_mode_aggregates_two_processes(tmp_path):
     assert value(text, "agent_audit_events_pending", agent_id="mp-agent") == 16
     assert value(text, "agent_audit_events_recorded_total", agent_id="mp-agent") == 16
     assert server.returncode == 0 and other.returncode == 0
+
+
+@pytest.mark.parametrize("own_registry", [False, True])
+def test_batched_step_metrics_are_exact_at_every_scrape(own_registry):
+    from prometheus_client import CollectorRegistry, Histogram
+
+    from agents_sdk.metrics import OVERHEAD_BUCKETS
+
+    registry = CollectorRegistry() if own_registry else None
+    metrics = MetricsConfig(registry=registry) if own_registry else True
+    obs = Observability("batched", metrics=metrics)
+    reference = Histogram("ref", "same buckets, observed directly", buckets=OVERHEAD_BUCKETS,
+                          registry=CollectorRegistry())  # fmt: skip
+    # Values on, just below and above the bounds, and past the last one.
+    observed = [b * f for b in OVERHEAD_BUCKETS for f in (0.5, 1.0, 1.0000001)] + [0.5, 0.0]
+    for round_ in range(2):  # a scrape between two rounds sees the first, then both
+        for seconds in observed:
+            obs.metrics.step_overhead(seconds)
+            reference.observe(seconds)
+            obs.metrics.step("success", seconds)
+        text = obs.metrics.exposition().decode()
+        count = len(observed) * (round_ + 1)
+        assert value(text, "agent_steps_total", agent_id="batched", status="success") == count
+        for bound in [*OVERHEAD_BUCKETS, float("inf")]:
+            le = "+Inf" if bound == float("inf") else str(bound)
+            expected = reference._buckets[[*OVERHEAD_BUCKETS, float("inf")].index(bound)]
+            got = value(text, "agent_observability_overhead_seconds_bucket", agent_id="batched",
+                        le=le)  # fmt: skip
+            cumulative = sum(
+                b.get()
+                for b in reference._buckets[: [*OVERHEAD_BUCKETS, float("inf")].index(bound) + 1]
+            )
+            assert got == cumulative, (le, got, cumulative, expected.get())
+        assert value(
+            text, "agent_observability_overhead_seconds_sum", agent_id="batched"
+        ) == pytest.approx(reference._sum.get())
+    # The registry read directly (get_sample_value) applies them too.
+    assert obs.metrics.registry.get_sample_value(
+        "agent_steps_total", {"agent_id": "batched", "status": "success"}
+    ) == 2 * len(observed)
+    obs.shutdown()

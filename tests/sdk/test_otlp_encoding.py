@@ -143,3 +143,27 @@ def test_a_value_upstream_cannot_encode_is_left_out_as_upstream_does():
     encoded = SpanEncoder().encode(spans)
     assert b"fine" in encoded and b"lone surrogate" not in encoded
     assert encoded == upstream(spans)
+
+
+def test_the_hooks_spans_encode_as_upstream_does_each_as_it_ends():
+    from agents_sdk import Observability, TracingConfig
+
+    exporter = InMemorySpanExporter()
+    obs = Observability("agent-7", tracing=TracingConfig(span_exporter=exporter))
+    with obs.acting_for("alice"), obs.step("answer"):
+        with obs.tool_call("search") as call:
+            obs.permission_request("tickets.read", True)
+            call.span.add_link(SpanContext(0x1234, 0x5678, is_remote=True), {"why": "retry"})
+        try:
+            with obs.llm_call("openai", "gpt-4o") as llm:
+                llm.report(input_tokens=12, output_tokens=3, cost_usd=0.25)
+                raise ValueError("the model is down")
+        except ValueError:
+            pass
+    obs.shutdown()
+    spans = exporter.get_finished_spans()
+    assert len(spans) == 3 and {type(s).__name__ for s in spans} == {"AgentSpan"}
+    encoder = SpanEncoder()
+    # Each span encoded alone as it ended, then the batch framed: upstream's bytes.
+    assert encoder.encode_encoded([encoder.encode_span(s) for s in spans]) == upstream(spans)
+    assert encoder.encode(spans) == upstream(spans)
