@@ -35,6 +35,8 @@ class Capability(StrEnum):
     TRAIL_READ = "trail.read"
     API_SCHEMA = "api.schema"
     INGEST_WRITE = "ingest.write"
+    # "Verify now": queue a verification run (a job on the worker), not a read.
+    INTEGRITY_VERIFY = "integrity.verify"
 
 
 _READ = frozenset(
@@ -57,6 +59,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
         Capability.HOLDS_MANAGE,
         Capability.USERS_MANAGE,
         Capability.CREDENTIALS_MANAGE,
+        Capability.INTEGRITY_VERIFY,
     },
     Role.COMPLIANCE_OFFICER: _READ
     | {
@@ -64,6 +67,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
         Capability.HOLDS_MANAGE,
         Capability.SUBJECTS_EXPORT,
         Capability.SUBJECTS_ERASE,
+        Capability.INTEGRITY_VERIFY,
     },
     # Read-only; an assignment may narrow it to some agents and a period (RoleAssignment).
     Role.AUDITOR: _READ,

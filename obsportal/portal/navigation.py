@@ -23,6 +23,9 @@ class MenuEntry:
 MENU = (
     MenuEntry("Events", "portal:events", Capability.EVENTS_READ),
     MenuEntry("Streams", "integrity:streams", Capability.STREAMS_READ),
+    MenuEntry("Incidents", "integrity:incidents", Capability.STREAMS_READ),
+    MenuEntry("Checkpoints", "integrity:checkpoints", Capability.STREAMS_READ),
+    MenuEntry("Dead letters", "integrity:dead-letters", Capability.STREAMS_READ),
     MenuEntry("Evidence", "integrity:evidence", Capability.EVIDENCE_EXPORT),
     MenuEntry("Trail", "portal:trail", Capability.TRAIL_READ),
     MenuEntry("Users", "people:users", Capability.USERS_MANAGE),
