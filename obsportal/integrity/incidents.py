@@ -398,8 +398,8 @@ def fork_sides(user: Any, pk: int) -> ForkSides | None:
     if incident is None:
         return None
     stored = AuditEvent.objects.filter(stream_id=incident.stream_id, seq=incident.seq).first()
-    original = as_envelope(stored) if stored else None
-    candidate = {k: v for k, v in incident.offered_event.items() if k != "pii"}
+    original = _in_envelope_order(as_envelope(stored)) if stored else None
+    candidate = _in_envelope_order({k: v for k, v in incident.offered_event.items() if k != "pii"})
     names = [n for n in ENVELOPE_ORDER if n in candidate or (original and n in original)]
     names += sorted(set(candidate) - set(names))
     fields = []
@@ -408,6 +408,13 @@ def fork_sides(user: Any, pk: int) -> ForkSides | None:
         right = candidate.get(name)
         fields.append((name, left, right, left != right))
     return ForkSides(incident, original, candidate, fields)
+
+
+def _in_envelope_order(event: dict[str, Any]) -> dict[str, Any]:
+    """The event's fields in the envelope's documented order, so two versions read alike."""
+    ordered = {name: event[name] for name in ENVELOPE_ORDER if name in event}
+    ordered.update((name, event[name]) for name in sorted(event) if name not in ordered)
+    return ordered
 
 
 @dataclass(frozen=True)

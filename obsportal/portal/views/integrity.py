@@ -22,6 +22,21 @@ PER_PAGE = 50
 HEADS_SHOWN = 200
 
 
+def _as_json(value: object) -> str:
+    return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+
+
+def _pretty_sample(sample: object) -> str:
+    """A dead letter's sample, indented; a sample kept as the raw text it arrived as (the
+    batch did not parse, or was kept verbatim) is shown parsed when it parses, else as is."""
+    if isinstance(sample, str):
+        try:
+            sample = json.loads(sample)
+        except ValueError:
+            return sample
+    return json.dumps(sample, indent=2, ensure_ascii=False)
+
+
 def _bad_filter(request: HttpRequest, template: str, exc: incidents.InvalidFilter, **context):
     return render(request, template, {**context, "error": exc.errors}, status=400)
 
@@ -54,8 +69,13 @@ def fork_detail(request: HttpRequest, pk: int) -> HttpResponse:
     sides = incidents.fork_sides(request.user, pk)
     if sides is None:
         raise Http404(f"no fork {pk}")
+    shown = [
+        (name, _as_json(left), _as_json(right), differs)
+        for name, left, right, differs in sides.fields
+    ]
     context = {
         "fork": sides,
+        "fields": shown,
         "original_json": json.dumps(sides.original, indent=2, ensure_ascii=False),
         "candidate_json": json.dumps(sides.candidate, indent=2, ensure_ascii=False),
     }
@@ -167,7 +187,7 @@ def dead_letter_detail(request: HttpRequest, pk: int) -> HttpResponse:
         raise Http404(f"no dead letter {pk}")
     context = {
         "letter": letter,
-        "sample_json": json.dumps(letter.sample, indent=2, ensure_ascii=False),
+        "sample_json": _pretty_sample(letter.sample),
     }
     return render(request, "portal/dead_letter_detail.html", context)
 
