@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet, Subquery
+from django.db.models import Count, Exists, Min, OuterRef, Q, QuerySet
 
 from obsportal.accounts.permissions import access_of, visible_streams
 from obsportal.accounts.roles import Capability
@@ -110,12 +110,94 @@ def stream_list(user: Any, params: Mapping[str, Any]) -> QuerySet[Stream]:
     return streams
 
 
-def stream_state_counts(user: Any) -> dict[str, int]:
-    """How many of the user's streams are in each state, in one query."""
-    streams = visible_streams(streams_with_last_verification(), user)
-    return streams.order_by().aggregate(
-        total=Count("id"),
-        **{name: Count("id", filter=q) for name, (_, q) in STREAM_STATES.items()},
+# The same states as STREAM_STATES, over (status, pending_count, newest verification status).
+_STATE_TESTS = {
+    "verified": lambda st, pending, v: v == "verified" and st == "ok" and pending == 0,
+    "broken": lambda st, pending, v: st == "broken" or v in ("broken", "missing"),
+    "forked": lambda st, pending, v: st == "forked" or v == "forked",
+    "waiting": lambda st, pending, v: pending > 0,
+    "stalled": lambda st, pending, v: st == "stalled",
+    "incomplete": lambda st, pending, v: v == "incomplete",
+    "unverified": lambda st, pending, v: v is None,
+}
+
+
+# Each stream's newest verification status, for every stream in a scope, in one pass: the
+# newest full run's result (one scan of its rows) unless a later run (verify now) has one.
+_STREAM_STATES_SQL = """
+    WITH full_run AS (
+        SELECT stream_id, status FROM integrity_streamverification WHERE run_id = %s
+    ), later AS (
+        SELECT DISTINCT ON (stream_id) stream_id, status FROM integrity_streamverification
+        WHERE run_id > %s ORDER BY stream_id, id DESC
+    )
+    SELECT s.id, s.status, s.pending_count, COALESCE(l.status, f.status)
+    FROM ingest_stream s
+    LEFT JOIN full_run f ON f.stream_id = s.id
+    LEFT JOIN later l ON l.stream_id = s.id
+    WHERE s.id IN ({scope})
+    ORDER BY s.id
+"""
+
+
+def stream_states(user: Any) -> list[tuple[str, str, int, str | None]]:
+    """(id, ingest status, events waiting, newest verification status) of every stream in
+    the user's scope, in id order."""
+    from django.db import connection
+
+    full = (
+        VerificationRun.objects.filter(trigger__in=FULL_RUN_TRIGGERS)
+        .exclude(status="running")
+        .values_list("id", flat=True)
+        .first()
+    )
+    scope_sql, scope_params = (
+        visible_streams(Stream.objects.all(), user).order_by().values("id").query.sql_with_params()
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _STREAM_STATES_SQL.format(scope=scope_sql),
+            [full or 0, full or 0, *scope_params],
+        )
+        return cursor.fetchall()
+
+
+def stream_state_counts(user: Any, states: list | None = None) -> dict[str, int]:
+    """How many of the user's streams are in each state."""
+    counts = dict.fromkeys(["total", *STREAM_STATES], 0)
+    for _, *row in states if states is not None else stream_states(user):
+        counts["total"] += 1
+        for name, test in _STATE_TESTS.items():
+            counts[name] += test(*row)
+    return counts
+
+
+def stream_page(
+    user: Any, params: Mapping[str, Any], size: int, states: list | None = None
+) -> Page:
+    """A page of the streams list (`state`, `agent_id`, `after`/`before` by id), filtered
+    over stream_states and then read with their newest verification."""
+    state = params.get("state") or ""
+    if state and state not in STREAM_STATES:
+        raise InvalidFilter({"state": f"one of {', '.join(STREAM_STATES)}"})
+    rows = states if states is not None else stream_states(user)
+    ids = [row[0] for row in rows if not state or _STATE_TESTS[state](*row[1:])]
+    if agent := params.get("agent_id"):
+        of_agent = set(Stream.objects.filter(agent_id=agent).values_list("id", flat=True))
+        ids = [i for i in ids if i in of_agent]
+    after, before = params.get("after"), params.get("before")
+    if before:
+        earlier = [i for i in ids if i < before]
+        chosen, more_before, more_after = earlier[-size:], len(earlier) > size, True
+    else:
+        later = [i for i in ids if i > after] if after else ids
+        chosen, more_before, more_after = later[:size], bool(after), len(later) > size
+    found = {s.id: s for s in streams_with_last_verification().filter(id__in=chosen)}
+    shown = [found[i] for i in chosen if i in found]
+    return Page(
+        shown,
+        after=shown[-1].id if shown and more_after else None,
+        before=shown[0].id if shown and more_before else None,
     )
 
 
@@ -228,27 +310,32 @@ def checkpoint_incidents(user: Any) -> QuerySet[CheckpointIncident]:
 
 
 _PROBLEM_STATES = ["broken", "forked", "missing", "incomplete"]
+# Runs that walk every stream: beat's schedule and the demo's (verify now may cover one).
+FULL_RUN_TRIGGERS = ("schedule", "demo")
 
 
 def findings(user: Any) -> QuerySet[StreamVerification]:
-    """The newest verification result of each stream in scope when it is not clean, and the
-    results for streams that are gone (known from checkpoints only) in the newest run."""
-    newest = StreamVerification.objects.filter(stream_id=OuterRef("id")).order_by("-id")
-    newest_ids = (
-        visible_streams(Stream.objects.all(), user)
-        .annotate(
-            newest=Subquery(newest.values("id")[:1]),
-            newest_status=Subquery(newest.values("status")[:1]),
-        )
-        .filter(newest_status__in=_PROBLEM_STATES)
-        .values("newest")
+    """The newest verification result of each stream in scope when it is not clean.
+
+    Only results since the newest full run are candidates (every stream has one there),
+    so the read stays as small as the streams with problems, however long the history;
+    a result is a finding only if no newer result of its stream exists. A vanished stream
+    (known from checkpoints only) is shown to unscoped readers."""
+    since = (
+        VerificationRun.objects.filter(trigger__in=FULL_RUN_TRIGGERS)
+        .exclude(status="running")
+        .values_list("id", flat=True)
+        .first()
     )
-    rows = StreamVerification.objects.filter(id__in=newest_ids)
-    run = VerificationRun.objects.filter(streams_checked__gt=0).exclude(status="running").first()
-    if run is not None and sees_everything(user):
-        rows = rows | StreamVerification.objects.filter(
-            run=run, status=StreamVerification.Status.MISSING
-        )
+    newer = StreamVerification.objects.filter(
+        stream_id=OuterRef("stream_id"), id__gt=OuterRef("id")
+    )
+    rows = StreamVerification.objects.filter(status__in=_PROBLEM_STATES).filter(~Exists(newer))
+    if since is not None:
+        rows = rows.filter(run_id__gte=since)
+    if not sees_everything(user) or not access_of(user).can(Capability.TRAIL_READ):
+        in_scope = visible_streams(Stream.objects.all(), user).values("id")
+        rows = rows.filter(stream_id__in=in_scope)
     return rows.select_related("run").order_by("-run__finished_at", "-id")
 
 

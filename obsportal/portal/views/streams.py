@@ -28,18 +28,18 @@ def stream_list(request: HttpRequest) -> HttpResponse:
         if latest_run and incidents.sees_everything(request.user)
         else [],
         "states": {name: about for name, (about, _) in incidents.STREAM_STATES.items()},
-        "counts": incidents.stream_state_counts(request.user),
         "values": request.GET,
         "agents": selectors.visible_agents(request.user),
         "may_verify": has_capability(request.user, Capability.INTEGRITY_VERIFY)
         and incidents.sees_everything(request.user),
     }
+    states = incidents.stream_states(request.user)
+    context["counts"] = incidents.stream_state_counts(request.user, states)
     try:
-        streams = incidents.stream_list(request.user, request.GET)
+        page = incidents.stream_page(request.user, request.GET, STREAMS_PER_PAGE, states)
     except incidents.InvalidFilter as exc:
         context.update(error=exc.errors, page=None)
         return render(request, "portal/stream_list.html", context, status=400)
-    page = incidents.keyset_page(streams, "id", request.GET, STREAMS_PER_PAGE)
     query = request.GET.copy()
     query.pop("after", None)
     query.pop("before", None)
