@@ -67,7 +67,8 @@ INSERT INTO integrity_streamverification (stream_id, status, events_checked, ver
        checkpoint_disagreements, problems, run_id)
 SELECT s.id,
        CASE WHEN s.status = 'forked' THEN 'forked'
-            WHEN right(s.id, 6)::int % 33 = 3 AND r.id = (SELECT max(id) FROM integrity_verificationrun)
+            WHEN right(s.id, 6)::int % 33 = 3
+                 AND r.id = (SELECT max(id) FROM integrity_verificationrun)
             THEN 'broken' ELSE 'verified' END,
        1, 0, 0, 0, 0, NULL, '[]', '[]', '[]', '[]', '[]', '[]', 0, r.id
 FROM ingest_stream s, integrity_verificationrun r
@@ -79,8 +80,9 @@ WHERE status = 'broken';
 
 INSERT INTO integrity_checkpoint (issued_at, origin, tree_size, root_hash, key_id, note, number,
        previous_hash)
-SELECT now() - ((151 - c) * interval '10 minutes'), 'bench/checkpoints', %(n)s, md5(c::text) || md5(c::text),
-       'abcd1234', format(E'bench/checkpoints\n%%s\nroot\nnumber %%s\n\n- bench sig\n', %(n)s, c), c,
+SELECT now() - ((151 - c) * interval '10 minutes'), 'bench/checkpoints', %(n)s,
+       md5(c::text) || md5(c::text), 'abcd1234',
+       format(E'bench/checkpoints\n%%s\nroot\nnumber %%s\n\n- bench sig\n', %(n)s, c), c,
        repeat('0', 64)
 FROM generate_series(1, 150) AS c;
 
@@ -187,8 +189,7 @@ def main() -> None:
             if index >= 3:
                 samples.append(elapsed * 1000)
         print(
-            f"{who:14} {url:42} {statistics.median(samples):8.1f} "
-            f"{percentile(samples, 0.95):8.1f}"
+            f"{who:14} {url:42} {statistics.median(samples):8.1f} {percentile(samples, 0.95):8.1f}"
         )
     print(f"load average: {os.getloadavg()}")
 
