@@ -37,7 +37,7 @@ api_v1 = [
 
 urlpatterns = [
     path("", include(portal_urls)),
-    path("streams/", include((portal_urls.stream_urlpatterns, "integrity"))),
+    path("", include((portal_urls.integrity_urlpatterns, "integrity"))),
     path("people/", include("obsportal.portal.people_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("oidc/authenticate/", oidc.SignOnStart.as_view(), name="oidc_authentication_init"),

@@ -39,6 +39,8 @@ class Capability(StrEnum):
     PII_READ = "pii.read"
     # The results of an event search, exported as CSV or JSON.
     EVENTS_EXPORT = "events.export"
+    # "Verify now": queue a verification run (a job on the worker), not a read.
+    INTEGRITY_VERIFY = "integrity.verify"
 
 
 _READ = frozenset(
@@ -62,6 +64,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
         Capability.HOLDS_MANAGE,
         Capability.USERS_MANAGE,
         Capability.CREDENTIALS_MANAGE,
+        Capability.INTEGRITY_VERIFY,
     },
     Role.COMPLIANCE_OFFICER: _READ
     | {
@@ -70,6 +73,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
         Capability.SUBJECTS_EXPORT,
         Capability.SUBJECTS_ERASE,
         Capability.PII_READ,
+        Capability.INTEGRITY_VERIFY,
     },
     # Read-only; an assignment may narrow it to some agents and a period (RoleAssignment).
     Role.AUDITOR: _READ,

@@ -7,6 +7,9 @@ leaves its trail event, and verification reports the incident as deleted.
 - `integrity_incident(kind, detail)`: a fork offered at ingest (`kind="fork"`, with
   `stream`, `seq`, `stored_hash`, `offered_hash`), or a checkpoint signed after a
   predecessor went missing (`kind="checkpoint"`, with `checkpoint`, `reason`).
+- `verification_requested(actor, target, detail)`: someone asked for a verification run
+  ("verify now"); sent inside the transaction that stores the request, before it is queued,
+  so a request the trail cannot record is not made.
 - `verification_finished(detail)`: a verification run's result (`run`, `status`,
   `streams_checked`, `streams_with_problems`, `events_checked`).
 """
@@ -17,3 +20,4 @@ from django.dispatch import Signal
 
 integrity_incident = Signal()
 verification_finished = Signal()
+verification_requested = Signal()

@@ -6,9 +6,9 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import generics, serializers
-from rest_framework.exceptions import NotFound
+from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -16,7 +16,7 @@ from obsportal import params  # noqa: F401 - registers the stream_id path conver
 from obsportal.accounts.permissions import visible_streams
 from obsportal.accounts.roles import Capability
 from obsportal.ingest.models import Stream
-from obsportal.integrity import evidence_api, selectors
+from obsportal.integrity import evidence_api, incidents, incidents_api, selectors
 from obsportal.integrity.checkpoints import HeadNotInCheckpoint, inclusion_proof_of
 from obsportal.integrity.models import (
     Checkpoint,
@@ -136,14 +136,27 @@ class ByNumberNewestFirst(ById):
 
 
 class StreamList(generics.ListAPIView):
-    """Streams with their head and the result of their last verification."""
+    """Streams with their head and the result of their last verification; `state` and
+    `agent_id` filter them as the streams page does."""
 
     required_capability = Capability.STREAMS_READ
     serializer_class = StreamSerializer
     pagination_class = ById
 
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("state", str, enum=list(incidents.STREAM_STATES)),
+            OpenApiParameter("agent_id", str),
+        ]
+    )
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
     def get_queryset(self):
-        return visible_streams(selectors.streams_with_last_verification(), self.request.user)
+        try:
+            return incidents.stream_list(self.request.user, self.request.query_params)
+        except incidents.InvalidFilter as exc:
+            raise ValidationError(exc.errors) from exc
 
 
 class StreamDetail(generics.RetrieveAPIView):
@@ -176,12 +189,15 @@ class StreamVerificationList(generics.ListAPIView):
 
 
 class CheckpointList(generics.ListAPIView):
-    """Signed checkpoints, newest first; `note` is the C2SP signed-note text."""
+    """Signed checkpoints, newest first; `note` is the C2SP signed-note text. A scoped
+    auditor lists only those that sign a head of its streams, within its period."""
 
     required_capability = Capability.STREAMS_READ
-    queryset = Checkpoint.objects.all()
     serializer_class = CheckpointSerializer
     pagination_class = ByNumberNewestFirst
+
+    def get_queryset(self):
+        return incidents.visible_checkpoints(self.request.user)
 
 
 class VerificationRunList(generics.ListAPIView):
@@ -210,16 +226,21 @@ class CheckpointIncidentList(generics.ListAPIView):
     """Incidents recorded while signing: a predecessor missing from, or differing in, a copy."""
 
     required_capability = Capability.STREAMS_READ
-    queryset = CheckpointIncident.objects.all()
     serializer_class = CheckpointIncidentSerializer
+
+    def get_queryset(self):
+        return incidents.checkpoint_incidents(self.request.user)
+
     pagination_class = NewestFirst
 
 
 class CheckpointDetail(generics.RetrieveAPIView):
     required_capability = Capability.STREAMS_READ
-    queryset = Checkpoint.objects.all()
     serializer_class = CheckpointSerializer
     lookup_field = "number"
+
+    def get_queryset(self):
+        return incidents.visible_checkpoints(self.request.user)
 
 
 class CheckpointNote(APIView):
@@ -229,8 +250,10 @@ class CheckpointNote(APIView):
 
     @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
     def get(self, request, number: int):
-        checkpoint = get_object_or_404(Checkpoint, number=number)
-        return HttpResponse(checkpoint.note, content_type="text/plain; charset=utf-8")
+        checkpoint = get_object_or_404(incidents.visible_checkpoints(request.user), number=number)
+        response = HttpResponse(checkpoint.note, content_type="text/plain; charset=utf-8")
+        response["Content-Disposition"] = f'inline; filename="checkpoint-{number}.note"'
+        return response
 
 
 class InclusionProof(APIView):
@@ -241,7 +264,7 @@ class InclusionProof(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, number: int, stream_id: str):
         ensure_stream_readable(request.user, stream_id)
-        checkpoint = get_object_or_404(Checkpoint, number=number)
+        checkpoint = get_object_or_404(incidents.visible_checkpoints(request.user), number=number)
         try:
             return Response(inclusion_proof_of(checkpoint, stream_id))
         except HeadNotInCheckpoint as exc:
@@ -309,6 +332,7 @@ urlpatterns = [
         InclusionProof.as_view(),
         name="checkpoint-proof",
     ),
+    *incidents_api.urlpatterns,
     path("evidence/", evidence_api.EvidenceBundle.as_view(), name="evidence-bundle"),
     path("evidence/exports/", evidence_api.EvidenceExports.as_view(), name="evidence-exports"),
     path(

@@ -126,6 +126,8 @@ class StreamVerification(models.Model):
 
     class Meta:
         ordering = ["stream_id"]
+        # A stream's newest result is one probe: the streams list reads it per stream.
+        indexes = [models.Index(fields=["stream_id", "-id"], name="stream_verif_latest")]
 
 
 class EvidenceExport(models.Model):
@@ -153,6 +155,38 @@ class EvidenceExport(models.Model):
     size_bytes = models.BigIntegerField(default=0)
     error = models.TextField(blank=True)
     finished_at = models.DateTimeField(null=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+
+class VerificationRequest(models.Model):
+    """ "Verify now", asked by an officer: on the trail when asked, run by a Celery task.
+
+    The row is the job: it exists (and its trail event is committed) before the task is
+    queued, and the task reports its progress and its run here.
+    """
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "queued"
+        RUNNING = "running", "running"
+        DONE = "done", "finished"
+        FAILED = "failed", "failed"
+
+    requested_at = models.DateTimeField(auto_now_add=True)
+    requested_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    # One stream, or "" for every stream.
+    stream_id = models.CharField(max_length=200, blank=True, db_index=True)
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.QUEUED)
+    # Events the walk should cover (from the stream heads) and those walked so far.
+    events_total = models.BigIntegerField(default=0)
+    events_done = models.BigIntegerField(default=0)
+    run = models.ForeignKey(VerificationRun, null=True, on_delete=models.SET_NULL, related_name="+")
+    started_at = models.DateTimeField(null=True)
+    finished_at = models.DateTimeField(null=True)
+    error = models.TextField(blank=True)
 
     class Meta:
         ordering = ["-id"]

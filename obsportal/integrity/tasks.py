@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from obsportal.integrity import checkpoints, exports, verification
+from obsportal.integrity import checkpoints, exports, verification, verify_now
 
 
 @shared_task(name="obsportal.integrity.tasks.sign_checkpoint", acks_late=True)
@@ -26,3 +26,11 @@ def verify_streams() -> dict:
 def build_evidence_export(export_id: int) -> dict:
     export = exports.build_export(export_id)
     return {"export": export.pk, "status": export.status, "events": export.events_written}
+
+
+# Acknowledged on receipt, as the scheduled run: a run lost with its worker leaves its
+# request "running" with the events walked so far, and the officer asks again.
+@shared_task(name="obsportal.integrity.tasks.run_verification_request", acks_late=False)
+def run_verification_request(request_id: int) -> dict:
+    request = verify_now.run_request(request_id)
+    return {"request": request.pk, "status": request.status, "run": request.run_id}

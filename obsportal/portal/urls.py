@@ -1,7 +1,7 @@
 from django.urls import path
 
 from obsportal import params  # noqa: F401 - registers the stream_id path converter
-from obsportal.portal.views import events, health, overview, streams
+from obsportal.portal.views import events, health, integrity, overview, streams
 
 app_name = "portal"
 urlpatterns = [
@@ -19,11 +19,29 @@ urlpatterns = [
     path("trail/", events.trail, name="trail"),
 ]
 
-# The stream pages, under /streams/ in the `integrity` namespace their links have always used.
-stream_urlpatterns = [
-    path("", streams.stream_list, name="streams"),
+# The integrity pages, in the `integrity` namespace their links have always used. A stream
+# id may hold anything, '/' included, so nothing else lives under /streams/: the stream's
+# page is the one route there (the evidence form, once at /streams/evidence/, shadowed a
+# stream named "evidence"), and its actions post to routes of their own.
+integrity_urlpatterns = [
+    path("streams/", streams.stream_list, name="streams"),
+    path("streams/<stream_id:stream_id>/", streams.stream_detail, name="stream"),
     path("evidence/", streams.evidence_export, name="evidence"),
-    path("<stream_id:stream_id>/", streams.stream_detail, name="stream"),
+    path("incidents/", integrity.incident_list, name="incidents"),
+    path("incidents/forks/<int:pk>/", integrity.fork_detail, name="fork"),
+    path("incidents/gaps/<stream_id:stream_id>/", integrity.gap_detail, name="gap"),
+    path(
+        "incidents/checkpoints/<int:pk>/",
+        integrity.checkpoint_incident_detail,
+        name="checkpoint-incident",
+    ),
+    path("incidents/findings/<int:pk>/", integrity.finding_detail, name="finding"),
+    path("checkpoints/", integrity.checkpoint_list, name="checkpoints"),
+    path("checkpoints/<int:number>/", integrity.checkpoint_detail, name="checkpoint"),
+    path("dead-letters/", integrity.dead_letter_list, name="dead-letters"),
+    path("dead-letters/<int:pk>/", integrity.dead_letter_detail, name="dead-letter"),
+    path("verifications/", integrity.verify_now, name="verify-now"),
+    path("verifications/<int:pk>/", integrity.verification_request, name="verification-request"),
 ]
 
 # At the root, outside any namespace: what orchestrators and load balancers poll.

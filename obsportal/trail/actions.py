@@ -81,6 +81,12 @@ for _name, _kind, _summary in [
     ("events.exports", Kind.VIEW, "listed their exports of event search results"),
     ("events.export_download", Kind.EXPORT, "downloaded an export of event search results"),
     ("searches.change", Kind.CHANGE, "saved or deleted a saved event search"),
+    ("integrity.verify_requested", Kind.CHANGE, "asked for a verification run (verify now)"),
+    ("incidents.view", Kind.VIEW, "listed integrity incidents"),
+    ("incident.open", Kind.OPEN, "opened an integrity incident (a fork, a gap, a finding)"),
+    ("dead_letters.view", Kind.VIEW, "listed dead letters (refused batches)"),
+    ("dead_letter.open", Kind.OPEN, "opened a dead letter and its redacted sample"),
+    ("verification.open", Kind.OPEN, "read a verify-now request and its progress"),
 ]:
     register(_name, _kind, _summary)
 
@@ -127,6 +133,24 @@ URL_ACTIONS: dict[str, str] = {
     "verification-list": "streams.view",
     "verification-latest": "streams.view",
     "schema": "schema.view",
+    # The integrity pages (portal) and their API counterparts
+    "integrity:checkpoints": "checkpoints.view",
+    "integrity:checkpoint": "checkpoints.view",
+    "integrity:incidents": "incidents.view",
+    "integrity:fork": "incident.open",
+    "integrity:gap": "incident.open",
+    "integrity:checkpoint-incident": "incident.open",
+    "integrity:finding": "incident.open",
+    "integrity:dead-letters": "dead_letters.view",
+    "integrity:dead-letter": "dead_letter.open",
+    "integrity:verify-now": "integrity.verify_requested",
+    "integrity:verification-request": "verification.open",
+    "incident-list": "incidents.view",
+    "fork-detail": "incident.open",
+    "dead-letter-list": "dead_letters.view",
+    "dead-letter-detail": "dead_letter.open",
+    "verification-request-list": "integrity.verify_requested",
+    "verification-request-detail": "verification.open",
     "schema-docs": "schema.view",
     # Django's own account pages (a signed-in person's password)
     "password_change": "page.view",

@@ -5,8 +5,12 @@ from __future__ import annotations
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from obsportal.ingest.signals import integrity_incident, verification_finished
-from obsportal.trail.services import actor_name, record_trail
+from obsportal.ingest.signals import (
+    integrity_incident,
+    verification_finished,
+    verification_requested,
+)
+from obsportal.trail.services import actor_name, record_change, record_trail
 
 
 def _path(request) -> dict:
@@ -61,3 +65,9 @@ def _verification_finished(sender, detail: dict, **kwargs) -> None:
     record_trail(
         "integrity.verification", result=result, resource=f"run:{detail['run']}", details=detail
     )
+
+
+@receiver(verification_requested, dispatch_uid="trail.verification_requested")
+def _verification_requested(sender, actor, target, detail: dict, **kwargs) -> None:
+    # Sent with `send`, not `send_robust`: a request the trail cannot hold is not made.
+    record_change(actor, "integrity.verify_requested", target, detail)

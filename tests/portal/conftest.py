@@ -2,3 +2,5 @@
 
 from tests.support.chains import stored, two_chains  # noqa: F401
 from tests.support.searchable import auditor, officer, searchable  # noqa: F401
+from tests.support.incidents import incidents_made  # noqa: F401, E402
+from tests.support.people import clients  # noqa: F401, E402

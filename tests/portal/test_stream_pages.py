@@ -45,11 +45,11 @@ def test_a_vanished_stream_is_listed_on_the_streams_page(two_chains, client, dja
 def test_the_portal_exports_the_same_bundle(two_chains, client, django_user_model):
     with_role(django_user_model.objects.create_user("officer", password="pw-officer-123"))
     client.login(username="officer", password="pw-officer-123")
-    page = client.get("/streams/evidence/")
+    page = client.get("/evidence/")
     assert page.status_code == 200 and b"Download bundle" in page.content
-    response = client.get("/streams/evidence/", {"export": "1", "agent_id": "agent-7"})
+    response = client.get("/evidence/", {"export": "1", "agent_id": "agent-7"})
     assert response.status_code == 200
     header = json.loads(b"".join(response.streaming_content).split(b"\n", 1)[0])
     assert header["selected"] == 20
-    bad = client.get("/streams/evidence/", {"export": "1", "agent_id": "a", "since": "yesterday"})
+    bad = client.get("/evidence/", {"export": "1", "agent_id": "a", "since": "yesterday"})
     assert bad.status_code == 400 and b"ISO 8601" in bad.content

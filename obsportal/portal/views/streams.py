@@ -5,25 +5,45 @@ from __future__ import annotations
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 
-from obsportal.accounts.permissions import capability_required, visible_streams
+from obsportal.accounts.permissions import capability_required, has_capability
 from obsportal.accounts.roles import Capability
-from obsportal.integrity import selectors
+from obsportal.integrity import incidents, selectors
 from obsportal.integrity.evidence import BundleRefused
 from obsportal.integrity.signing import SigningKeyMissing
+from obsportal.integrity.verify_now import requests_for
 
 HISTORY_SHOWN = 50
+STREAMS_PER_PAGE = 100
+REQUESTS_SHOWN = 5
 
 
 @capability_required(Capability.STREAMS_READ)
 def stream_list(request: HttpRequest) -> HttpResponse:
     latest_run = selectors.latest_run()
     context = {
-        "streams": visible_streams(selectors.streams_with_last_verification(), request.user),
         "latest_run": latest_run,
         "latest_checkpoint": selectors.latest_checkpoint(),
         # Streams whose rows are gone but which signed checkpoints still name.
-        "vanished": selectors.vanished_streams(latest_run) if latest_run else [],
+        "vanished": selectors.vanished_streams(latest_run)
+        if latest_run and incidents.sees_everything(request.user)
+        else [],
+        "states": {name: about for name, (about, _) in incidents.STREAM_STATES.items()},
+        "values": request.GET,
+        "agents": selectors.visible_agents(request.user),
+        "may_verify": has_capability(request.user, Capability.INTEGRITY_VERIFY)
+        and incidents.sees_everything(request.user),
     }
+    states = incidents.stream_states(request.user)
+    context["counts"] = incidents.stream_state_counts(request.user, states)
+    try:
+        page = incidents.stream_page(request.user, request.GET, STREAMS_PER_PAGE, states)
+    except incidents.InvalidFilter as exc:
+        context.update(error=exc.errors, page=None)
+        return render(request, "portal/stream_list.html", context, status=400)
+    query = request.GET.copy()
+    query.pop("after", None)
+    query.pop("before", None)
+    context.update(page=page, query=query.urlencode())
     return render(request, "portal/stream_list.html", context)
 
 
@@ -35,7 +55,20 @@ def stream_detail(request: HttpRequest, stream_id: str) -> HttpResponse:
     history = list(selectors.stream_verifications(stream_id)[:HISTORY_SHOWN])
     if stream is None and not history:
         raise Http404(f"no stream {stream_id}")
-    context = {"stream": stream, "stream_id": stream_id, "history": history}
+    jobs = list(requests_for(stream_id)[:REQUESTS_SHOWN]) if stream else []
+    context = {
+        "stream": stream,
+        "stream_id": stream_id,
+        "history": history,
+        "jobs": jobs,
+        # While a requested run is queued or running the page refreshes itself.
+        "job_active": any(job.status in ("queued", "running") for job in jobs),
+        "may_verify": stream is not None
+        and has_capability(request.user, Capability.INTEGRITY_VERIFY),
+        "incidents": list(incidents.incidents(request.user, {"stream": stream_id}))[:20]
+        if stream
+        else [],
+    }
     return render(request, "portal/stream_detail.html", context)
 
 

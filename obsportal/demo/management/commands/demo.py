@@ -19,6 +19,7 @@ from obsportal.celery import app as celery_app
 from obsportal.demo import services
 from obsportal.demo.agent import run_scripted_agent
 from obsportal.demo.pages import page_tour
+from obsportal.demo.incidents import stage_incidents
 from obsportal.demo.schedule import IntegritySchedule
 from obsportal.integrity.checkpoints import sign_checkpoint
 from obsportal.integrity.signing import SigningKeyExists, create_signing_key
@@ -43,6 +44,11 @@ class Command(BaseCommand):
             help="then serve the portal there, with checkpoints and verification on a schedule",
         )
         parser.add_argument(
+            "--incidents",
+            action="store_true",
+            help="also stage a fork and a gap on a second agent's stream, for the integrity pages",
+        )
+        parser.add_argument(
             "--schedule",
             type=float,
             default=60.0,
@@ -50,7 +56,7 @@ class Command(BaseCommand):
             help="with --serve: sign a checkpoint and verify every stream this often (default 60)",
         )
 
-    def handle(self, *args, steps, password, journal, serve, schedule, **options):
+    def handle(self, *args, steps, password, journal, serve, schedule, incidents=False, **options):
         # An in-process task logs its whole result at INFO: not what a newcomer needs to read.
         logging.getLogger("celery.app.trace").setLevel(logging.WARNING)
         logins = services.ensure_logins(password)
@@ -58,6 +64,7 @@ class Command(BaseCommand):
         path = Path(journal) if journal else services.journal_path()
 
         recorded, shipped, stream = self._run_agent(path, token.value, steps)
+        staged = stage_incidents() if incidents else None
         with contextlib.suppress(SigningKeyExists):  # first run: the portal's checkpoint key
             create_signing_key()
         checkpoint = sign_checkpoint()
@@ -82,6 +89,8 @@ class Command(BaseCommand):
         )
         for line in page_tour(stream, services.DEMO_AGENT):
             self.stdout.write(line)
+        if staged:
+            self.stdout.write(staged)
         for login in logins:
             self.stdout.write(
                 self.style.SUCCESS(
