@@ -18,8 +18,8 @@ from agents_sdk import AuditConfig, CeleryTransport, Observability
 from obsportal.celery import app as celery_app
 from obsportal.demo import services
 from obsportal.demo.agent import run_scripted_agent
-from obsportal.demo.pages import page_tour
 from obsportal.demo.incidents import stage_incidents
+from obsportal.demo.pages import page_tour
 from obsportal.demo.schedule import IntegritySchedule
 from obsportal.integrity.checkpoints import sign_checkpoint
 from obsportal.integrity.signing import SigningKeyExists, create_signing_key
