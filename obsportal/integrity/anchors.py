@@ -28,7 +28,7 @@ from agents_sdk.offline.anchor import (
 from agents_sdk.offline.checkpoint import CheckpointError, sign_note, signer_from_private
 from obsportal.ingest.envelope import format_ts
 from obsportal.integrity.models import PruneAnchor
-from obsportal.integrity.signing import load_signing_key
+from obsportal.integrity.signing import SigningKeyMissing, load_signing_key
 
 # Writers of one stream's anchors take this advisory lock (with the stream's hash) so two
 # never chain onto the same predecessor.
@@ -179,7 +179,10 @@ def anchor_problems(stream_id: str) -> list[str]:
     anchors = anchors_of(stream_id)
     if not anchors:
         return []
-    key = load_signing_key()
+    try:
+        key = load_signing_key()
+    except SigningKeyMissing as exc:
+        return [f"prune anchors cannot be checked: {exc}"]
     problems: list[str] = []
     parsed = []
     for row in anchors:

@@ -79,6 +79,23 @@ for _name, _kind, _summary in [
 ]:
     register(_name, _kind, _summary)
 
+# Retention (obsportal.retention): policies, holds, plans, runs and each prune's anchor.
+for _name, _kind, _summary in [
+    ("retention.view", Kind.VIEW, "read retention policies, holds, plans or runs"),
+    ("retention.dry_run", Kind.VIEW, "ran a retention dry run"),
+    ("retention.policy.request", Kind.CHANGE, "requested a retention policy change"),
+    ("retention.policy.approve", Kind.CHANGE, "approved a retention policy change"),
+    ("retention.policy.reject", Kind.CHANGE, "rejected a retention policy change"),
+    ("hold.place", Kind.CHANGE, "placed a legal hold"),
+    ("hold.release", Kind.CHANGE, "released a legal hold"),
+    ("retention.plan.propose", Kind.CHANGE, "proposed a retention plan (a frozen dry run)"),
+    ("retention.plan.approve", Kind.CHANGE, "approved a retention plan"),
+    ("retention.plan.reject", Kind.CHANGE, "rejected a retention plan"),
+    ("retention.run", Kind.CHANGE, "a retention run started or finished"),
+    ("retention.prune", Kind.CHANGE, "retention pruned a stream's oldest range (its anchor)"),
+]:
+    register(_name, _kind, _summary)
+
 
 # view name (namespace:name) -> action of a request to it
 URL_ACTIONS: dict[str, str] = {
