@@ -19,11 +19,13 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
@@ -46,7 +48,6 @@ from obsportal.trail.services import actor_name, record_trail
 
 log = logging.getLogger(__name__)
 
-CHUNK_SIZE = 50_000
 POLICY_FIELDS = ("name", "framework", "description", "agent_pattern", "action_pattern")
 POLICY_FIELDS += ("result_pattern", "keep_days")
 
@@ -399,12 +400,41 @@ def run_plan(
     *,
     user: Any = None,
     via: str = "command line",
-    chunk_size: int = CHUNK_SIZE,
+    chunk_size: int | None = None,
     progress: Progress | None = None,
 ) -> RunOutcome:
     """Execute an approved plan, resuming where a killed run stopped (see the module's
     invariants). Running an executed plan again prunes nothing."""
     say = progress or (lambda message: None)
+    chunk_size = chunk_size or settings.OBSPORTAL_RETENTION_CHUNK
+    with _plan_lock(plan.pk):
+        return _run_plan(plan, user, via, chunk_size, say)
+
+
+# A run holds this session-level advisory lock (with its plan's id): a second process
+# asked to run the same plan is refused, and a killed run's lock goes with its connection.
+RUN_LOCK = 0x0B5C_4E7E
+
+
+@contextmanager
+def _plan_lock(plan_id: int) -> Iterator[None]:
+    if connection.vendor != "postgresql":
+        yield
+        return
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_try_advisory_lock(%s, %s)", [RUN_LOCK, plan_id])
+        if not cursor.fetchone()[0]:
+            raise RetentionRefused(f"plan {plan_id} is being run by another process")
+    try:
+        yield
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_advisory_unlock(%s, %s)", [RUN_LOCK, plan_id])
+
+
+def _run_plan(
+    plan: RetentionPlan, user: Any, via: str, chunk_size: int, say: Progress
+) -> RunOutcome:
     plan = RetentionPlan.objects.get(pk=plan.pk)
     if plan.status not in (RetentionPlan.Status.APPROVED, RetentionPlan.Status.EXECUTED):
         raise RetentionRefused(f"plan {plan.pk} is {plan.status}: only an approved plan runs")
