@@ -26,6 +26,7 @@ class Capability(StrEnum):
     STREAMS_READ = "streams.read"
     EVIDENCE_EXPORT = "evidence.export"
     REPORTS_RUN = "reports.run"
+    RETENTION_READ = "retention.read"
     RETENTION_MANAGE = "retention.manage"
     HOLDS_MANAGE = "holds.manage"
     SUBJECTS_EXPORT = "subjects.export"
@@ -45,6 +46,8 @@ _READ = frozenset(
         Capability.REPORTS_RUN,
         Capability.TRAIL_READ,
         Capability.API_SCHEMA,
+        # Policies, holds, plans and runs, read-only: an auditor checks what is kept and why.
+        Capability.RETENTION_READ,
     }
 )
 

@@ -43,7 +43,7 @@ def test_verify_streams_and_the_stream_page_report_the_pruned_range(pruned, clie
     assert pruned["stream"] in out
     client.force_login(pruned["alice"])
     page = client.get(f"/streams/{pruned['stream']}/").content.decode()
-    assert f"0..4 by P on {pruned['date']}" in page
+    assert f"pruned 0..4 by policy P on {pruned['date']}" in page
 
 
 def test_an_offline_bundle_of_a_pruned_stream_verifies_and_says_so(
