@@ -32,7 +32,7 @@ from django.utils import timezone
 from obsportal.accounts.duties import ensure_separate_approver
 from obsportal.accounts.roles import Capability
 from obsportal.ingest.audit_door import prune_events
-from obsportal.ingest.models import AuditEvent
+from obsportal.ingest.models import AuditEvent, Stream
 from obsportal.integrity.anchors import pruned_through, write_prune_anchor
 from obsportal.retention.floors import check_floor
 from obsportal.retention.models import (
@@ -502,9 +502,7 @@ def _run_item(
     if start > planned_last:
         say(f"{stream}: pruned through {planned_last} already")
         return
-    agent_id = (
-        AuditEvent.objects.filter(stream_id=stream).values_list("agent_id", flat=True).first()
-    )
+    agent_id = Stream.objects.filter(pk=stream).values_list("agent_id", flat=True).first()
     now_allowed = stream_range(rules, stream, agent_id or "")
     last = min(planned_last, now_allowed.last_seq)
     if now_allowed.held:

@@ -2,11 +2,34 @@
 
 from django.db import migrations, models
 
+# Prune anchors are append-only like checkpoints (0003): the application's role cannot
+# remove the statement that explains a pruned range.
+GUARD = (
+    "CREATE TRIGGER integrity_pruneanchor_append_only BEFORE UPDATE OR DELETE ON "
+    "integrity_pruneanchor FOR EACH ROW EXECUTE FUNCTION obsportal_refuse_audit_mutation();"
+    "CREATE TRIGGER integrity_pruneanchor_no_truncate BEFORE TRUNCATE ON integrity_pruneanchor "
+    "FOR EACH STATEMENT EXECUTE FUNCTION obsportal_refuse_audit_mutation();"
+)
+
+
+def guard(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(GUARD)
+
+
+def unguard(apps, schema_editor):
+    if schema_editor.connection.vendor == "postgresql":
+        schema_editor.execute(
+            "DROP TRIGGER IF EXISTS integrity_pruneanchor_append_only ON integrity_pruneanchor;"
+            "DROP TRIGGER IF EXISTS integrity_pruneanchor_no_truncate ON integrity_pruneanchor;"
+        )
+
 
 class Migration(migrations.Migration):
 
     dependencies = [
         ('integrity', '0005_incomplete_streams'),
+        ('ingest', '0005_audit_door'),
     ]
 
     operations = [
@@ -33,4 +56,5 @@ class Migration(migrations.Migration):
                 'constraints': [models.UniqueConstraint(fields=('stream_id', 'last_seq'), name='prune_anchor_stream_last')],
             },
         ),
+        migrations.RunPython(guard, unguard),
     ]
