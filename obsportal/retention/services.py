@@ -44,12 +44,34 @@ from obsportal.retention.models import (
     RetentionRun,
 )
 from obsportal.retention.selectors import Rules, dry_run_report, prunable_ranges, stream_range
-from obsportal.trail.services import actor_name, record_trail
 
 log = logging.getLogger(__name__)
 
 POLICY_FIELDS = ("name", "framework", "description", "agent_pattern", "action_pattern")
 POLICY_FIELDS += ("result_pattern", "keep_days")
+
+
+# The portal's trail, registered by this app's ready() (as accounts' change recorder is):
+# so that the pages, which may not reach ingest's write path, can call these services.
+_trail: Callable[..., Any] | None = None
+
+
+def register_trail_recorder(record: Callable[..., Any]) -> None:
+    global _trail
+    _trail = record
+
+
+def record_trail(action: str, **fields: Any) -> Any:
+    """Write the change's trail event (fail closed: no trail, no change)."""
+    if _trail is None:
+        raise RuntimeError("the portal's trail recorder is not registered (obsportal.trail)")
+    return _trail(action, **fields)
+
+
+def actor_name(user: Any) -> str | None:
+    if user is None or not getattr(user, "is_authenticated", False):
+        return None
+    return user.get_username()
 
 
 class RetentionRefused(Exception):

@@ -59,6 +59,8 @@ class Command(BaseCommand):
         recorded, shipped, stream = self._run_agent(path, token.value, steps)
         with contextlib.suppress(SigningKeyExists):  # first run: the portal's checkpoint key
             create_signing_key()
+        # Retention is an app beside the demo (a sibling floor): reached by its command.
+        call_command("retention_demo", services.DEMO_AGENT, stdout=self.stdout)
         checkpoint = sign_checkpoint()
         run = verify_streams(trigger="demo")
 
