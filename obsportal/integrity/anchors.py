@@ -49,6 +49,15 @@ def pruned_through(stream_id: str) -> int:
     return -1 if anchor is None else anchor.last_seq
 
 
+def lock_stream_anchors(stream_id: str) -> None:
+    """Hold the stream's anchor lock until the transaction ends (reentrant within it)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [ANCHOR_LOCK, stream_id]
+            )
+
+
 def write_prune_anchor(
     *,
     stream_id: str,
@@ -63,11 +72,7 @@ def write_prune_anchor(
 ) -> PruneAnchor:
     """Sign and store the anchor of seq first..last of a stream, and copy it outside the
     database. Call it inside the transaction that deletes those rows, before the delete."""
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "SELECT pg_advisory_xact_lock(%s, hashtext(%s))", [ANCHOR_LOCK, stream_id]
-            )
+    lock_stream_anchors(stream_id)
     before = latest_anchor(stream_id)
     expected_first = 0 if before is None else before.last_seq + 1
     if first_seq != expected_first:

@@ -72,8 +72,11 @@ def glob_to_like(pattern: str) -> str:
 def _like(column: str, pattern: str, params: list[Any]) -> str | None:
     if pattern == "*":
         return None
+    if connection.vendor == "sqlite":
+        # SQLite's LIKE ignores case; its GLOB is the shell pattern itself, case and all.
+        params.append(pattern)
+        return f"{column} GLOB %s"
     params.append(glob_to_like(pattern))
-    # SQLite's LIKE ignores case unless told; PostgreSQL's never does.
     return f"{column} LIKE %s ESCAPE '\\'"
 
 
@@ -113,7 +116,7 @@ class Rules:
         whens = []
         for policy in self.policies:
             match = _policy_match(policy, params)
-            params.append(self.cutoff(policy))
+            params.append(_when(self.cutoff(policy)))
             whens.append(f"WHEN {match} THEN (ts < %s)")
         return f"(CASE {' '.join(whens)} ELSE 1 = 0 END)", params
 
@@ -137,6 +140,11 @@ class Rules:
         ]
 
 
+def _when(value: datetime) -> Any:
+    """A datetime as the database compares it with stored `ts` (SQLite keeps text)."""
+    return connection.ops.adapt_datetimefield_value(value)
+
+
 def hold_sql(hold: LegalHold) -> tuple[str, list[Any]]:
     """The events `hold` covers, as an SQL condition (holds.hold_q's twin)."""
     parts, params = [], []
@@ -155,10 +163,10 @@ def hold_sql(hold: LegalHold) -> tuple[str, list[Any]]:
         within("subject_key", [key.lower() for key in hold.subject_keys])
     if hold.ts_from is not None:
         parts.append("ts >= %s")
-        params.append(hold.ts_from)
+        params.append(_when(hold.ts_from))
     if hold.ts_to is not None:
         parts.append("ts <= %s")
-        params.append(hold.ts_to)
+        params.append(_when(hold.ts_to))
     return "(" + (" AND ".join(parts) or "1 = 1") + ")", params
 
 

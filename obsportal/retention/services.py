@@ -33,7 +33,7 @@ from obsportal.accounts.duties import ensure_separate_approver
 from obsportal.accounts.roles import Capability
 from obsportal.ingest.audit_door import prune_events
 from obsportal.ingest.models import AuditEvent, Stream
-from obsportal.integrity.anchors import pruned_through, write_prune_anchor
+from obsportal.integrity.anchors import lock_stream_anchors, pruned_through, write_prune_anchor
 from obsportal.retention.floors import check_floor
 from obsportal.retention.models import (
     Framework,
@@ -568,6 +568,12 @@ def _prune_chunk(
     deciding, params = rules.deciding_sql()
     table = AuditEvent._meta.db_table
     with transaction.atomic():
+        # Another run may have pruned this stream since: under the stream's anchor lock,
+        # start after its newest anchor, or stop if it reached past this chunk.
+        lock_stream_anchors(stream)
+        first = max(first, pruned_through(stream) + 1)
+        if first > last:
+            return
         with connection.cursor() as cursor:
             cursor.execute(
                 f"SELECT {deciding}, count(*) FROM {table} "
