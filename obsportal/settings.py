@@ -220,6 +220,15 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "obsportal.api_schema.document_errors",
     ],
+    # Retention's models each have a `status` of their own; a stream's is served by two
+    # serializers (list and detail).
+    "ENUM_NAME_OVERRIDES": {
+        "StreamStatusEnum": "obsportal.ingest.models.Stream.Status",
+        "RetentionPolicyStatusEnum": "obsportal.retention.models.RetentionPolicy.Status",
+        "PolicyChangeStatusEnum": "obsportal.retention.models.PolicyChange.Status",
+        "RetentionPlanStatusEnum": "obsportal.retention.models.RetentionPlan.Status",
+        "RetentionRunStatusEnum": "obsportal.retention.models.RetentionRun.Status",
+    },
 }
 
 # Content-Security-Policy: everything from the portal itself; the one inline <style>

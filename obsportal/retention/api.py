@@ -222,7 +222,11 @@ class PolicyDetail(generics.RetrieveAPIView):
     queryset = RetentionPolicy.objects.all()
     serializer_class = PolicySerializer
 
-    @extend_schema(request=PolicyChangeInput, responses={201: ChangeSerializer})
+    @extend_schema(
+        operation_id="retention_policies_change",
+        request=PolicyChangeInput,
+        responses={201: ChangeSerializer},
+    )
     def post(self, request, pk: int):
         policy = get_object_or_404(RetentionPolicy, pk=pk)
         data = PolicyChangeInput(data=request.data)
