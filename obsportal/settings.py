@@ -54,6 +54,7 @@ INSTALLED_APPS = [
     "axes",
     "csp",
     "django_filters",
+    "django_celery_beat",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "obsportal.accounts",
@@ -63,6 +64,7 @@ INSTALLED_APPS = [
     "obsportal.trail",
     "obsportal.events",
     "obsportal.demo",
+    "obsportal.retention",
     "django_prometheus",
     "obsportal.telemetry",
 ]
@@ -221,6 +223,15 @@ SPECTACULAR_SETTINGS = {
         "drf_spectacular.hooks.postprocess_schema_enums",
         "obsportal.api_schema.document_errors",
     ],
+    # Retention's models each have a `status` of their own; a stream's is served by two
+    # serializers (list and detail).
+    "ENUM_NAME_OVERRIDES": {
+        "StreamStatusEnum": "obsportal.ingest.models.Stream.Status",
+        "RetentionPolicyStatusEnum": "obsportal.retention.models.RetentionPolicy.Status",
+        "PolicyChangeStatusEnum": "obsportal.retention.models.PolicyChange.Status",
+        "RetentionPlanStatusEnum": "obsportal.retention.models.RetentionPlan.Status",
+        "RetentionRunStatusEnum": "obsportal.retention.models.RetentionRun.Status",
+    },
 }
 
 # Content-Security-Policy: everything from the portal itself; the one inline <style>
@@ -354,6 +365,42 @@ CELERY_BEAT_SCHEDULE = {
         "schedule": float(os.environ.get("OBSPORTAL_VERIFY_INTERVAL", 3600)),
     },
 }
+
+# Beat reads its schedules from the database (django-celery-beat): an administrator edits
+# them in the admin. The entries above are installed there when beat starts; the embedded
+# portal (no broker, no beat) keeps the in-process demo schedule.
+CELERY_BEAT_SCHEDULER = os.environ.get(
+    "CELERY_BEAT_SCHEDULER", "django_celery_beat.schedulers:DatabaseScheduler"
+)
+CELERY_BEAT_SCHEDULE["retention-run-approved-plans"] = {
+    "task": "obsportal.retention.tasks.run_approved_plans",
+    "schedule": float(os.environ.get("OBSPORTAL_RETENTION_INTERVAL", 3600)),
+}
+CELERY_BEAT_SCHEDULE["retention-propose-plan"] = {
+    "task": "obsportal.retention.tasks.propose_plan",
+    "schedule": float(os.environ.get("OBSPORTAL_RETENTION_PROPOSE_INTERVAL", 86400)),
+}
+CELERY_BEAT_SCHEDULE["retention-partitions-ahead"] = {
+    "task": "obsportal.retention.tasks.create_partitions_ahead",
+    "schedule": 86400.0,
+}
+# Retention (obsportal.retention): statutory floors by framework, with their source
+# (a policy of that framework below its floor is refused), and the rows a chunk prunes.
+OBSPORTAL_RETENTION_FLOORS = {
+    "hipaa": {
+        "days": int(os.environ.get("OBSPORTAL_FLOOR_HIPAA_DAYS", 2192)),
+        "source": "HIPAA, 45 CFR 164.316(b)(2)(i): required documentation kept 6 years from "
+        "its creation or last effective date",
+    },
+    "eu_ai_act": {
+        "days": int(os.environ.get("OBSPORTAL_FLOOR_EU_AI_ACT_DAYS", 183)),
+        "source": "EU AI Act (Regulation (EU) 2024/1689) Art. 19(1) (providers) and Art. 26(6) "
+        "(deployers): automatically generated logs kept at least six months",
+    },
+}
+OBSPORTAL_RETENTION_CHUNK = int(os.environ.get("OBSPORTAL_RETENTION_CHUNK", 50_000))
+# Months of audit-table partitions kept created ahead (PostgreSQL, partitioned table only).
+OBSPORTAL_PARTITIONS_AHEAD = int(os.environ.get("OBSPORTAL_PARTITIONS_AHEAD", 3))
 
 # The portal's own audit trail: an agent of its own, one hash-chained stream.
 OBSPORTAL_TRAIL_AGENT_ID = os.environ.get("OBSPORTAL_TRAIL_AGENT_ID", "obsportal")

@@ -9,6 +9,7 @@ from obsportal.events import api as events_api
 from obsportal.ingest import api as ingest_api
 from obsportal.integrity import api as integrity_api
 from obsportal.portal import urls as portal_urls
+from obsportal.retention import api as retention_api
 from obsportal.telemetry.exposition import metrics_view
 
 
@@ -27,7 +28,7 @@ class SchemaDocsView(SpectacularSwaggerSplitView):
 
 
 # Every app's REST API: its `api.urlpatterns`, all under /api/v1/.
-API_APPS = (events_api, ingest_api, integrity_api)
+API_APPS = (events_api, ingest_api, integrity_api, retention_api)
 
 api_v1 = [
     *(pattern for app in API_APPS for pattern in app.urlpatterns),
@@ -39,6 +40,7 @@ urlpatterns = [
     path("", include(portal_urls)),
     path("", include((portal_urls.integrity_urlpatterns, "integrity"))),
     path("people/", include("obsportal.portal.people_urls")),
+    path("retention/", include("obsportal.portal.retention_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("oidc/authenticate/", oidc.SignOnStart.as_view(), name="oidc_authentication_init"),
     path("oidc/callback/", oidc.SignOnCallback.as_view(), name="oidc_authentication_callback"),

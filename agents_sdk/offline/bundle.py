@@ -11,7 +11,8 @@ time (a bundle of a million events needs no more memory than one of ten).
     then per stream:
     {"type": "stream", "stream": id, "agent_id": id, "first_seq": a, "last_seq": b,
      "selected": n, "head": {"checkpoint": n, "seq": b, "hash": h, "index": i,
-                              "proof": [base64, ...]}}
+                              "proof": [base64, ...]},
+     "anchors": ["<prune anchor signed note>", ...]}     (only for a pruned stream)
     {envelope v1 of seq a} ... {envelope v1 of seq b}      (no personal-data sidecars)
     and last:
     {"type": "end", "streams": n, "events": n}
@@ -20,7 +21,10 @@ What the verifier proves, per stream, without trusting any count or list in the 
 
 - every event's hash recomputes and links to the one before (seq a..b, no gap);
 - the selection is re-derived from the stated query (`agent_id`, since <= ts < until);
-- it is complete at the start: seq a is 0, or event a lies before `since`;
+- it is complete at the start: seq a is 0, or event a lies before `since`, or the
+  stream's seq 0..a-1 were pruned by retention: its prune anchors (signed notes of
+  `agents_sdk.offline.anchor`, by the pinned key) cover 0..a-1 without a hole and the
+  last one kept the hash event a links to ("pruned 0..a-1 by policy P on D");
 - it is complete at the end and authentic: event b is the stream head that the
   pinned portal key signed in checkpoint n (an RFC 6962 inclusion proof per head,
   so a damaged leaf of another stream cannot fail this one).
@@ -41,6 +45,7 @@ from typing import Any, NoReturn
 import orjson
 
 from agents_sdk.audit.chain import GENESIS_HASH, InvalidEvent, verify_event_hash
+from agents_sdk.offline.anchor import PruneAnchor, anchor_chain_problems, verify_anchor
 from agents_sdk.offline.checkpoint import (
     Checkpoint,
     CheckpointError,
@@ -108,6 +113,8 @@ class BundleReport:
     events: int = 0
     selected: int = 0
     checkpoints_used: dict[int, str] = field(default_factory=dict)
+    portal_key: tuple[str, bytes] = ("", b"")
+    pruned: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -133,11 +140,16 @@ class BundleReport:
         used = sorted(self.checkpoints_used)
         where = ", ".join(f"{n} ({self.checkpoints_used[n]})" for n in used)
         plural = "s" if len(used) > 1 else ""
+        pruned = (
+            f" Retention removed the oldest events: {'; '.join(self.pruned)}."
+            if self.pruned
+            else ""
+        )
         return (
             f"VERIFIED: all {self.selected} events of {self.query.describe()} that the portal "  # type: ignore[union-attr]
             f"held, in {self.streams} stream(s), are in this bundle, complete and unaltered, "
             f"each stream chained to a head signed with the pinned portal key {self.key} in "
-            f"checkpoint{plural} {where}."
+            f"checkpoint{plural} {where}.{pruned}"
         )
 
 
@@ -170,6 +182,7 @@ def verify_bundle(lines: Iterable[bytes], pinned_keys: list[str] | None = None) 
     report.query = query
     name, public = _portal_key(header, pinned_keys or [], report)
     checkpoints = _checkpoints(header.get("checkpoints"), name, public, report)
+    report.portal_key = (name, public)
     end: dict[str, Any] | None = None
     stream: _StreamCheck | None = None
     for number, line in numbered:
@@ -347,7 +360,11 @@ class _StreamCheck:
         first, last, stream = self.first, self.last, self.stream
         if first is None or last is None:
             self.fail(f"stream {stream}: the bundle holds no events for it")
-        if first["seq"] > 0 and self.query.selects(first):
+        pruned = self._pruned_before(first) if first["seq"] > 0 else None
+        if pruned is not None:
+            self.report.pruned.append(f"stream {stream}: {pruned}")
+            self.report.say(f"  stream {stream}: {pruned}, by prune anchors signed with the key")
+        elif first["seq"] > 0 and self.query.selects(first):
             self.fail(
                 f"stream {stream}: the bundle starts at seq {first['seq']} (event "
                 f"{first['event_id']}), which the query selects: the event before it is not in "
@@ -363,6 +380,33 @@ class _StreamCheck:
             f"stream {stream}: seq {first['seq']}..{last['seq']}: {self.count} event hashes "
             f"recomputed, {self.count - 1} links checked, {self.selected} selected"
         )
+
+    def _pruned_before(self, first: dict[str, Any]) -> str | None:
+        """Retention's account of seq 0..first-1, when the bundle carries its anchors."""
+        notes, stream = self.header.get("anchors"), self.stream
+        if not notes:
+            return None
+        anchors: list[PruneAnchor] = []
+        name, public = self.report.portal_key
+        for note in notes:
+            try:
+                anchors.append(verify_anchor(str(note), name, public))
+            except CheckpointError as exc:
+                self.fail(f"stream {stream}: a prune anchor does not verify: {exc}")
+        anchors.sort(key=lambda a: a.last)
+        problems = anchor_chain_problems(str(stream), anchors)
+        if problems:
+            self.fail(f"stream {stream}: {problems[0]}")
+        last = anchors[-1]
+        if last.last + 1 != first["seq"] or last.hash != first["prev_hash"]:
+            self.fail(
+                f"stream {stream}: the bundle starts at seq {first['seq']}, but its prune "
+                f"anchors end at seq {last.last} with hash {last.hash[:12]}…: the event the "
+                "bundle starts with does not follow the pruned range"
+            )
+        policies = sorted({a.policy for a in anchors})
+        dates = sorted({a.date[:10] for a in anchors})
+        return f"pruned 0..{last.last} by policy {', '.join(policies)} on {', '.join(dates)}"
 
     def _check_head(self, last: dict[str, Any]) -> None:
         head, stream = self.header.get("head"), self.stream

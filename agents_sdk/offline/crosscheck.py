@@ -47,6 +47,10 @@ class CrossCheck:
     # seq -> the envelope fields whose server value differs (same hash, other content)
     altered_fields: dict[int, list[str]] = field(default_factory=dict)
     acknowledged_seq: int | None = None  # the last seq the portal acknowledged, if known
+    # Ranges retention pruned, as the portal states them (its signed prune anchors):
+    # {"from", "to", "policy", "date", "last_hash"}; their seqs are not missing.
+    pruned: list[dict[str, Any]] = field(default_factory=list)
+    pruned_count: int = 0
 
     @property
     def agrees(self) -> bool:
@@ -81,6 +85,7 @@ class CrossCheck:
             ],
             "lost": self.lost,
             "acknowledged_seq": self.acknowledged_seq,
+            "pruned": self.pruned,
         }
 
 
@@ -104,6 +109,25 @@ def server_events(base_url: str, stream: str, token: str | None) -> Iterator[dic
             raise ServerUnavailable(f"{url}: {exc}") from exc
         yield from page.get("results", [])
         url = page.get("next")
+
+
+def server_pruned(base_url: str, stream: str, token: str | None) -> list[dict[str, Any]]:
+    """The ranges the portal says retention pruned from `stream` (none if it says nothing)."""
+    url = f"{base_url.rstrip('/')}/api/v1/streams/{urllib.parse.quote(stream, safe='')}/"
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as r:
+            detail = json.load(r)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return []
+        raise ServerUnavailable(f"{url}: HTTP {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ServerUnavailable(f"{url}: {exc}") from exc
+    pruned = detail.get("pruned") if isinstance(detail, dict) else None
+    return [p for p in pruned or [] if isinstance(p, dict)]
 
 
 def _names_unknown_stream(error: urllib.error.HTTPError) -> bool:
@@ -138,9 +162,13 @@ def crosscheck(journal: Path, base_url: str, token: str | None) -> list[CrossChe
         for event in server_events(base_url, stream, token):
             remote[event["seq"]] = event
         check.server = len(remote)
+        check.pruned = server_pruned(base_url, stream, token)
+        pruned_to = _check_pruned(check, by_seq)
         for seq in sorted(by_seq.keys() | remote.keys()):
             mine, theirs = by_seq.get(seq), remote.get(seq)
-            if theirs is None:
+            if theirs is None and seq <= pruned_to:
+                check.pruned_count += 1
+            elif theirs is None:
                 check.missing.append(seq)
             elif mine is None:
                 check.extra.append(seq)
@@ -151,6 +179,29 @@ def crosscheck(journal: Path, base_url: str, token: str | None) -> list[CrossChe
                 )
         results.append(check)
     return results
+
+
+def _check_pruned(check: CrossCheck, by_seq: dict[int, dict[str, Any]]) -> int:
+    """The last seq the portal's pruned ranges explain (-1: none). A range must start where
+    the one before ended, and the hash it kept must be the journal's at its end: a range
+    that fails either explains nothing, and its seqs are reported missing."""
+    pruned_to, expected = -1, 0
+    for entry in sorted(check.pruned, key=lambda p: p.get("to", -1)):
+        start, end = entry.get("from"), entry.get("to")
+        mine = by_seq.get(end) if isinstance(end, int) else None
+        if start != expected or (mine is not None and mine["hash"] != entry.get("last_hash")):
+            check.different.append(
+                (
+                    end if isinstance(end, int) else -1,
+                    mine["hash"] if mine else "",
+                    str(entry.get("last_hash")),
+                )
+            )
+            check.altered_fields[end if isinstance(end, int) else -1] = ["prune anchor"]
+            break
+        pruned_to = expected = end
+        expected = end + 1
+    return pruned_to
 
 
 def _body(event: dict[str, Any]) -> dict[str, Any] | None:
@@ -215,6 +266,14 @@ def describe(r: CrossCheck) -> str:
     else:
         verdict = "agrees" if r.agrees else "DIFFERS"
     lines = [f"stream {r.stream}: {verdict} (journal {r.local} events, server {r.server})"]
+    for p in r.pruned:
+        lines.append(
+            f"  pruned {p.get('from')}..{p.get('to')} by policy {p.get('policy')} on "
+            f"{p.get('date')} (the portal's signed anchor; its hash matches the journal)"
+            if r.altered_fields.get(p.get("to", -1)) != ["prune anchor"]
+            else f"  the portal claims seq {p.get('from')}..{p.get('to')} pruned, but its anchor "
+            "does not match the journal: tampering"
+        )
     if r.lost:
         lines.append(
             f"  acknowledged by the portal but gone from it (deleted or lost on the server): "

@@ -26,6 +26,7 @@ class Capability(StrEnum):
     STREAMS_READ = "streams.read"
     EVIDENCE_EXPORT = "evidence.export"
     REPORTS_RUN = "reports.run"
+    RETENTION_READ = "retention.read"
     RETENTION_MANAGE = "retention.manage"
     HOLDS_MANAGE = "holds.manage"
     SUBJECTS_EXPORT = "subjects.export"
@@ -52,6 +53,8 @@ _READ = frozenset(
         Capability.TRAIL_READ,
         Capability.API_SCHEMA,
         Capability.EVENTS_EXPORT,
+        # Policies, holds, plans and runs, read-only: an auditor checks what is kept and why.
+        Capability.RETENTION_READ,
     }
 )
 

@@ -6,7 +6,7 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -17,6 +17,7 @@ from obsportal.accounts.permissions import visible_streams
 from obsportal.accounts.roles import Capability
 from obsportal.ingest.models import Stream
 from obsportal.integrity import evidence_api, incidents, incidents_api, selectors
+from obsportal.integrity.anchors import pruned_ranges
 from obsportal.integrity.checkpoints import HeadNotInCheckpoint, inclusion_proof_of
 from obsportal.integrity.models import (
     Checkpoint,
@@ -53,6 +54,19 @@ class StreamSerializer(serializers.ModelSerializer):
             "finished_at": stream.last_verified_at,
             "problems": stream.last_verification_problems,
         }
+
+
+class StreamDetailSerializer(StreamSerializer):
+    """One stream, with the ranges retention pruned from it (each by a signed anchor)."""
+
+    pruned = serializers.SerializerMethodField()
+
+    class Meta(StreamSerializer.Meta):
+        fields = [*StreamSerializer.Meta.fields, "pruned"]
+
+    @extend_schema_field(OpenApiTypes.OBJECT)
+    def get_pruned(self, stream: Stream) -> list[dict]:
+        return pruned_ranges(stream.pk)
 
 
 class StreamVerificationSerializer(serializers.ModelSerializer):
@@ -161,7 +175,7 @@ class StreamList(generics.ListAPIView):
 
 class StreamDetail(generics.RetrieveAPIView):
     required_capability = Capability.STREAMS_READ
-    serializer_class = StreamSerializer
+    serializer_class = StreamDetailSerializer
     lookup_field = "id"
     lookup_url_kwarg = "stream_id"
 

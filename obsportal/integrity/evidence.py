@@ -26,6 +26,7 @@ from agents_sdk.offline.checkpoint import CheckpointError, head_leaf_hash, verif
 from agents_sdk.offline.merkle import inclusion_proof, root_from_leaf_hashes
 from obsportal.ingest.envelope import as_envelope_json, envelope_json, format_ts
 from obsportal.ingest.models import AuditEvent, Stream
+from obsportal.integrity.anchors import anchors_of, pruned_through
 from obsportal.integrity.checkpoints import Head, checkpoint_heads, sign_checkpoint
 from obsportal.integrity.models import Checkpoint, CheckpointHead
 from obsportal.integrity.signing import SigningKey, load_signing_key
@@ -109,8 +110,10 @@ def plan_bundle(
             head = proofs.covering(stream_id, high + 1 if after else high)
         if head is None:
             raise BundleRefused(f"no signed checkpoint covers stream {stream_id} up to seq {high}")
+        # A pruned stream starts after its anchors, which the bundle carries instead.
+        start = pruned_through(stream_id) + 1
         streams.append(
-            StreamPlan(stream_id, agent_id, max(low - 1, 0), head["seq"], row["n"], head)
+            StreamPlan(stream_id, agent_id, max(low - 1, start), head["seq"], row["n"], head)
         )
     return BundlePlan(agent_id, since, until, streams, proofs.notes)
 
@@ -205,20 +208,20 @@ def write_bundle(plan: BundlePlan, out: IO[bytes], progress: Progress | None = N
     out.write(dumps(header) + b"\n")
     written = 0
     for stream in plan.streams:
-        out.write(
-            dumps(
-                {
-                    "type": "stream",
-                    "stream": stream.stream,
-                    "agent_id": stream.agent_id,
-                    "first_seq": stream.first_seq,
-                    "last_seq": stream.last_seq,
-                    "selected": stream.selected,
-                    "head": stream.head,
-                }
-            )
-            + b"\n"
-        )
+        line = {
+            "type": "stream",
+            "stream": stream.stream,
+            "agent_id": stream.agent_id,
+            "first_seq": stream.first_seq,
+            "last_seq": stream.last_seq,
+            "selected": stream.selected,
+            "head": stream.head,
+        }
+        if stream.first_seq > 0:
+            anchors = [a.note for a in anchors_of(stream.stream) if a.last_seq < stream.first_seq]
+            if anchors:
+                line["anchors"] = anchors
+        out.write(dumps(line) + b"\n")
         for chunk in _event_lines(stream.stream, stream.first_seq, stream.last_seq):
             out.write(b"".join(chunk))
             written += len(chunk)

@@ -90,6 +90,23 @@ for _name, _kind, _summary in [
 ]:
     register(_name, _kind, _summary)
 
+# Retention (obsportal.retention): policies, holds, plans, runs and each prune's anchor.
+for _name, _kind, _summary in [
+    ("retention.view", Kind.VIEW, "read retention policies, holds, plans or runs"),
+    ("retention.dry_run", Kind.VIEW, "ran a retention dry run"),
+    ("retention.policy.request", Kind.CHANGE, "requested a retention policy change"),
+    ("retention.policy.approve", Kind.CHANGE, "approved a retention policy change"),
+    ("retention.policy.reject", Kind.CHANGE, "rejected a retention policy change"),
+    ("hold.place", Kind.CHANGE, "placed a legal hold"),
+    ("hold.release", Kind.CHANGE, "released a legal hold"),
+    ("retention.plan.propose", Kind.CHANGE, "proposed a retention plan (a frozen dry run)"),
+    ("retention.plan.approve", Kind.CHANGE, "approved a retention plan"),
+    ("retention.plan.reject", Kind.CHANGE, "rejected a retention plan"),
+    ("retention.run", Kind.CHANGE, "a retention run started or finished"),
+    ("retention.prune", Kind.CHANGE, "retention pruned a stream's oldest range (its anchor)"),
+]:
+    register(_name, _kind, _summary)
+
 
 # view name (namespace:name) -> action of a request to it
 URL_ACTIONS: dict[str, str] = {
@@ -151,6 +168,31 @@ URL_ACTIONS: dict[str, str] = {
     "dead-letter-detail": "dead_letter.open",
     "verification-request-list": "integrity.verify_requested",
     "verification-request-detail": "verification.open",
+    "retention-policies": "retention.view",
+    "retention-policy": "retention.view",
+    "retention-changes": "retention.view",
+    "retention-change-approve": "retention.policy.approve",
+    "retention-change-reject": "retention.policy.reject",
+    "retention-holds": "retention.view",
+    "retention-hold-release": "hold.release",
+    "retention-dry-run": "retention.dry_run",
+    "retention-plans": "retention.view",
+    "retention-plan": "retention.view",
+    "retention-plan-approve": "retention.plan.approve",
+    "retention-plan-reject": "retention.plan.reject",
+    "retention-runs": "retention.view",
+    "retention-floors": "retention.view",
+    "retention:overview": "retention.view",
+    "retention:plan": "retention.view",
+    "retention:policy-request": "retention.policy.request",
+    "retention:policy-change": "retention.policy.request",
+    "retention:change-approve": "retention.policy.approve",
+    "retention:change-reject": "retention.policy.reject",
+    "retention:hold-place": "hold.place",
+    "retention:hold-release": "hold.release",
+    "retention:plan-propose": "retention.plan.propose",
+    "retention:plan-approve": "retention.plan.approve",
+    "retention:plan-reject": "retention.plan.reject",
     "schema-docs": "schema.view",
     # Django's own account pages (a signed-in person's password)
     "password_change": "page.view",

@@ -44,7 +44,8 @@ def compare_with_record(findings: StreamFindings, head_hash_seen: str | None) ->
     events beyond it are checked against the head as it stands after the walk.
     """
     head = findings.recorded_head_seq
-    last = findings.last_seq if findings.last_seq is not None else -1
+    # A stream pruned to its head has no rows left: its last seq is the anchor's.
+    last = findings.last_seq if findings.last_seq is not None else findings.verified_from - 1
     if head is None:
         if findings.events_checked:
             findings.broke(

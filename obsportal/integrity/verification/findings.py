@@ -18,6 +18,8 @@ class StreamFindings:
     recorded_head_hash: str | None
     events_checked: int = 0
     verified_to: int | None = None
+    # The first seq the walk checks: 0, or just after the range retention pruned.
+    verified_from: int = 0
     first_seq: int | None = None
     last_seq: int | None = None
     first_break: dict[str, Any] | None = None

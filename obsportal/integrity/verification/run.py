@@ -161,7 +161,7 @@ def _store(run: VerificationRun, f: StreamFindings) -> StreamVerification:
         stream_id=f.stream_id,
         status=f.status,
         events_checked=f.events_checked,
-        verified_from=0 if f.verified_to is not None else None,
+        verified_from=f.verified_from if f.verified_to is not None else None,
         verified_to=f.verified_to,
         last_seq=f.last_seq,
         recorded_head_seq=f.recorded_head_seq,

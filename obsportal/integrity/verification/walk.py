@@ -27,7 +27,7 @@ from obsportal.ingest.models import (
     PersonalDatum,
     Stream,
 )
-from obsportal.integrity.anchors import pruned_ranges
+from obsportal.integrity.anchors import anchor_problems, pruned_ranges
 from obsportal.integrity.verification.compare import (
     SignedHeads,
     compare_with_checkpoints,
@@ -81,11 +81,21 @@ def verify_stream(
         recorded_head_seq=stream.head_seq if stream else None,
         recorded_head_hash=stream.head_hash if stream else None,
     )
-    findings.pruned = pruned_ranges(stream_id)
+    expected, prev_hash = _start_after_anchors(stream_id, findings)
     signed = signed_heads(stream_id, copied)
     stored_hash_at: dict[int, str] = {}
-    expected, prev_hash, intact = 0, GENESIS_HASH, True
-    head_hash_seen: str | None = None
+    if expected:
+        # Heads signed inside the pruned range: the one at an anchor's end must be the hash
+        # the anchor kept; those below it went with the rows the signed anchors account for.
+        anchored = {r["to"]: r["last_hash"] for r in findings.pruned}
+        for seq in [seq for seq in signed if seq < expected]:
+            if seq in anchored:
+                stored_hash_at[seq] = anchored[seq]
+            else:
+                del signed[seq]
+    intact = True
+    findings.verified_from = expected
+    head_hash_seen: str | None = prev_hash if expected - 1 == findings.recorded_head_seq else None
     with_commitments: list[tuple[int, int, str, dict[str, str]]] = []
     done = 0
     sha256 = hashlib.sha256
@@ -173,6 +183,22 @@ def verify_stream(
     ]
     _compare_with_trail(findings, {(i.seq, i.offered_hash) for i in incidents})
     return findings
+
+
+def _start_after_anchors(stream_id: str, findings: StreamFindings) -> tuple[int, str]:
+    """Where the walk starts: seq 0, or just after the newest prune anchor, linking to the
+    hash it kept. Anchors that do not stand (a signature, a hole between them, a row
+    altered) explain nothing: the walk starts at 0 and the removed rows are gaps."""
+    ranges = pruned_ranges(stream_id)
+    if not ranges:
+        return 0, GENESIS_HASH
+    problems = anchor_problems(stream_id)
+    if problems:
+        for problem in problems:
+            findings.broke(0, None, problem)
+        return 0, GENESIS_HASH
+    findings.pruned = ranges
+    return ranges[-1]["to"] + 1, ranges[-1]["last_hash"]
 
 
 # The rows in the envelope's text forms, produced by PostgreSQL itself (see

@@ -67,6 +67,8 @@ class Command(BaseCommand):
         staged = stage_incidents() if incidents else None
         with contextlib.suppress(SigningKeyExists):  # first run: the portal's checkpoint key
             create_signing_key()
+        # Retention is an app beside the demo (a sibling floor): reached by its command.
+        call_command("retention_demo", services.DEMO_AGENT, stdout=self.stdout)
         checkpoint = sign_checkpoint()
         run = verify_streams(trigger="demo")
 

@@ -1,0 +1,13 @@
+from django.apps import AppConfig
+
+
+class RetentionConfig(AppConfig):
+    name = "obsportal.retention"
+    label = "retention"
+    verbose_name = "Retention: policies, legal holds, plans and runs"
+
+    def ready(self) -> None:
+        from obsportal.retention.services import register_trail_recorder
+        from obsportal.trail.services import record_trail
+
+        register_trail_recorder(record_trail)

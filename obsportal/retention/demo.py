@@ -1,0 +1,79 @@
+"""The demo's retention: a policy, a legal hold, a dry run and a run approved by a second
+person, over the scripted agent's stream. Made to run again: each step reuses what an
+earlier run made.
+
+The demo's events are minutes old, so its plan uses a simulated clock two days ahead
+(recorded on the trail as such): the 1-day policy then lets the stream's start go, and
+the hold keeps the rest.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib.auth import get_user_model
+from django.utils import timezone
+
+from obsportal.ingest.models import AuditEvent, Stream
+from obsportal.retention import services
+from obsportal.retention.models import LegalHold, RetentionPlan, RetentionPolicy
+
+POLICY = "Demo: support agent, 1 day"
+HOLD = "Demo: complaint 2026-114"
+HELD_FROM_SEQ = 20
+
+
+def ensure_retention_demo(agent_id: str, author: str, approver: str) -> list[str]:
+    """Set up (or reuse) the demo's retention; the lines to print."""
+    users = get_user_model().objects
+    officer, admin = users.get(username=author), users.get(username=approver)
+    stream = Stream.objects.filter(agent_id=agent_id).order_by("created_at").first()
+    if stream is None:
+        return ["Retention demo skipped: the demo agent has no stream"]
+    lines = []
+    policy = RetentionPolicy.objects.filter(name=POLICY).first()
+    if policy is None:
+        change = services.request_policy(
+            officer,
+            name=POLICY,
+            framework="custom",
+            agent_pattern=agent_id,
+            keep_days=1,
+            reason="demo",
+        )
+        services.approve_policy_change(admin, change)
+        lines.append(f"Retention policy '{POLICY}' requested by {author}, approved by {approver}")
+    if not LegalHold.objects.filter(name=HOLD, released_at=None).exists():
+        held = AuditEvent.objects.filter(stream_id=stream.pk, seq=HELD_FROM_SEQ).first()
+        services.place_legal_hold(
+            officer,
+            name=HOLD,
+            reason="customer complaint: keep the agent's actions from this point",
+            agents=[agent_id],
+            ts_from=held.ts if held else timezone.now(),
+        )
+        lines.append(f"Legal hold '{HOLD}' placed by {author} on {agent_id}")
+    if not RetentionPlan.objects.filter(status=RetentionPlan.Status.EXECUTED).exists():
+        plan = services.propose_plan(
+            officer,
+            as_of=timezone.now() + timedelta(days=2),
+            simulated_clock=True,
+            note="demo (simulated clock, two days ahead)",
+        )
+        report = plan.report
+        lines.append(
+            f"Dry run: {report['events']} events would go in {report['streams']} stream(s)"
+        )
+        for hold in report["holds"]:
+            lines.append(
+                f"  legal hold {hold['hold']} ({hold['name']}) keeps {hold['events']} events"
+            )
+        services.approve_plan(admin, plan)
+        outcome = services.run_plan(plan, user=admin, via="demo")
+        lines.append(
+            f"Retention plan {plan.pk} approved by {approver} and run: {outcome.pruned} events "
+            f"pruned behind {outcome.anchors} signed anchor(s)"
+        )
+    else:
+        lines.append("Reusing the demo's retention policy, hold and executed plan")
+    return lines

@@ -1,0 +1,41 @@
+"""Celery beat jobs of retention (thin shells around services)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from obsportal.retention import partitions, services
+from obsportal.retention.models import RetentionPlan
+
+
+# Acknowledged on receipt: a run can outlast the broker's visibility timeout, and a run
+# lost with its worker resumes from its last anchor at the next beat.
+@shared_task(name="obsportal.retention.tasks.run_approved_plans", acks_late=False)
+def run_approved_plans() -> dict:
+    done = []
+    for plan in services.approved_plans_to_run():
+        try:
+            outcome = services.run_plan(plan, via="schedule")
+        except services.RetentionRefused as exc:
+            done.append({"plan": plan.pk, "refused": str(exc)})
+            continue
+        done.append({"plan": plan.pk, "run": outcome.run.pk, "pruned": outcome.pruned})
+    return {"plans": done}
+
+
+@shared_task(name="obsportal.retention.tasks.propose_plan", acks_late=False)
+def propose_plan() -> dict:
+    """A daily dry run frozen as a plan, for a person to approve (the machine proposes,
+    a person approves: four eyes over policies that four eyes approved)."""
+    if RetentionPlan.objects.filter(status=RetentionPlan.Status.PROPOSED).exists():
+        return {"proposed": None, "reason": "a proposed plan awaits approval"}
+    report = services.dry_run()
+    if not report["events"]:
+        return {"proposed": None, "reason": "nothing to prune"}
+    plan = services.propose_plan(None, note="proposed by the schedule")
+    return {"proposed": plan.pk, "events": plan.report["events"]}
+
+
+@shared_task(name="obsportal.retention.tasks.create_partitions_ahead", acks_late=True)
+def create_partitions_ahead() -> dict:
+    return {"created": partitions.create_partitions_ahead()}
