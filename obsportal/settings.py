@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "obsportal.trail",
     "obsportal.events",
     "obsportal.demo",
+    "obsportal.compliance",
     "django_prometheus",
     "obsportal.telemetry",
 ]
@@ -270,6 +271,12 @@ OBSPORTAL_TS_MAX_SKEW_SECONDS = int(os.environ.get("OBSPORTAL_TS_MAX_SKEW_SECOND
 OBSPORTAL_METRICS_TOKEN = os.environ.get("OBSPORTAL_METRICS_TOKEN", "")
 OBSPORTAL_METRICS_TOKEN_FILE = Path(
     os.environ.get("OBSPORTAL_METRICS_TOKEN_FILE", VAR_DIR / "keys" / "metrics-token")
+)
+
+# Data subjects (obsportal.ingest.subjects): the HMAC key of subject keys, outside the
+# database like the signing key; $OBSPORTAL_SUBJECT_KEY or this file (made on first use).
+OBSPORTAL_SUBJECT_KEY_FILE = Path(
+    os.environ.get("OBSPORTAL_SUBJECT_KEY_FILE", VAR_DIR / "keys" / "subject-key")
 )
 
 # Celery. Without a broker, tasks run in process (embedded mode).

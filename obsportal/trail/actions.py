@@ -76,6 +76,13 @@ for _name, _kind, _summary in [
     ("credential.rotate", Kind.CHANGE, "replaced an agent ingest credential"),
     ("integrity.incident", Kind.CHANGE, "an integrity incident was recorded"),
     ("integrity.verification", Kind.CHANGE, "a verification run finished, with its result"),
+    ("subject.request", Kind.CHANGE, "received a data-subject request (access, erasure, accounting)"),
+    ("subject.extend", Kind.CHANGE, "extended a data-subject request's deadline, with the reason"),
+    ("subject.export", Kind.EXPORT, "built a data subject's export (recorded before it is built)"),
+    ("subject.erasure", Kind.CHANGE, "erased a data subject's personal data: the signed receipt"),
+    ("subjects.view", Kind.VIEW, "listed data-subject requests or opened one"),
+    ("subject.download", Kind.EXPORT, "downloaded a data subject's export file"),
+    ("declarations.view", Kind.VIEW, "read the agents' declarations of processing"),
 ]:
     register(_name, _kind, _summary)
 
