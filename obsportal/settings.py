@@ -314,6 +314,7 @@ CELERY_TASK_ROUTES = {
     "obsportal.ingest.*": {"queue": "ingest"},
     # Bundles of millions of events take minutes: their own queue keeps beat's jobs moving.
     "obsportal.integrity.tasks.build_evidence_export": {"queue": "exports"},
+    "obsportal.compliance.tasks.build_subject_export": {"queue": "exports"},
 }
 # Celery's Django fixup closes the database connection around every task unless told
 # to reuse it: a new PostgreSQL backend (fork, authentication, the catalog caches of

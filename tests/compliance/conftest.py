@@ -1,0 +1,1 @@
+from tests.support.chains import two_chains  # noqa: F401
