@@ -54,8 +54,11 @@ class SubjectRequest(models.Model):
     # Whom it is about: the HMAC of the identifier (obsportal.ingest.subjects). The
     # identifier itself is kept here only, to address the export to the person; the
     # trail carries the key, never the identifier.
-    subject_key = models.CharField(max_length=32, db_index=True)
-    identifier = models.CharField(max_length=320)
+    subject_key = models.CharField(max_length=32, db_index=True)  # of the first identifier
+    # One person may be known by several identifiers (a user id, an e-mail address):
+    # `identifier` lists them (comma-separated), `subject_keys` holds each one's key.
+    identifier = models.CharField(max_length=1000)
+    subject_keys = models.JSONField(default=list)
     legal_ground = models.CharField(max_length=200, blank=True)  # erasure: "Art. 17(1)(a)"
     received_at = models.DateTimeField()
     due_at = models.DateTimeField()

@@ -38,6 +38,7 @@ from obsportal.ingest.envelope import format_ts
 from obsportal.ingest.models import AuditEvent, PersonalDatum
 from obsportal.ingest.subjects import subject_key
 from obsportal.integrity.signing import load_signing_key
+from obsportal.retention.holds import held_among
 from obsportal.trail.services import actor_name, record_trail
 
 # GDPR Art. 12(3): one month, extendable by two further months with reasons.
@@ -98,8 +99,9 @@ def create_request(
     """Record a request and its deadline, on the trail in the same transaction."""
     if kind not in SubjectRequest.Kind.values:
         raise RequestRefused(f"{kind!r} is not a kind of request")
-    if not identifier or not identifier.strip():
-        raise RequestRefused("a request names its data subject (an identifier)")
+    identifiers = split_identifiers(identifier)
+    if not identifiers:
+        raise RequestRefused("a request names its data subject (one identifier or more)")
     if framework is None:
         framework = "hipaa" if kind == SubjectRequest.Kind.ACCOUNTING else "gdpr"
     if framework not in SubjectRequest.Framework.values:
@@ -111,8 +113,9 @@ def create_request(
         request = SubjectRequest.objects.create(
             kind=kind,
             framework=framework,
-            identifier=identifier.strip(),
-            subject_key=subject_key(identifier),
+            identifier=", ".join(identifiers),
+            subject_key=subject_key(identifiers[0]),
+            subject_keys=sorted({subject_key(i) for i in identifiers}),
             legal_ground=legal_ground.strip(),
             received_at=received,
             due_at=initial_deadline(framework, received),
@@ -125,6 +128,20 @@ def create_request(
             details={**_request_details(request), "legal_ground": request.legal_ground},
         )
     return request
+
+
+def split_identifiers(text: str) -> list[str]:
+    """The identifiers of one person, given comma- or newline-separated."""
+    seen: list[str] = []
+    for part in text.replace("\n", ",").split(","):
+        part = part.strip()
+        if part and part not in seen:
+            seen.append(part)
+    return seen
+
+
+def keys_of(request: SubjectRequest) -> list[str]:
+    return list(request.subject_keys) or [request.subject_key]
 
 
 def extend_request(request: SubjectRequest, reason: str, actor: Any = None) -> SubjectRequest:
@@ -172,10 +189,11 @@ def request_counts(now: datetime | None = None) -> dict[str, int]:
 # -- the subject's data -------------------------------------------------------------------
 
 
-def subject_events(key: str) -> QuerySet[AuditEvent]:
-    """Every event about the subject: its own key, or a sidecar of theirs (two index ranges)."""
-    via_sidecar = PersonalDatum.objects.filter(subject_key=key).values("event_id")
-    return AuditEvent.objects.filter(Q(subject_key=key) | Q(pk__in=via_sidecar))
+def subject_events(keys: list[str]) -> QuerySet[AuditEvent]:
+    """Every event about the subject: its own key, or a sidecar of theirs (one index range
+    per key and table)."""
+    via_sidecar = PersonalDatum.objects.filter(subject_key__in=keys).values("event_id")
+    return AuditEvent.objects.filter(Q(subject_key__in=keys) | Q(pk__in=via_sidecar))
 
 
 def _declarations(agent_ids: set[str]) -> dict[str, AgentDeclaration]:
@@ -217,12 +235,14 @@ def _roles_of(usernames: set[str]) -> dict[str, str]:
     return {name: role.replace("_", " ") for name, role in rows}
 
 
-def consultations(key: str, event_ids: list[str]) -> list[dict[str, Any]]:
+def consultations(keys: list[str], event_ids: list[str]) -> list[dict[str, Any]]:
     """The portal's own consultations of the subject's data, from its trail: searches that
     named them (a sidecar of theirs) and openings of their events (CJEU C-579/21 Pankki S:
     dates, purposes; the role, not the name, of who consulted)."""
     trail = settings.OBSPORTAL_TRAIL_AGENT_ID
-    named = PersonalDatum.objects.filter(subject_key=key, event__agent_id=trail).values("event_id")
+    named = PersonalDatum.objects.filter(subject_key__in=keys, event__agent_id=trail).values(
+        "event_id"
+    )
     opened = [f"event_id:{event_id}" for event_id in event_ids]
     rows = (
         AuditEvent.objects.filter(agent_id=trail)
@@ -263,15 +283,15 @@ def _event_entry(row: AuditEvent, values: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def subject_data(key: str, *, since: datetime | None = None) -> dict[str, Any]:
+def subject_data(keys: list[str], *, since: datetime | None = None) -> dict[str, Any]:
     """Everything the portal holds about one subject, as the export's content."""
-    events = subject_events(key).order_by("ts", "id")
+    events = subject_events(keys).order_by("ts", "id")
     if since is not None:
         events = events.filter(ts__gte=since)
     rows = list(events.exclude(agent_id=settings.OBSPORTAL_TRAIL_AGENT_ID))
     values: dict[int, dict[str, Any]] = defaultdict(dict)
     for event_pk, name, value in PersonalDatum.objects.filter(
-        event_id__in=[r.pk for r in rows], subject_key=key
+        event_id__in=[r.pk for r in rows], subject_key__in=keys
     ).values_list("event_id", "field", "value"):
         values[event_pk][name] = value
     entries = [_event_entry(row, values.get(row.pk, {})) for row in rows]
@@ -280,7 +300,7 @@ def subject_data(key: str, *, since: datetime | None = None) -> dict[str, Any]:
     return {
         "events": entries,
         "processing": [_declaration_dict(a, declared.get(a)) for a in sorted(agents)],
-        "consultations": consultations(key, [e["event_id"] for e in entries]),
+        "consultations": consultations(keys, [e["event_id"] for e in entries]),
     }
 
 
@@ -293,12 +313,12 @@ def is_disclosure(entry: dict[str, Any]) -> bool:
     return isinstance(details, dict) and "recipient" in details and "purpose" in details
 
 
-def disclosures(key: str, now: datetime | None = None) -> list[dict[str, Any]]:
+def disclosures(keys: list[str], now: datetime | None = None) -> list[dict[str, Any]]:
     """HIPAA 164.528(b)(2): date, recipient, description, purpose; six years back."""
     now = now or timezone.now()
     since = now - timedelta(days=365 * ACCOUNTING_YEARS + 2)
     found = []
-    for entry in subject_data(key, since=since)["events"]:
+    for entry in subject_data(keys, since=since)["events"]:
         if not is_disclosure(entry):
             continue
         details = entry["details"] if isinstance(entry["details"], dict) else {}
@@ -377,8 +397,8 @@ def export_content(request: SubjectRequest) -> dict[str, Any]:
         "controller": getattr(settings, "OBSPORTAL_CONTROLLER_NAME", "the portal's operator"),
     }
     if request.kind == SubjectRequest.Kind.ACCOUNTING:
-        return {"cover": cover, "disclosures": disclosures(request.subject_key)}
-    return {"cover": cover, **subject_data(request.subject_key)}
+        return {"cover": cover, "disclosures": disclosures(keys_of(request))}
+    return {"cover": cover, **subject_data(keys_of(request))}
 
 
 # -- erasure ------------------------------------------------------------------------------
@@ -395,8 +415,9 @@ class _Target:
 
 
 def _holds_of(targets: list[_Target]) -> dict[int, dict[str, Any]]:
-    """event pk -> the legal hold that keeps it (retention's holds selector)."""
-    return {}
+    """event pk -> the (first) legal hold that keeps it, from retention's holds selector."""
+    events = AuditEvent.objects.filter(pk__in=sorted({t.event_pk for t in targets}))
+    return {pk: refs[0].as_dict() for pk, refs in held_among(events).items() if refs}
 
 
 def _floor_of(target: _Target, declared: dict[str, AgentDeclaration], now: datetime) -> str | None:
@@ -410,8 +431,9 @@ def _floor_of(target: _Target, declared: dict[str, AgentDeclaration], now: datet
 
 def _sign(details: dict[str, Any]) -> dict[str, Any]:
     key = load_signing_key()
-    signature = key.private.sign(receipt_statement(details))
-    return {**details, "key_id": key.key_id, "signature": base64.b64encode(signature).decode()}
+    signed = {**details, "key_id": key.key_id}
+    signature = key.private.sign(receipt_statement(signed))
+    return {**signed, "signature": base64.b64encode(signature).decode()}
 
 
 def erase_subject(request: SubjectRequest, actor: Any = None) -> SubjectRequest:
@@ -424,7 +446,7 @@ def erase_subject(request: SubjectRequest, actor: Any = None) -> SubjectRequest:
     now = timezone.now()
     with transaction.atomic():
         request = SubjectRequest.objects.select_for_update().get(pk=request.pk)
-        rows = PersonalDatum.objects.filter(subject_key=request.subject_key).values_list(
+        rows = PersonalDatum.objects.filter(subject_key__in=keys_of(request)).values_list(
             "event_id", "event__stream_id", "event__seq", "event__agent_id", "event__ts", "field"
         )
         targets = [_Target(*row) for row in rows]
@@ -471,8 +493,9 @@ def erase_subject(request: SubjectRequest, actor: Any = None) -> SubjectRequest:
                 "fields_kept_floor": sum(kept_floor.values()),
             },
             "exceptions": [
+                # The hold by id only: its name and reason are free text, kept off the chain.
                 *(
-                    {"kind": "legal_hold", "hold": hold_id, **{k: v for k, v in h.items() if k != "id"}}
+                    {"kind": "legal_hold", "hold": int(hold_id), "fields": h["fields"]}
                     for hold_id, h in sorted(kept_held.items())
                 ),
                 *(
@@ -491,6 +514,7 @@ def erase_subject(request: SubjectRequest, actor: Any = None) -> SubjectRequest:
         request.outcome = {
             "counts": details["counts"],
             "exceptions": details["exceptions"],
+            "holds": [{"id": int(i), **h} for i, h in sorted(kept_held.items())],
             "receipt": {"stream": receipt["stream"], "seq": receipt["seq"]},
         }
         request.status = SubjectRequest.Status.COMPLETED

@@ -62,7 +62,7 @@ def test_an_access_export_holds_events_processing_and_consultations(carol, djang
     from tests.factories import with_role
 
     with_role(officer, "compliance_officer")
-    request = subjects.create_request(kind="access", identifier="carol@example.org", actor=officer)
+    request = subjects.create_request(kind="access", identifier="carol, carol@example.org", actor=officer)
     assert request.due_at.month in (request.received_at.month % 12 + 1,)
     subjects.request_export(request, actor=officer)  # eager Celery in tests: built now
     request.refresh_from_db()
@@ -72,7 +72,10 @@ def test_an_access_export_holds_events_processing_and_consultations(carol, djang
 
     content = json.loads(file_path(request, "json").read_bytes())
     assert len(content["events"]) == 4
-    assert content["events"][0]["personal_data"] == {"email": "Carol@Example.org"}
+    assert content["events"][0]["personal_data"] == {
+        "email": "Carol@Example.org",
+        "prompt": "my knee hurts",
+    }
     assert content["processing"][0]["purposes"] == ["triage of support tickets"]
     assert file_path(request, "pdf").read_bytes().startswith(b"%PDF")
     assert "carol" not in file_path(request, "csv").read_text().split("\n")[0]
@@ -91,7 +94,7 @@ def test_consultations_list_searches_that_named_the_subject(carol, client, djang
     with_role(officer, "compliance_officer")
     client.force_login(officer)
     assert client.get("/api/v1/events/", {"user_id": "carol"}).status_code == 200
-    found = subjects.consultations(subject_key("carol"), [])
+    found = subjects.consultations([subject_key("carol")], [])
     assert [c["purpose"] for c in found] == ["search of audit events"]
     assert found[0]["role"] == "compliance officer"
 
@@ -107,7 +110,7 @@ def test_accounting_of_disclosures_lists_marked_events(transactional_db, agent_t
                                 "description": "lab results"})  # fmt: skip
         journal.append("llm_call", "success", user_id="pat-1", details={})
     assert admit_batch({"token": token, "events": read_journal(path)}).admitted == 2
-    found = subjects.disclosures(subject_key("pat-1"))
+    found = subjects.disclosures([subject_key("pat-1")])
     assert [(d["recipient"], d["purpose"], d["description"]) for d in found] == [
         ("Acme Labs", "treatment", "lab results")
     ]
