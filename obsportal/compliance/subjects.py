@@ -39,7 +39,8 @@ from obsportal.ingest.models import AuditEvent, PersonalDatum
 from obsportal.ingest.subjects import subject_key
 from obsportal.integrity.signing import load_signing_key
 from obsportal.retention.holds import held_among
-from obsportal.trail.services import actor_name, record_trail
+from obsportal.trail.services import _request_changes, actor_name
+from obsportal.trail.services import record_trail as _record_trail
 
 # GDPR Art. 12(3): one month, extendable by two further months with reasons.
 # HIPAA 164.528(c)(1): 60 days, extendable once by 30 with a written statement.
@@ -72,6 +73,16 @@ def extended_deadline(framework: str, due_at: datetime) -> datetime:
     if framework == SubjectRequest.Framework.HIPAA:
         return due_at + timedelta(days=HIPAA_EXTENSION_DAYS)
     return _add_months(due_at, GDPR_EXTENSION_MONTHS)
+
+
+def record_trail(action: str, **fields: Any) -> dict[str, Any]:
+    """The trail record of a change, noted for the request's middleware, which then adds no
+    second event for the same request (as `record_change` does for roles)."""
+    event = _record_trail(action, **fields)
+    changes = _request_changes.get()
+    if changes is not None:
+        changes.append(action)
+    return event
 
 
 def _request_details(request: SubjectRequest) -> dict[str, Any]:
@@ -163,6 +174,30 @@ def extend_request(request: SubjectRequest, reason: str, actor: Any = None) -> S
             details={**_request_details(request), "reason": request.extension_reason},
         )
     return request
+
+
+def declare_processing(values: dict[str, Any], actor: Any = None) -> AgentDeclaration:
+    """Declare (or replace) an agent's record of processing (GDPR Art. 30), on the trail."""
+    with transaction.atomic():
+        declared, created = AgentDeclaration.objects.update_or_create(
+            agent_id=values["agent_id"],
+            defaults={k: v for k, v in values.items() if k != "agent_id"},
+        )
+        record_trail(
+            "declaration.change",
+            actor=actor_name(actor),
+            resource=f"agent:{declared.agent_id}",
+            details={
+                "created": created,
+                "purposes": declared.purposes,
+                "recipients": declared.recipients,
+                "categories": declared.categories,
+                "legal_basis": declared.legal_basis,
+                "retention_floor_days": declared.retention_floor_days,
+                "floor_source": declared.floor_source,
+            },
+        )
+    return declared
 
 
 def open_requests() -> QuerySet[SubjectRequest]:

@@ -1,12 +1,15 @@
 from django.urls import path
 
 from obsportal import params  # noqa: F401 - registers the stream_id path converter
-from obsportal.portal.views import events, health, streams
+from obsportal.portal.views import events, health, streams, subjects
 
 app_name = "portal"
 urlpatterns = [
     path("", events.event_list, name="events"),
     path("trail/", events.trail, name="trail"),
+    path("subjects/", subjects.subject_requests, name="subjects"),
+    path("subjects/<uuid:pk>/", subjects.subject_request, name="subject"),
+    path("subjects/<uuid:pk>/files/<str:fmt>/", subjects.subject_file, name="subject-file"),
 ]
 
 # The stream pages, under /streams/ in the `integrity` namespace their links have always used.

@@ -83,6 +83,8 @@ for _name, _kind, _summary in [
     ("subjects.view", Kind.VIEW, "listed data-subject requests or opened one"),
     ("subject.download", Kind.EXPORT, "downloaded a data subject's export file"),
     ("declarations.view", Kind.VIEW, "read the agents' declarations of processing"),
+    ("subject.erase_attempt", Kind.CHANGE, "asked for an erasure that did not happen"),
+    ("declaration.change", Kind.CHANGE, "declared an agent's processing (purposes, recipients)"),
 ]:
     register(_name, _kind, _summary)
 
@@ -121,6 +123,17 @@ URL_ACTIONS: dict[str, str] = {
     "checkpoint-incidents": "checkpoints.view",
     "verification-list": "streams.view",
     "verification-latest": "streams.view",
+    "subject-request-list": "subjects.view",
+    "subject-request-counts": "subjects.view",
+    "subject-request-detail": "subjects.view",
+    "subject-request-export": "subject.export",
+    "subject-request-erase": "subject.erase_attempt",
+    "subject-request-extend": "subject.extend",
+    "subject-request-file": "subject.download",
+    "agent-declaration-list": "declarations.view",
+    "portal:subjects": "subjects.view",
+    "portal:subject": "subjects.view",
+    "portal:subject-file": "subject.download",
     "schema": "schema.view",
     "schema-docs": "schema.view",
     # Django's own account pages (a signed-in person's password)
