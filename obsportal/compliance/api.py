@@ -20,6 +20,12 @@ from obsportal.accounts.permissions import has_capability
 from obsportal.accounts.roles import Capability
 from obsportal.compliance import renderers, subjects
 from obsportal.compliance.models import AgentDeclaration, SubjectRequest
+from obsportal.pagination import CheckedCursorPagination
+
+
+class RequestCursorPagination(CheckedCursorPagination):
+    ordering = ("-received_at", "-id")
+    page_size = 50
 
 
 class SubjectRequestSerializer(serializers.ModelSerializer):
@@ -68,6 +74,7 @@ class SubjectRequestList(generics.ListAPIView):
     }
     serializer_class = SubjectRequestSerializer
     queryset = SubjectRequest.objects.all()
+    pagination_class = RequestCursorPagination
 
     @extend_schema(request=NewSubjectRequest, responses={201: SubjectRequestSerializer})
     def post(self, request):
