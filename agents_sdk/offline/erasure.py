@@ -32,9 +32,7 @@ def receipt_verifies(details: dict[str, Any], public_key: bytes) -> bool:
     """True when `details` carry a valid signature by the portal key `public_key`."""
     try:
         signature = base64.b64decode(details["signature"], validate=True)
-        Ed25519PublicKey.from_public_bytes(public_key).verify(
-            signature, receipt_statement(details)
-        )
+        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, receipt_statement(details))
     except (KeyError, TypeError, ValueError, InvalidSignature):
         return False
     return True

@@ -222,7 +222,13 @@ def _copy_events(events: list[dict[str, Any]], texts: list[str]) -> None:
             if pii:
                 for name, value, salt in personal_data(event):
                     sidecars.append(
-                        (event["event_id"], name, dumps(value).decode(), salt, sidecar_keys.get(name))
+                        (
+                            event["event_id"],
+                            name,
+                            dumps(value).decode(),
+                            salt,
+                            sidecar_keys.get(name),
+                        )
                     )
     if sidecars:
         with connection.cursor() as cursor:

@@ -40,7 +40,9 @@ def erin(transactional_db, agent_token, tmp_path, signing_key):
 
 def test_erasure_deletes_only_the_subjects_values_and_the_chain_reads_erased_under_r(erin, capsys):
     request = subjects.create_request(
-        kind="erasure", identifier="erin, erin@example.org", legal_ground="Art. 17(1)(a) no longer necessary"
+        kind="erasure",
+        identifier="erin, erin@example.org",
+        legal_ground="Art. 17(1)(a) no longer necessary",
     )
     done = subjects.erase_subject(request)
     assert done.status == "completed"
@@ -76,7 +78,9 @@ class _nothing:
 
 
 def test_a_sidecar_deleted_in_psql_after_an_erasure_is_tampering_located(erin):
-    request = subjects.create_request(kind="erasure", identifier="erin, erin@example.org", legal_ground="Art. 17(1)(d)")
+    request = subjects.create_request(
+        kind="erasure", identifier="erin, erin@example.org", legal_ground="Art. 17(1)(d)"
+    )
     subjects.erase_subject(request)
     frank = erin["other"][0]["stream"]
     superuser_sql(
@@ -123,13 +127,24 @@ def test_a_receipt_forged_by_a_superuser_is_not_accepted(erin):
             " details, pii_commitments, prev_hash, hash, canonical, received_at)"
             " VALUES (%s, %s, %s, %s, 'obsportal', 'subject.erasure', 'success', %s, '{}', %s, %s,"
             " %s, now())",
-            (body["event_id"], trail_stream(), seq, body["ts"], orjson.dumps(details).decode(),
-             prev, compute_hash(body, prev), canonicalize(body).decode()),
+            (
+                body["event_id"],
+                trail_stream(),
+                seq,
+                body["ts"],
+                orjson.dumps(details).decode(),
+                prev,
+                compute_hash(body, prev),
+                canonicalize(body).decode(),
+            ),
         )  # fmt: skip
     )
     result = result_for(verify_streams(), erin["stream"])
     assert result.status == "broken"
-    assert result.first_break["seq"] == 2 and "no erasure request names it" in result.first_break["reason"]
+    assert (
+        result.first_break["seq"] == 2
+        and "no erasure request names it" in result.first_break["reason"]
+    )
 
 
 def test_a_held_event_keeps_its_values_and_the_receipt_names_the_hold(erin):
@@ -140,7 +155,9 @@ def test_a_held_event_keeps_its_values_and_the_receipt_names_the_hold(erin):
         name="case 2026-17", reason="litigation", streams=[erin["stream"]],
         ts_from=held.order_by("seq").first().ts,
     )  # fmt: skip
-    request = subjects.create_request(kind="erasure", identifier="erin, erin@example.org", legal_ground="Art. 17(1)(a)")
+    request = subjects.create_request(
+        kind="erasure", identifier="erin, erin@example.org", legal_ground="Art. 17(1)(a)"
+    )
     done = subjects.erase_subject(request)
     assert done.outcome["counts"]["fields_kept_held"] == 4
     assert done.outcome["exceptions"] == [{"kind": "legal_hold", "hold": hold.pk, "fields": 4}]
@@ -157,7 +174,9 @@ def test_a_statutory_floor_keeps_values_and_is_reported(erin):
         agent_id=erin["agent"], legal_basis="Art. 9(2)(h) health care",
         retention_floor_days=6 * 365, floor_source="HIPAA 45 CFR 164.316(b)(2)",
     )  # fmt: skip
-    request = subjects.create_request(kind="erasure", identifier="erin, erin@example.org", legal_ground="Art. 17(1)(a)")
+    request = subjects.create_request(
+        kind="erasure", identifier="erin, erin@example.org", legal_ground="Art. 17(1)(a)"
+    )
     done = subjects.erase_subject(request)
     assert done.outcome["counts"]["fields_erased"] == 0
     assert done.outcome["exceptions"] == [

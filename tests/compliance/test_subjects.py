@@ -62,7 +62,9 @@ def test_an_access_export_holds_events_processing_and_consultations(carol, djang
     from tests.factories import with_role
 
     with_role(officer, "compliance_officer")
-    request = subjects.create_request(kind="access", identifier="carol, carol@example.org", actor=officer)
+    request = subjects.create_request(
+        kind="access", identifier="carol, carol@example.org", actor=officer
+    )
     assert request.due_at.month in (request.received_at.month % 12 + 1,)
     subjects.request_export(request, actor=officer)  # eager Celery in tests: built now
     request.refresh_from_db()

@@ -41,7 +41,9 @@ def subject_requests(request: HttpRequest) -> HttpResponse:
         key=lambda r: (r.status == SubjectRequest.Status.COMPLETED, r.deadline),
     )
     context = {
-        "requests": [{"r": r, "overdue": r.status != "completed" and r.deadline < now} for r in rows],
+        "requests": [
+            {"r": r, "overdue": r.status != "completed" and r.deadline < now} for r in rows
+        ],
         "counts": subjects.request_counts(now),
         "may_see_person": has_capability(request.user, Capability.SUBJECTS_EXPORT),
         "may_erase": has_capability(request.user, Capability.SUBJECTS_ERASE),
