@@ -288,9 +288,9 @@ def _personal_data(item: dict[str, Any], public: bytes, report: BundleReport) ->
     explained: dict[tuple[int, str], str] = {}
     for details in item.get("receipts") or []:
         if not isinstance(details, dict) or not receipt_verifies(details, public):
+            named = details.get("reference") if isinstance(details, dict) else "?"
             report.problem(
-                f"stream {stream}: an erasure receipt ({details.get('reference') if isinstance(details, dict) else '?'}) "
-                "does not verify with the portal key"
+                f"stream {stream}: an erasure receipt ({named}) does not verify with the portal key"
             )
             continue
         for where, seq, name in erased_positions(details):

@@ -8,8 +8,8 @@ auditor checks deadlines); the person's identifier, the exports and their files 
 from __future__ import annotations
 
 from django.http import FileResponse
-from django.urls import path
 from django.shortcuts import get_object_or_404
+from django.urls import path
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
@@ -36,10 +36,24 @@ class SubjectRequestSerializer(serializers.ModelSerializer):
     class Meta:
         model = SubjectRequest
         fields = [
-            "id", "reference", "kind", "framework", "identifier", "legal_ground",
-            "received_at", "due_at", "extended_due_at", "extension_reason", "deadline",
-            "overdue", "status", "completed_at", "outcome", "files", "error",
-        ]  # fmt: skip
+            "id",
+            "reference",
+            "kind",
+            "framework",
+            "identifier",
+            "legal_ground",
+            "received_at",
+            "due_at",
+            "extended_due_at",
+            "extension_reason",
+            "deadline",
+            "overdue",
+            "status",
+            "completed_at",
+            "outcome",
+            "files",
+            "error",
+        ]
         read_only_fields = fields
 
     def get_overdue(self, request: SubjectRequest) -> bool:
@@ -185,9 +199,15 @@ class AgentDeclarationSerializer(serializers.ModelSerializer):
     class Meta:
         model = AgentDeclaration
         fields = [
-            "agent_id", "purposes", "recipients", "categories", "legal_basis",
-            "retention_floor_days", "floor_source", "updated_at",
-        ]  # fmt: skip
+            "agent_id",
+            "purposes",
+            "recipients",
+            "categories",
+            "legal_basis",
+            "retention_floor_days",
+            "floor_source",
+            "updated_at",
+        ]
         read_only_fields = ["updated_at"]
 
 
@@ -213,9 +233,12 @@ class AgentDeclarationList(generics.ListAPIView):
 
 _COUNTS = inline_serializer(
     "SubjectRequestCounts",
-    {"open": serializers.IntegerField(), "overdue": serializers.IntegerField(),
-     "due_within_7_days": serializers.IntegerField()},
-)  # fmt: skip
+    {
+        "open": serializers.IntegerField(),
+        "overdue": serializers.IntegerField(),
+        "due_within_7_days": serializers.IntegerField(),
+    },
+)
 
 
 class SubjectRequestCounts(APIView):
@@ -232,10 +255,28 @@ class SubjectRequestCounts(APIView):
 urlpatterns = [
     path("subject-requests/", SubjectRequestList.as_view(), name="subject-request-list"),
     path("subject-requests/counts/", SubjectRequestCounts.as_view(), name="subject-request-counts"),
-    path("subject-requests/<uuid:pk>/", SubjectRequestDetail.as_view(), name="subject-request-detail"),
-    path("subject-requests/<uuid:pk>/export/", SubjectRequestExport.as_view(), name="subject-request-export"),
-    path("subject-requests/<uuid:pk>/erase/", SubjectRequestErase.as_view(), name="subject-request-erase"),
-    path("subject-requests/<uuid:pk>/extend/", SubjectRequestExtend.as_view(), name="subject-request-extend"),
-    path("subject-requests/<uuid:pk>/files/<str:fmt>/", SubjectRequestFile.as_view(), name="subject-request-file"),
+    path(
+        "subject-requests/<uuid:pk>/", SubjectRequestDetail.as_view(), name="subject-request-detail"
+    ),
+    path(
+        "subject-requests/<uuid:pk>/export/",
+        SubjectRequestExport.as_view(),
+        name="subject-request-export",
+    ),
+    path(
+        "subject-requests/<uuid:pk>/erase/",
+        SubjectRequestErase.as_view(),
+        name="subject-request-erase",
+    ),
+    path(
+        "subject-requests/<uuid:pk>/extend/",
+        SubjectRequestExtend.as_view(),
+        name="subject-request-extend",
+    ),
+    path(
+        "subject-requests/<uuid:pk>/files/<str:fmt>/",
+        SubjectRequestFile.as_view(),
+        name="subject-request-file",
+    ),
     path("agent-declarations/", AgentDeclarationList.as_view(), name="agent-declaration-list"),
-]  # fmt: skip
+]

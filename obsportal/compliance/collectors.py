@@ -24,9 +24,10 @@ class SubjectRequestCollector(Collector):
             log.warning("subject requests could not be counted", exc_info=True)
             return
         yield GaugeMetricFamily(
-            "obsportal_subject_requests_open", "Data-subject requests not yet completed",
+            "obsportal_subject_requests_open",
+            "Data-subject requests not yet completed",
             value=counts["open"],
-        )  # fmt: skip
+        )
         yield GaugeMetricFamily(
             "obsportal_subject_requests_overdue",
             "Data-subject requests past their legal deadline (GDPR 1 month +2, HIPAA 60 days +30)",

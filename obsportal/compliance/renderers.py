@@ -39,8 +39,19 @@ def render_csv(content: dict[str, Any]) -> bytes:
         columns = ["date", "recipient", "description", "purpose", "agent_id", "event_id"]
         rows = content["disclosures"]
     else:
-        columns = ["ts", "agent_id", "action", "result", "resource", "stream", "seq",
-                   "event_id", "personal_data", "erased_fields", "details"]  # fmt: skip
+        columns = [
+            "ts",
+            "agent_id",
+            "action",
+            "result",
+            "resource",
+            "stream",
+            "seq",
+            "event_id",
+            "personal_data",
+            "erased_fields",
+            "details",
+        ]
         rows = content["events"]
     writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore")
     writer.writeheader()

@@ -20,7 +20,6 @@ from django.db import connection
 
 from agents_sdk.audit.chain import canonical_body
 from obsportal.ingest import signals
-from obsportal.ingest.subjects import event_keys
 from obsportal.ingest.envelope import (
     COPY_COLUMNS,
     Canonicals,
@@ -35,6 +34,7 @@ from obsportal.ingest.models import (
     PersonalDatum,
     Stream,
 )
+from obsportal.ingest.subjects import event_keys
 
 
 @dataclass

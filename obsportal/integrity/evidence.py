@@ -27,8 +27,8 @@ from agents_sdk.offline.merkle import inclusion_proof, root_from_leaf_hashes
 from obsportal.ingest.envelope import as_envelope_json, envelope_json, format_ts
 from obsportal.ingest.models import AuditEvent, Stream
 from obsportal.integrity.checkpoints import Head, checkpoint_heads, sign_checkpoint
-from obsportal.integrity.models import Checkpoint, CheckpointHead
 from obsportal.integrity.erasures import personal_data_state
+from obsportal.integrity.models import Checkpoint, CheckpointHead
 from obsportal.integrity.signing import SigningKey, load_signing_key
 
 CHUNK_SIZE = 2000

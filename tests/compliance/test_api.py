@@ -10,7 +10,6 @@ from django.test import Client
 from obsportal.compliance.models import SubjectRequest
 from obsportal.ingest.models import AuditEvent, PersonalDatum
 from obsportal.trail.services import trail_stream
-from tests.support.people import clients, two_agents  # noqa: F401
 
 LIST = "/api/v1/subject-requests/"
 
@@ -22,8 +21,9 @@ def eager(settings, tmp_path):
 
 
 def _new(client, kind="access", identifier="alice", **more):
-    return client.post(LIST, {"kind": kind, "identifier": identifier, **more},
-                       content_type="application/json")  # fmt: skip
+    return client.post(
+        LIST, {"kind": kind, "identifier": identifier, **more}, content_type="application/json"
+    )
 
 
 def test_anonymous_and_an_agent_token_reach_nothing(two_agents, clients):
@@ -49,8 +49,12 @@ def test_an_auditor_reads_deadlines_but_not_the_person_and_cannot_act(two_agents
     assert listed[0]["identifier"] is None and listed[0]["deadline"]
     assert _new(auditor).status_code == 403
     assert auditor.post(f"{LIST}{request_id}/erase/").status_code == 403
-    assert auditor.post(f"{LIST}{request_id}/extend/", {"reason": "x"},
-                        content_type="application/json").status_code == 403  # fmt: skip
+    assert (
+        auditor.post(
+            f"{LIST}{request_id}/extend/", {"reason": "x"}, content_type="application/json"
+        ).status_code
+        == 403
+    )
     page = auditor.get(f"/subjects/{request_id}/")
     assert page.status_code == 200 and b"alice" not in page.content
     assert auditor.post(f"/subjects/{request_id}/", {"action": "erase"}).status_code == 403

@@ -27,13 +27,23 @@ def result_for(run, stream) -> StreamVerification:
 def erin(transactional_db, agent_token, tmp_path, signing_key):
     agent, token = agent_token
     mine = admit_journal(
-        tmp_path, token, agent, "e.jsonl", 6, user_id="erin",
+        tmp_path,
+        token,
+        agent,
+        "e.jsonl",
+        6,
+        user_id="erin",
         personal_data={"email": "erin@example.org", "note": "asked about her diagnosis"},
-    )  # fmt: skip
+    )
     other = admit_journal(
-        tmp_path, token, agent, "f.jsonl", 3, user_id="frank",
+        tmp_path,
+        token,
+        agent,
+        "f.jsonl",
+        3,
+        user_id="frank",
         personal_data={"email": "frank@example.org"},
-    )  # fmt: skip
+    )
     sign_checkpoint()
     return {"mine": mine, "other": other, "stream": mine[0]["stream"], "agent": agent}
 
@@ -47,8 +57,11 @@ def test_erasure_deletes_only_the_subjects_values_and_the_chain_reads_erased_und
     done = subjects.erase_subject(request)
     assert done.status == "completed"
     assert done.outcome["counts"] == {
-        "fields_erased": 12, "events": 6, "fields_kept_held": 0, "fields_kept_floor": 0,
-    }  # fmt: skip
+        "fields_erased": 12,
+        "events": 6,
+        "fields_kept_held": 0,
+        "fields_kept_floor": 0,
+    }
     assert not PersonalDatum.objects.filter(event__stream_id=erin["stream"]).exists()
     assert PersonalDatum.objects.filter(value="frank@example.org").count() == 3
     # the receipt: on the trail, signed, naming the request and the positions, no person
@@ -112,13 +125,29 @@ def test_a_receipt_forged_by_a_superuser_is_not_accepted(erin):
     )
     head = AuditEvent.objects.filter(stream_id=trail_stream()).order_by("-seq").first()
     seq, prev = (head.seq + 1, head.hash) if head else (0, "0" * 64)
-    details = {"request": "forged", "reference": "R-forged", "erased": {erin["stream"]: [[2, "email"]]},
-               "signature": "AAAA"}  # fmt: skip
-    body = {"v": 1, "event_id": "01a00000-0000-7000-8000-000000000001", "stream": trail_stream(),
-            "seq": seq, "ts": "2026-12-01T00:00:00.000000Z", "agent_id": "obsportal",
-            "action": "subject.erasure", "result": "success", "user_id": None, "resource": None,
-            "details": details, "trace_id": None, "span_id": None, "pii_commitments": {},
-            "prev_hash": prev}  # fmt: skip
+    details = {
+        "request": "forged",
+        "reference": "R-forged",
+        "erased": {erin["stream"]: [[2, "email"]]},
+        "signature": "AAAA",
+    }
+    body = {
+        "v": 1,
+        "event_id": "01a00000-0000-7000-8000-000000000001",
+        "stream": trail_stream(),
+        "seq": seq,
+        "ts": "2026-12-01T00:00:00.000000Z",
+        "agent_id": "obsportal",
+        "action": "subject.erasure",
+        "result": "success",
+        "user_id": None,
+        "resource": None,
+        "details": details,
+        "trace_id": None,
+        "span_id": None,
+        "pii_commitments": {},
+        "prev_hash": prev,
+    }
     from agents_sdk.audit.canonical import canonicalize
 
     superuser_sql(
@@ -137,7 +166,7 @@ def test_a_receipt_forged_by_a_superuser_is_not_accepted(erin):
                 compute_hash(body, prev),
                 canonicalize(body).decode(),
             ),
-        )  # fmt: skip
+        )
     )
     result = result_for(verify_streams(), erin["stream"])
     assert result.status == "broken"
@@ -152,9 +181,11 @@ def test_a_held_event_keeps_its_values_and_the_receipt_names_the_hold(erin):
 
     held = AuditEvent.objects.filter(stream_id=erin["stream"], seq__in=[4, 5])
     hold = LegalHold.objects.create(
-        name="case 2026-17", reason="litigation", streams=[erin["stream"]],
+        name="case 2026-17",
+        reason="litigation",
+        streams=[erin["stream"]],
         ts_from=held.order_by("seq").first().ts,
-    )  # fmt: skip
+    )
     request = subjects.create_request(
         kind="erasure", identifier="erin, erin@example.org", legal_ground="Art. 17(1)(a)"
     )
@@ -171,9 +202,11 @@ def test_a_held_event_keeps_its_values_and_the_receipt_names_the_hold(erin):
 
 def test_a_statutory_floor_keeps_values_and_is_reported(erin):
     AgentDeclaration.objects.create(
-        agent_id=erin["agent"], legal_basis="Art. 9(2)(h) health care",
-        retention_floor_days=6 * 365, floor_source="HIPAA 45 CFR 164.316(b)(2)",
-    )  # fmt: skip
+        agent_id=erin["agent"],
+        legal_basis="Art. 9(2)(h) health care",
+        retention_floor_days=6 * 365,
+        floor_source="HIPAA 45 CFR 164.316(b)(2)",
+    )
     request = subjects.create_request(
         kind="erasure", identifier="erin, erin@example.org", legal_ground="Art. 17(1)(a)"
     )

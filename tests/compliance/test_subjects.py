@@ -22,16 +22,22 @@ def carol(transactional_db, agent_token, tmp_path, signing_key, settings):
     settings.CELERY_TASK_ALWAYS_EAGER = True  # the worker's own run: tests/e2e/test_subjects_e2e.py
     agent, token = agent_token
     events = journal_events(
-        tmp_path, agent, count=4, name="c.jsonl", user_id="carol",
+        tmp_path,
+        agent,
+        count=4,
+        name="c.jsonl",
+        user_id="carol",
         personal_data={"email": "Carol@Example.org", "prompt": "my knee hurts"},
-    )  # fmt: skip
+    )
     events += journal_events(tmp_path, agent, count=3, name="d.jsonl", user_id="dave")
     assert admit_batch({"token": token, "events": events}).admitted == 7
     AgentDeclaration.objects.create(
-        agent_id=agent, purposes=["triage of support tickets"],
-        recipients=["ticket vendor (processor)"], categories=["contact", "health"],
+        agent_id=agent,
+        purposes=["triage of support tickets"],
+        recipients=["ticket vendor (processor)"],
+        categories=["contact", "health"],
         legal_basis="Art. 6(1)(b) contract",
-    )  # fmt: skip
+    )
     return events
 
 
@@ -107,9 +113,16 @@ def test_accounting_of_disclosures_lists_marked_events(transactional_db, agent_t
     agent, token = agent_token
     path = tmp_path / "h.jsonl"
     with JournalWriter(path, agent) as journal:
-        journal.append("disclosure", "success", user_id="pat-1",
-                       details={"recipient": "Acme Labs", "purpose": "treatment",
-                                "description": "lab results"})  # fmt: skip
+        journal.append(
+            "disclosure",
+            "success",
+            user_id="pat-1",
+            details={
+                "recipient": "Acme Labs",
+                "purpose": "treatment",
+                "description": "lab results",
+            },
+        )
         journal.append("llm_call", "success", user_id="pat-1", details={})
     assert admit_batch({"token": token, "events": read_journal(path)}).admitted == 2
     found = subjects.disclosures([subject_key("pat-1")])

@@ -50,8 +50,12 @@ def subjects_worker(transactional_db, signing_key, tmp_path, settings, monkeypat
     with log.open("w") as handle:
         proc = subprocess.Popen(
             worker_argv(1, "subjects", queues="exports"),
-            cwd=ROOT, env=env, stdout=handle, stderr=subprocess.STDOUT, start_new_session=True,
-        )  # fmt: skip
+            cwd=ROOT,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
     yield log
     proc.terminate()
     try:
@@ -72,10 +76,22 @@ def _bundle(agent: str) -> tuple[bool, str, list[str]]:
 
 def _crosscheck(journal, url: str, token: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "agents_sdk.offline", "crosscheck", str(journal),
-         "--against", url, "--token", token],
-        capture_output=True, text=True, timeout=60, cwd=ROOT,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "agents_sdk.offline",
+            "crosscheck",
+            str(journal),
+            "--against",
+            url,
+            "--token",
+            token,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd=ROOT,
+    )
 
 
 def test_export_by_the_worker_then_erasure_read_everywhere_as_erased_under_r(
@@ -83,13 +99,23 @@ def test_export_by_the_worker_then_erasure_read_everywhere_as_erased_under_r(
 ):
     agent, token = agent_token
     grace = admit_journal(
-        tmp_path, token, agent, "grace.jsonl", 5, user_id="grace",
+        tmp_path,
+        token,
+        agent,
+        "grace.jsonl",
+        5,
+        user_id="grace",
         personal_data={"email": "grace@example.org"},
-    )  # fmt: skip
+    )
     admit_journal(
-        tmp_path, token, agent, "heidi.jsonl", 4, user_id="heidi",
+        tmp_path,
+        token,
+        agent,
+        "heidi.jsonl",
+        4,
+        user_id="heidi",
         personal_data={"email": "heidi@example.org"},
-    )  # fmt: skip
+    )
     officer = with_role(django_user_model.objects.create_user("olga", password="pw-olga-12345"))
     client.force_login(officer)
 
@@ -129,9 +155,13 @@ def test_export_by_the_worker_then_erasure_read_everywhere_as_erased_under_r(
 
     # a sidecar deleted in psql, without a request
     heidi = "heidi@example.org"
-    superuser_sql(("DELETE FROM ingest_personaldatum WHERE value = %s::jsonb AND id = "
-                   "(SELECT min(id) FROM ingest_personaldatum WHERE value = %s::jsonb)",
-                   (f'"{heidi}"', f'"{heidi}"')))  # fmt: skip
+    superuser_sql(
+        (
+            "DELETE FROM ingest_personaldatum WHERE value = %s::jsonb AND id = "
+            "(SELECT min(id) FROM ingest_personaldatum WHERE value = %s::jsonb)",
+            (f'"{heidi}"', f'"{heidi}"'),
+        )
+    )
     run = verify_streams()
     broken = [r for r in StreamVerification.objects.filter(run=run) if r.status == "broken"]
     assert len(broken) == 1 and broken[0].first_break["seq"] == 0

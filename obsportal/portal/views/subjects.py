@@ -95,8 +95,10 @@ def subject_file(request: HttpRequest, pk, fmt: str) -> HttpResponse:
     if path is None or not path.is_file():
         raise Http404(f"no {fmt} file for request {subject.reference}")
     response = FileResponse(
-        path.open("rb"), as_attachment=True, filename=path.name,
+        path.open("rb"),
+        as_attachment=True,
+        filename=path.name,
         content_type=renderers.CONTENT_TYPES[fmt],
-    )  # fmt: skip
+    )
     response.trail_details = {"request": str(subject.pk), "format": fmt}
     return response
