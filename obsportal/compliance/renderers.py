@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import csv
 import io
+import logging
 import os
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,9 @@ from django.conf import settings
 from django.template.loader import render_to_string
 
 from obsportal.compliance.models import SubjectRequest
+
+# WeasyPrint logs every layout step at INFO: noise in a worker's log.
+logging.getLogger("weasyprint.progress").setLevel(logging.WARNING)
 
 FORMATS = ("json", "csv", "pdf")
 CONTENT_TYPES = {"json": "application/json", "csv": "text/csv", "pdf": "application/pdf"}

@@ -227,7 +227,11 @@ def request_counts(now: datetime | None = None) -> dict[str, int]:
 def subject_events(keys: list[str]) -> QuerySet[AuditEvent]:
     """Every event about the subject: its own key, or a sidecar of theirs (one index range
     per key and table)."""
-    via_sidecar = PersonalDatum.objects.filter(subject_key__in=keys).values("event_id")
+    # The sidecar range is read first: `pk IN (subquery) OR ...` would plan as a pass over
+    # every row with a hashed subplan; a list makes it a BitmapOr of two index ranges.
+    via_sidecar = list(
+        PersonalDatum.objects.filter(subject_key__in=keys).values_list("event_id", flat=True)
+    )
     return AuditEvent.objects.filter(Q(subject_key__in=keys) | Q(pk__in=via_sidecar))
 
 
@@ -275,8 +279,10 @@ def consultations(keys: list[str], event_ids: list[str]) -> list[dict[str, Any]]
     named them (a sidecar of theirs) and openings of their events (CJEU C-579/21 Pankki S:
     dates, purposes; the role, not the name, of who consulted)."""
     trail = settings.OBSPORTAL_TRAIL_AGENT_ID
-    named = PersonalDatum.objects.filter(subject_key__in=keys, event__agent_id=trail).values(
-        "event_id"
+    named = list(
+        PersonalDatum.objects.filter(subject_key__in=keys, event__agent_id=trail).values_list(
+            "event_id", flat=True
+        )
     )
     opened = [f"event_id:{event_id}" for event_id in event_ids]
     rows = (
