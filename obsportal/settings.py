@@ -282,6 +282,8 @@ OBSPORTAL_METRICS_TOKEN_FILE = Path(
 OBSPORTAL_SUBJECT_KEY_FILE = Path(
     os.environ.get("OBSPORTAL_SUBJECT_KEY_FILE", VAR_DIR / "keys" / "subject-key")
 )
+# Named on the cover of every subject export (GDPR Art. 13(1)(a), 15: the controller).
+OBSPORTAL_CONTROLLER_NAME = os.environ.get("OBSPORTAL_CONTROLLER_NAME", "the portal's operator")
 
 # Celery. Without a broker, tasks run in process (embedded mode).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")

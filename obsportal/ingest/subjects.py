@@ -63,8 +63,8 @@ def _portal_key() -> bytes:
         return env.encode()
     path = Path(settings.OBSPORTAL_SUBJECT_KEY_FILE)
     if not path.is_file():
-        # First run: make one (mode 0600), as for the metrics token. Losing it only
-        # means recomputing the keys (`manage.py backfill_subject_keys --all`).
+        # First run: make one (mode 0600). Keep it with the signing key: with another
+        # key, new rows would get keys that no request made under the old one matches.
         path.parent.mkdir(parents=True, exist_ok=True)
         try:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
