@@ -149,3 +149,18 @@ def test_deadlines_gdpr_one_month_plus_two_hipaa_sixty_plus_thirty(transactional
     assert {r.pk for r in subjects.overdue_requests()} == {gdpr.pk, hipaa.pk}
     assert subjects.request_counts()["overdue"] == 2
     assert SubjectRequest.objects.count() == 2
+
+
+def test_the_overdue_metric_counts_requests_past_their_deadline(transactional_db):
+    from prometheus_client import CollectorRegistry, generate_latest
+
+    from obsportal.compliance.collectors import SubjectRequestCollector
+
+    old = datetime(2025, 1, 1, tzinfo=UTC)
+    subjects.create_request(kind="access", identifier="late", received_at=old)
+    subjects.create_request(kind="access", identifier="fresh")
+    registry = CollectorRegistry()
+    registry.register(SubjectRequestCollector())
+    exposition = generate_latest(registry).decode()
+    assert "obsportal_subject_requests_overdue 1.0" in exposition
+    assert "obsportal_subject_requests_open 2.0" in exposition
