@@ -169,7 +169,10 @@ def main() -> int:
             f"({found} events); baseline without the indexes {base_s:.3f} s "
             f"({base_s / export_s:.0f}x slower)"
         )
-    print(f"goal <= 2 s: {'met' if export_s <= 2 and pdf_s <= 2 else 'NOT met'} (last round)")
+    print(
+        f"goal <= 2 s (last round): export {'met' if export_s <= 2 else 'NOT met'}, "
+        f"export + PDF {'met' if pdf_s <= 2 else 'NOT met'}"
+    )
     return 0
 
 

@@ -220,9 +220,11 @@ class AgentDeclarationList(generics.ListAPIView):
 
     @extend_schema(request=AgentDeclarationSerializer, responses={200: AgentDeclarationSerializer})
     def post(self, request):
+        if not isinstance(request.data, dict):
+            raise ValidationError({"detail": "the body must be a JSON object"})
         given = AgentDeclarationSerializer(data=request.data)
         if not given.is_valid():
-            existing = AgentDeclaration.objects.filter(agent_id=request.data.get("agent_id"))
+            existing = AgentDeclaration.objects.filter(agent_id=str(request.data.get("agent_id")))
             if not existing.exists():
                 raise ValidationError(given.errors)
             given = AgentDeclarationSerializer(existing.get(), data=request.data)

@@ -96,3 +96,24 @@ def test_the_menu_shows_subject_requests_to_officer_and_auditor_only(two_agents,
     for role, shown in (("compliance_officer", True), ("auditor", True), ("administrator", False)):
         page = clients[role].get("/")
         assert (b'href="/subjects/"' in page.content) is shown, role
+
+
+def test_an_officer_declares_an_agents_processing_and_replaces_it(two_agents, clients):
+    officer, auditor = clients["compliance_officer"], clients["auditor"]
+    url = "/api/v1/agent-declarations/"
+    body = {
+        "agent_id": "agent-a",
+        "purposes": ["support"],
+        "recipients": ["vendor"],
+        "categories": ["contact"],
+        "legal_basis": "Art. 6(1)(b)",
+    }
+    assert officer.post(url, body, content_type="application/json").status_code == 200
+    body["purposes"] = ["support", "billing"]
+    assert officer.post(url, body, content_type="application/json").status_code == 200
+    assert auditor.post(url, body, content_type="application/json").status_code == 403
+    assert officer.post(url, "0.5", content_type="application/json").status_code == 400
+    listed = auditor.get(url).json()
+    assert [d["purposes"] for d in listed] == [["support", "billing"]]
+    changes = AuditEvent.objects.filter(stream_id=trail_stream(), action="declaration.change")
+    assert changes.count() == 2
