@@ -65,6 +65,7 @@ INSTALLED_APPS = [
     "obsportal.events",
     "obsportal.demo",
     "obsportal.retention",
+    "obsportal.compliance",
     "django_prometheus",
     "obsportal.telemetry",
 ]
@@ -231,6 +232,9 @@ SPECTACULAR_SETTINGS = {
         "PolicyChangeStatusEnum": "obsportal.retention.models.PolicyChange.Status",
         "RetentionPlanStatusEnum": "obsportal.retention.models.RetentionPlan.Status",
         "RetentionRunStatusEnum": "obsportal.retention.models.RetentionRun.Status",
+        "SubjectRequestKindEnum": "obsportal.compliance.models.SubjectRequest.Kind",
+        "RetentionFrameworkEnum": "obsportal.retention.models.Framework",
+        "SubjectRequestFrameworkEnum": "obsportal.compliance.models.SubjectRequest.Framework",
     },
 }
 
@@ -286,6 +290,14 @@ OBSPORTAL_METRICS_TOKEN_FILE = Path(
     os.environ.get("OBSPORTAL_METRICS_TOKEN_FILE", VAR_DIR / "keys" / "metrics-token")
 )
 
+# Data subjects (obsportal.ingest.subjects): the HMAC key of subject keys, outside the
+# database like the signing key; $OBSPORTAL_SUBJECT_KEY or this file (made on first use).
+OBSPORTAL_SUBJECT_KEY_FILE = Path(
+    os.environ.get("OBSPORTAL_SUBJECT_KEY_FILE", VAR_DIR / "keys" / "subject-key")
+)
+# Named on the cover of every subject export (GDPR Art. 13(1)(a), 15: the controller).
+OBSPORTAL_CONTROLLER_NAME = os.environ.get("OBSPORTAL_CONTROLLER_NAME", "the portal's operator")
+
 # Celery. Without a broker, tasks run in process (embedded mode).
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "")
 CELERY_RESULT_BACKEND = os.environ.get("CELERY_RESULT_BACKEND", CELERY_BROKER_URL)
@@ -322,6 +334,7 @@ CELERY_TASK_ROUTES = {
     # Bundles of millions of events take minutes: their own queue keeps beat's jobs moving.
     "obsportal.integrity.tasks.build_evidence_export": {"queue": "exports"},
     "obsportal.events.tasks.build_event_export": {"queue": "exports"},
+    "obsportal.compliance.tasks.build_subject_export": {"queue": "exports"},
 }
 # Celery's Django fixup closes the database connection around every task unless told
 # to reuse it: a new PostgreSQL backend (fork, authentication, the catalog caches of

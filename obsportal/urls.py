@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from obsportal.accounts import oidc
 from obsportal.accounts.permissions import HasCapability
 from obsportal.accounts.roles import Capability
+from obsportal.compliance import api as compliance_api
 from obsportal.events import api as events_api
 from obsportal.ingest import api as ingest_api
 from obsportal.integrity import api as integrity_api
@@ -28,7 +29,7 @@ class SchemaDocsView(SpectacularSwaggerSplitView):
 
 
 # Every app's REST API: its `api.urlpatterns`, all under /api/v1/.
-API_APPS = (events_api, ingest_api, integrity_api, retention_api)
+API_APPS = (events_api, ingest_api, integrity_api, retention_api, compliance_api)
 
 api_v1 = [
     *(pattern for app in API_APPS for pattern in app.urlpatterns),

@@ -14,8 +14,14 @@ time (a bundle of a million events needs no more memory than one of ten).
                               "proof": [base64, ...]},
      "anchors": ["<prune anchor signed note>", ...]}     (only for a pruned stream)
     {envelope v1 of seq a} ... {envelope v1 of seq b}      (no personal-data sidecars)
+    {"type": "personal_data", "stream": id, "missing": [[seq, field], ...],
+     "receipts": [{erasure receipt details, signed}, ...]}    (only if a field is gone)
     and last:
     {"type": "end", "streams": n, "events": n}
+
+Personal data the portal no longer holds must be explained by an erasure receipt
+signed with the pinned portal key (`agents_sdk.offline.erasure`): such a field reads
+"erased under request R"; any other missing field is tampering, located (stream, seq, field).
 
 What the verifier proves, per stream, without trusting any count or list in the file:
 
@@ -53,6 +59,7 @@ from agents_sdk.offline.checkpoint import (
     parse_verifier_key,
     verify_checkpoint,
 )
+from agents_sdk.offline.erasure import erased_positions, receipt_verifies
 from agents_sdk.offline.merkle import verify_inclusion
 
 BUNDLE_FORMAT = "obsportal-evidence-bundle/2"
@@ -115,6 +122,8 @@ class BundleReport:
     checkpoints_used: dict[int, str] = field(default_factory=dict)
     portal_key: tuple[str, bytes] = ("", b"")
     pruned: list[str] = field(default_factory=list)
+    # (stream, seq, field) -> the reference of the request that erased it
+    erased: dict[tuple[str, int, str], str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
@@ -145,11 +154,18 @@ class BundleReport:
             if self.pruned
             else ""
         )
+        requests = sorted(set(self.erased.values()))
+        erased = (
+            f" {len(self.erased)} personal-data field(s) erased under request(s) "
+            f"{', '.join(requests)}, each by a receipt signed with the same key."
+            if requests
+            else ""
+        )
         return (
             f"VERIFIED: all {self.selected} events of {self.query.describe()} that the portal "  # type: ignore[union-attr]
             f"held, in {self.streams} stream(s), are in this bundle, complete and unaltered, "
             f"each stream chained to a head signed with the pinned portal key {self.key} in "
-            f"checkpoint{plural} {where}.{pruned}"
+            f"checkpoint{plural} {where}.{pruned}{erased}"
         )
 
 
@@ -181,6 +197,7 @@ def verify_bundle(lines: Iterable[bytes], pinned_keys: list[str] | None = None) 
     query = _query(header.get("query"), report)
     report.query = query
     name, public = _portal_key(header, pinned_keys or [], report)
+    report_public = public
     checkpoints = _checkpoints(header.get("checkpoints"), name, public, report)
     report.portal_key = (name, public)
     end: dict[str, Any] | None = None
@@ -194,6 +211,9 @@ def verify_bundle(lines: Iterable[bytes], pinned_keys: list[str] | None = None) 
             if stream is None:
                 raise BundleUnreadable(f"line {number}: an event before any stream line")
             stream.add(item)
+            continue
+        if kind == "personal_data":
+            _personal_data(item, report_public, report)
             continue
         if stream is not None:
             stream.finish()
@@ -273,6 +293,38 @@ def _checkpoints(raw: Any, name: str, public: bytes, report: BundleReport) -> di
             f"{checkpoint.extension('timestamp') or '?'}"
         )
     return verified
+
+
+def _personal_data(item: dict[str, Any], public: bytes, report: BundleReport) -> None:
+    """Every field the portal no longer holds needs a receipt signed with the portal key."""
+    stream = item.get("stream")
+    explained: dict[tuple[int, str], str] = {}
+    for details in item.get("receipts") or []:
+        if not isinstance(details, dict) or not receipt_verifies(details, public):
+            named = details.get("reference") if isinstance(details, dict) else "?"
+            report.problem(
+                f"stream {stream}: an erasure receipt ({named}) does not verify with the portal key"
+            )
+            continue
+        for where, seq, name in erased_positions(details):
+            if where == stream:
+                explained.setdefault((seq, name), str(details.get("reference")))
+    by_request: dict[str, int] = {}
+    for position in item.get("missing") or []:
+        seq, name = position[0], position[1]
+        reference = explained.get((seq, name))
+        if reference is None:
+            report.problem(
+                f"stream {stream} seq {seq}: personal-data field '{name}' is gone and no signed "
+                "erasure receipt names it: deleted without a request (tampering)"
+            )
+            continue
+        report.erased[(str(stream), seq, name)] = reference
+        by_request[reference] = by_request.get(reference, 0) + 1
+    for reference, count in sorted(by_request.items()):
+        report.say(
+            f"  stream {stream}: {count} personal-data field(s) erased under request {reference}"
+        )
 
 
 def _totals(header: dict[str, Any], end: dict[str, Any] | None, report: BundleReport) -> None:

@@ -51,10 +51,21 @@ class CrossCheck:
     # {"from", "to", "policy", "date", "last_hash"}; their seqs are not missing.
     pruned: list[dict[str, Any]] = field(default_factory=list)
     pruned_count: int = 0
+    # personal data the journal has and the server no longer holds: (seq, field) -> the
+    # reference of the erasure request the portal cites, or None (no request: tampering)
+    personal_gone: dict[tuple[int, str], str | None] = field(default_factory=dict)
+
+    @property
+    def erased(self) -> dict[tuple[int, str], str]:
+        return {k: v for k, v in self.personal_gone.items() if v is not None}
+
+    @property
+    def unexplained(self) -> list[tuple[int, str]]:
+        return sorted(k for k, v in self.personal_gone.items() if v is None)
 
     @property
     def agrees(self) -> bool:
-        return not (self.missing or self.extra or self.different)
+        return not (self.missing or self.extra or self.different or self.unexplained)
 
     @property
     def lost(self) -> list[int]:
@@ -86,6 +97,12 @@ class CrossCheck:
             "lost": self.lost,
             "acknowledged_seq": self.acknowledged_seq,
             "pruned": self.pruned,
+            "erased": [
+                {"seq": s, "field": f, "request": r} for (s, f), r in sorted(self.erased.items())
+            ],
+            "personal_data_deleted_without_request": [
+                {"seq": s, "field": f} for s, f in self.unexplained
+            ],
         }
 
 
@@ -130,6 +147,26 @@ def server_pruned(base_url: str, stream: str, token: str | None) -> list[dict[st
     return [p for p in pruned or [] if isinstance(p, dict)]
 
 
+def server_personal_data(base_url: str, stream: str, token: str | None) -> dict[str, Any]:
+    """`GET /api/v1/streams/<stream>/personal-data/`: the fields the portal no longer holds
+    and the erasure request it cites for each; {} from a portal without the endpoint."""
+    quoted = urllib.parse.quote(stream, safe="")
+    url = f"{base_url.rstrip('/')}/api/v1/streams/{quoted}/personal-data/"
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as r:
+            body = json.load(r)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return {}
+        raise ServerUnavailable(f"{url}: HTTP {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ServerUnavailable(f"{url}: {exc}") from exc
+    return body if isinstance(body, dict) else {}
+
+
 def _names_unknown_stream(error: urllib.error.HTTPError) -> bool:
     """A filter refusing an unknown stream id (the stream was deleted on the server)."""
     try:
@@ -164,6 +201,18 @@ def crosscheck(journal: Path, base_url: str, token: str | None) -> list[CrossChe
         check.server = len(remote)
         check.pruned = server_pruned(base_url, stream, token)
         pruned_to = _check_pruned(check, by_seq)
+        if any(event.get("pii") for event in by_seq.values()) and remote:
+            state = server_personal_data(base_url, stream, token)
+            cited = {
+                (e.get("seq"), e.get("field")): str(e.get("reference") or e.get("request"))
+                for e in state.get("erased", [])
+                if isinstance(e, dict)
+            }
+            gone = {(p[0], p[1]) for p in state.get("missing", []) if isinstance(p, list)}
+            for seq, event in by_seq.items():
+                for name in event.get("pii") or {}:
+                    if (seq, name) in gone and seq in remote:
+                        check.personal_gone[(seq, name)] = cited.get((seq, name))
         for seq in sorted(by_seq.keys() | remote.keys()):
             mine, theirs = by_seq.get(seq), remote.get(seq)
             if theirs is None and seq <= pruned_to:
@@ -286,6 +335,18 @@ def describe(r: CrossCheck) -> str:
         lines.append(f"  not on the server, not shipped yet{known}: seq {_ranges(r.unshipped)}")
     if r.extra:
         lines.append(f"  on the server but not in the journal: seq {_ranges(r.extra)}")
+    by_request: dict[str, list[int]] = {}
+    for (seq, _name), reference in sorted(r.erased.items()):
+        by_request.setdefault(reference, []).append(seq)
+    for reference, seqs in by_request.items():
+        lines.append(
+            f"  personal data erased under request {reference}: seq {_ranges(sorted(set(seqs)))}"
+        )
+    for seq, name in r.unexplained[:SHOWN]:
+        lines.append(
+            f"  seq {seq}: personal-data field '{name}' is in the journal but gone from the "
+            "server, and no erasure request explains it: deleted without a request (tampering)"
+        )
     for seq, mine, theirs in r.different[:SHOWN]:
         fields = ", ".join(r.altered_fields.get(seq, [])) or "none"
         if mine == theirs:

@@ -31,6 +31,8 @@ class Capability(StrEnum):
     HOLDS_MANAGE = "holds.manage"
     SUBJECTS_EXPORT = "subjects.export"
     SUBJECTS_ERASE = "subjects.erase"
+    # Read the requests (kind, deadline, status, receipt counts), not the person's data.
+    SUBJECTS_READ = "subjects.read"
     USERS_MANAGE = "users.manage"
     CREDENTIALS_MANAGE = "credentials.manage"
     TRAIL_READ = "trail.read"
@@ -77,9 +79,12 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
         Capability.SUBJECTS_ERASE,
         Capability.PII_READ,
         Capability.INTEGRITY_VERIFY,
+        Capability.SUBJECTS_READ,
     },
     # Read-only; an assignment may narrow it to some agents and a period (RoleAssignment).
-    Role.AUDITOR: _READ,
+    # An auditor checks that requests are answered in time (subjects.read), but neither
+    # exports a person's data nor erases it.
+    Role.AUDITOR: _READ | {Capability.SUBJECTS_READ},
     Role.AGENT: frozenset({Capability.INGEST_WRITE}),
 }
 

@@ -1,4 +1,5 @@
-"""The only paths that remove stored audit data: retention's prune and erasure's sidecar delete.
+"""The only paths that change stored audit data: retention's prune, erasure's sidecar delete,
+and the one-time fill of subject keys on rows stored before they existed.
 
 On PostgreSQL both run as SECURITY DEFINER functions owned by `obsportal_audit_owner`
 (ingest migration 0005): the application's role itself cannot change audit rows.
@@ -37,3 +38,33 @@ def erase_personal_data(event_pks: Sequence[int], fields: Sequence[str]) -> int:
             )
             return cursor.fetchone()[0]
     return PersonalDatum.objects.filter(event_id__in=event_pks, field__in=fields).delete()[0]
+
+
+def fill_subject_keys(
+    events: Sequence[tuple[int, str | None]], sidecars: Sequence[tuple[int, str | None]]
+) -> int:
+    """Fill the subject keys of older rows (pk, key) that have none yet; the rows filled."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT obsportal_fill_subject_keys(%s, %s, %s, %s)",
+                [
+                    [pk for pk, _ in events],
+                    [key for _, key in events],
+                    [pk for pk, _ in sidecars],
+                    [key for _, key in sidecars],
+                ],
+            )
+            return cursor.fetchone()[0]
+    filled = 0
+    for pk, key in events:
+        if key:
+            filled += AuditEvent.objects.filter(pk=pk, subject_key__isnull=True).update(
+                subject_key=key
+            )
+    for pk, key in sidecars:
+        if key:
+            filled += PersonalDatum.objects.filter(pk=pk, subject_key__isnull=True).update(
+                subject_key=key
+            )
+    return filled

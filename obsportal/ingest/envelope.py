@@ -35,9 +35,14 @@ TEXT_FORMS = {
     "details": "details::text",
     "pii_commitments": "pii_commitments::text",
 }
-# The columns a COPY of new rows fills: the envelope's, the canonical body, then the
-# time of storage.
-COPY_COLUMNS = (*(STORED_AS[name] for name in ENVELOPE_COLUMNS), "canonical", "received_at")
+# The columns a COPY of new rows fills: the envelope's, the canonical body, the time of
+# storage, then the subject key (obsportal.ingest.subjects).
+COPY_COLUMNS = (
+    *(STORED_AS[name] for name in ENVELOPE_COLUMNS),
+    "canonical",
+    "received_at",
+    "subject_key",
+)
 # The RFC 8785 bytes each event of a batch was hashed over, by (stream, seq).
 Canonicals = dict[tuple[str, int], bytes]
 
@@ -110,22 +115,27 @@ def hashed_body_reader(offset: int = 0) -> Callable[[str, Sequence[Any]], dict[s
 # -- envelope -> row ---------------------------------------------------------------------
 
 
-def copy_row(event: dict[str, Any], canonical: str, received_at: str) -> list[Any]:
+def copy_row(
+    event: dict[str, Any], canonical: str, received_at: str, subject_key: str | None = None
+) -> list[Any]:
     """An admitted event as a text-format COPY row of COPY_COLUMNS (JSON columns as text)."""
     row = list(_take_fields(event))
     row[_DETAILS] = orjson.dumps(row[_DETAILS]).decode()
     row[_COMMITMENTS] = orjson.dumps(row[_COMMITMENTS]).decode()
     row.append(canonical)
     row.append(received_at)
+    row.append(subject_key)
     return row
 
 
-def audit_event(event: dict[str, Any], canonical: str) -> AuditEvent:
+def audit_event(
+    event: dict[str, Any], canonical: str, subject_key: str | None = None
+) -> AuditEvent:
     """An admitted event as an unsaved AuditEvent (the ORM path)."""
     values = zip(ENVELOPE_COLUMNS, _take_fields(event), strict=True)
     fields = {STORED_AS[name]: value for name, value in values}
     fields["ts"] = parse_ts(event["ts"])
-    return AuditEvent(**fields, canonical=canonical)
+    return AuditEvent(**fields, canonical=canonical, subject_key=subject_key)
 
 
 def personal_data(event: dict[str, Any]) -> Iterator[tuple[str, Any, str]]:

@@ -64,6 +64,9 @@ class AuditEvent(models.Model):
     # before it existed, which are rebuilt from the columns.
     canonical = models.TextField(null=True)
     received_at = models.DateTimeField(auto_now_add=True)
+    # Whom the event is about (obsportal.ingest.subjects): not hashed, computed at
+    # admission, filled for older rows by `manage.py backfill_subject_keys`.
+    subject_key = models.CharField(max_length=32, null=True, blank=True)
 
     class Meta:
         constraints = [
@@ -88,6 +91,12 @@ class AuditEvent(models.Model):
             models.Index(fields=["ts", "id"], name="audit_ts"),
             models.Index(
                 fields=["trace_id"], name="audit_trace", condition=models.Q(trace_id__isnull=False)
+            ),
+            # A data subject's events in time order: one range (subject requests).
+            models.Index(
+                fields=["subject_key", "ts", "id"],
+                name="audit_subject_ts",
+                condition=models.Q(subject_key__isnull=False),
             ),
         ]
 
@@ -125,10 +134,19 @@ class PersonalDatum(models.Model):
     field = models.CharField(max_length=200)
     value = models.JSONField()
     salt = models.CharField(max_length=32)
+    # Whom this value is about (obsportal.ingest.subjects).
+    subject_key = models.CharField(max_length=32, null=True, blank=True)
 
     class Meta:
         constraints = [
             models.UniqueConstraint(fields=["event", "field"], name="personal_datum_event_field"),
+        ]
+        indexes = [
+            models.Index(
+                fields=["subject_key", "event"],
+                name="personal_datum_subject",
+                condition=models.Q(subject_key__isnull=False),
+            ),
         ]
 
 

@@ -37,6 +37,7 @@ from obsportal.ingest.models import (
     PersonalDatum,
     Stream,
 )
+from obsportal.ingest.subjects import event_keys
 
 
 @dataclass
@@ -123,14 +124,15 @@ WITH moved AS (
     SELECT %(event_id)s::uuid, moved.id, %(seq)s, %(ts)s::timestamptz, %(agent_id)s,
            %(action)s, %(result)s, %(user_id)s, %(resource)s, %(details)s::jsonb,
            %(trace_id)s, %(span_id)s, %(pii_commitments)s::jsonb, %(prev_hash)s, %(hash)s,
-           %(canonical)s, now()
+           %(canonical)s, now(), %(subject_key)s
     FROM moved
     RETURNING id
 ), sidecar AS (
-    INSERT INTO ingest_personaldatum (event_id, field, value, salt)
-    SELECT stored.id, s.field, s.value, s.salt
-    FROM stored, unnest(%(fields)s::text[], %(values)s::jsonb[], %(salts)s::text[])
-        AS s(field, value, salt)
+    INSERT INTO ingest_personaldatum (event_id, field, value, salt, subject_key)
+    SELECT stored.id, s.field, s.value, s.salt, s.subject_key
+    FROM stored, unnest(%(fields)s::text[], %(values)s::jsonb[], %(salts)s::text[],
+                        %(sidecar_keys)s::text[])
+        AS s(field, value, salt, subject_key)
 ), counted AS (
     INSERT INTO ingest_eventcount (hour, agent_id, action, result, count)
     SELECT date_trunc('hour', %(ts)s::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
@@ -146,8 +148,11 @@ SELECT count(*) FROM stored
 def append_at_head(event: dict[str, Any]) -> bool:
     """Store `event` if its stream's head is still at seq - 1 with its prev_hash; else False."""
     pii = event.get("pii", {})
+    key, sidecar_keys = event_keys(event["user_id"], pii)
     params = {
         **event,
+        "subject_key": key,
+        "sidecar_keys": [sidecar_keys.get(name) for name in pii],
         "details": orjson.dumps(event["details"]).decode(),
         "pii_commitments": orjson.dumps(event["pii_commitments"]).decode(),
         "canonical": canonical_body(event).decode(),
@@ -276,35 +281,51 @@ def _copy_events(events: list[dict[str, Any]], texts: list[str]) -> None:
     """COPY the rows in (text format; psycopg escapes), then the sidecars joined by event_id."""
     received = datetime.now(UTC).isoformat()
     dumps = orjson.dumps
-    sidecars: list[tuple[str, str, str, str]] = []
+    sidecars: list[tuple[str, str, str, str, str | None]] = []
     with (
         connection.wrap_database_errors,
         connection.connection.cursor() as cursor,
         cursor.copy(f"COPY ingest_auditevent ({', '.join(COPY_COLUMNS)}) FROM STDIN") as copy,
     ):
         for event, text in zip(events, texts, strict=True):
-            copy.write_row(copy_row(event, text, received))
-            if "pii" in event:
+            pii = event.get("pii")
+            key, sidecar_keys = event_keys(event["user_id"], pii)
+            copy.write_row(copy_row(event, text, received, key))
+            if pii:
                 for name, value, salt in personal_data(event):
-                    sidecars.append((event["event_id"], name, dumps(value).decode(), salt))
+                    sidecars.append(
+                        (
+                            event["event_id"],
+                            name,
+                            dumps(value).decode(),
+                            salt,
+                            sidecar_keys.get(name),
+                        )
+                    )
     if sidecars:
         with connection.cursor() as cursor:
             cursor.execute(
-                "INSERT INTO ingest_personaldatum (event_id, field, value, salt)"
-                " SELECT e.id, s.field, s.value, s.salt"
-                " FROM unnest(%s::uuid[], %s::text[], %s::jsonb[], %s::text[])"
-                "   AS s(event_uuid, field, value, salt)"
+                "INSERT INTO ingest_personaldatum (event_id, field, value, salt, subject_key)"
+                " SELECT e.id, s.field, s.value, s.salt, s.subject_key"
+                " FROM unnest(%s::uuid[], %s::text[], %s::jsonb[], %s::text[], %s::text[])"
+                "   AS s(event_uuid, field, value, salt, subject_key)"
                 " JOIN ingest_auditevent e ON e.event_id = s.event_uuid",
                 [list(column) for column in zip(*sidecars, strict=True)],
             )
 
 
 def _bulk_create_events(events: list[dict[str, Any]], texts: list[str]) -> None:
-    rows = [audit_event(event, text) for event, text in zip(events, texts, strict=True)]
+    keys = [event_keys(event["user_id"], event.get("pii")) for event in events]
+    rows = [
+        audit_event(event, text, key)
+        for event, text, (key, _) in zip(events, texts, keys, strict=True)
+    ]
     AuditEvent.objects.bulk_create(rows)
     sidecars = [
-        PersonalDatum(event=row, field=name, value=value, salt=salt)
-        for row, event in zip(rows, events, strict=True)
+        PersonalDatum(
+            event=row, field=name, value=value, salt=salt, subject_key=sidecar_keys.get(name)
+        )
+        for row, event, (_, sidecar_keys) in zip(rows, events, keys, strict=True)
         for name, value, salt in personal_data(event)
     ]
     if sidecars:

@@ -6,7 +6,12 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema_field
+from drf_spectacular.utils import (
+    OpenApiParameter,
+    extend_schema,
+    extend_schema_field,
+    inline_serializer,
+)
 from rest_framework import generics, serializers
 from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
@@ -19,6 +24,7 @@ from obsportal.ingest.models import Stream
 from obsportal.integrity import evidence_api, incidents, incidents_api, selectors
 from obsportal.integrity.anchors import pruned_ranges
 from obsportal.integrity.checkpoints import HeadNotInCheckpoint, inclusion_proof_of
+from obsportal.integrity.erasures import personal_data_state
 from obsportal.integrity.models import (
     Checkpoint,
     CheckpointIncident,
@@ -183,6 +189,34 @@ class StreamDetail(generics.RetrieveAPIView):
         return visible_streams(selectors.streams_with_last_verification(), self.request.user)
 
 
+class StreamPersonalData(APIView):
+    """Which committed personal-data fields of a stream the portal no longer holds, the
+    request that erased each (by a receipt signed with the portal key), and those no
+    request explains: what `agents-sdk crosscheck` compares with the journal."""
+
+    required_capability = Capability.STREAMS_READ
+
+    @extend_schema(
+        responses={
+            200: inline_serializer(
+                "StreamPersonalData",
+                {
+                    "stream": serializers.CharField(),
+                    "missing": serializers.ListField(child=serializers.ListField()),
+                    "erased": serializers.ListField(child=serializers.DictField()),
+                    "unexplained": serializers.ListField(child=serializers.ListField()),
+                    "receipts": serializers.ListField(child=serializers.DictField()),
+                },
+            )
+        }
+    )
+    def get(self, request, stream_id: str):
+        ensure_stream_readable(request.user, stream_id)
+        if not Stream.objects.filter(pk=stream_id).exists():
+            raise NotFound(f"no stream {stream_id}")
+        return Response(personal_data_state(stream_id))
+
+
 class StreamVerificationList(generics.ListAPIView):
     """A stream's verification history, newest first."""
 
@@ -322,6 +356,11 @@ urlpatterns = [
         "streams/<stream_id:stream_id>/verifications/",
         StreamVerificationList.as_view(),
         name="stream-verifications",
+    ),
+    path(
+        "streams/<stream_id:stream_id>/personal-data/",
+        StreamPersonalData.as_view(),
+        name="stream-personal-data",
     ),
     path("streams/<stream_id:stream_id>/", StreamDetail.as_view(), name="stream-detail"),
     path("checkpoints/", CheckpointList.as_view(), name="checkpoint-list"),

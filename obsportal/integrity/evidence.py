@@ -28,6 +28,7 @@ from obsportal.ingest.envelope import as_envelope_json, envelope_json, format_ts
 from obsportal.ingest.models import AuditEvent, Stream
 from obsportal.integrity.anchors import anchors_of, pruned_through
 from obsportal.integrity.checkpoints import Head, checkpoint_heads, sign_checkpoint
+from obsportal.integrity.erasures import personal_data_state
 from obsportal.integrity.models import Checkpoint, CheckpointHead
 from obsportal.integrity.signing import SigningKey, load_signing_key
 
@@ -227,6 +228,21 @@ def write_bundle(plan: BundlePlan, out: IO[bytes], progress: Progress | None = N
             written += len(chunk)
             if progress:
                 progress(len(chunk))
+        # Personal data the portal no longer holds, and the signed erasure receipts that
+        # explain it: the offline verifier reads "erased under R" or tampering from them.
+        state = personal_data_state(stream.stream, stream.first_seq, stream.last_seq)
+        if state["missing"]:
+            out.write(
+                dumps(
+                    {
+                        "type": "personal_data",
+                        "stream": stream.stream,
+                        "missing": state["missing"],
+                        "receipts": state["receipts"],
+                    }
+                )
+                + b"\n"
+            )
     out.write(dumps({"type": "end", "streams": len(plan.streams), "events": written}) + b"\n")
     return written
 

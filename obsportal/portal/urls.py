@@ -1,7 +1,7 @@
 from django.urls import path
 
 from obsportal import params  # noqa: F401 - registers the stream_id path converter
-from obsportal.portal.views import events, health, integrity, overview, streams
+from obsportal.portal.views import events, health, integrity, overview, streams, subjects
 
 app_name = "portal"
 urlpatterns = [
@@ -17,6 +17,9 @@ urlpatterns = [
     path("events/<uuid:event_id>/", events.event_detail, name="event"),
     path("events/<uuid:event_id>/proof.json", events.event_proof, name="event-proof"),
     path("trail/", events.trail, name="trail"),
+    path("subjects/", subjects.subject_requests, name="subjects"),
+    path("subjects/<uuid:pk>/", subjects.subject_request, name="subject"),
+    path("subjects/<uuid:pk>/files/<str:fmt>/", subjects.subject_file, name="subject-file"),
 ]
 
 # The integrity pages, in the `integrity` namespace their links have always used. A stream

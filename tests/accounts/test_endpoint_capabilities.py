@@ -71,6 +71,9 @@ def _concrete(route, two_agents) -> str:
         "<stream_id:stream_id>": stream,
         "<int:number>": str(two_agents["checkpoint"].number),
         "<int:pk>": "1",
+        # a subject request that does not exist: an allowed role gets a 404, not a refusal
+        "<uuid:pk>": "00000000-0000-4000-8000-000000000000",
+        "<str:fmt>": "json",
     }
     path = route.pattern.replace("^", "").replace("\\Z", "").replace("$", "")
     for placeholder, value in values.items():

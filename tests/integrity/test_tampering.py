@@ -300,16 +300,17 @@ def test_a_tampered_checkpoint_table_is_reported(two_chains):
     assert "no longer reproduce the signed root" in run.checkpoint_problems[0]
 
 
-def test_an_erased_sidecar_shows_as_erased_not_tampered(two_chains):
+def test_a_sidecar_deleted_without_an_erasure_request_is_tampering(two_chains):
+    # An erasure under a request reads "erased under R" (tests/compliance/test_erasure.py);
+    # the same row deleted with no signed receipt on the trail is located as tampering.
     stream = two_chains["b"][0]["stream"]
     erased = PersonalDatum.objects.filter(event__stream_id=stream, event__seq=2)
     assert erased.count() == 1
-    erased.delete()  # what the erasure service does: the sidecar row only
+    erased.delete()
     result = result_for(verify_streams(), stream)
-    assert result.status == "verified" and result.first_break is None
-    assert result.erased == [
-        {"seq": 2, "event_id": two_chains["b"][2]["event_id"], "field": "email"}
-    ]
+    assert result.status == "broken" and result.erased == []
+    assert result.first_break["seq"] == 2
+    assert "sidecar 'email' is gone and no erasure request names it" in result.first_break["reason"]
 
 
 def test_a_changed_sidecar_value_is_tampering(two_chains):

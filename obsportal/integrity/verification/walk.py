@@ -28,6 +28,7 @@ from obsportal.ingest.models import (
     Stream,
 )
 from obsportal.integrity.anchors import anchor_problems, pruned_ranges
+from obsportal.integrity.erasures import erasures_of
 from obsportal.integrity.verification.compare import (
     SignedHeads,
     compare_with_checkpoints,
@@ -97,6 +98,7 @@ def verify_stream(
     findings.verified_from = expected
     head_hash_seen: str | None = prev_hash if expected - 1 == findings.recorded_head_seq else None
     with_commitments: list[tuple[int, int, str, dict[str, str]]] = []
+    erased_by = erasures_of(stream_id)
     done = 0
     sha256 = hashlib.sha256
     for row in stream_rows(stream_id, chunk_size):
@@ -148,7 +150,7 @@ def verify_stream(
         if commitments:
             with_commitments.append((pk, seq, event_id, commitments))
             if len(with_commitments) >= SIDECAR_BATCH:
-                _check_sidecars(with_commitments, findings)
+                _check_sidecars(with_commitments, findings, erased_by)
                 with_commitments = []
         expected, prev_hash = seq + 1, row_hash
         if findings.first_seq is None:
@@ -161,7 +163,7 @@ def verify_stream(
     if progress and done % chunk_size:
         progress(done % chunk_size)
     if with_commitments:
-        _check_sidecars(with_commitments, findings)
+        _check_sidecars(with_commitments, findings, erased_by)
     compare_with_record(findings, head_hash_seen)
     compare_with_checkpoints(findings, signed, stored_hash_at)
     if findings.disagreements and findings.verified_to is not None:
@@ -314,9 +316,13 @@ def _checked_body(stream_id: str, row: list, canonical: str) -> tuple[dict | Non
 
 
 def _check_sidecars(
-    batch: list[tuple[int, int, str, dict[str, str]]], findings: StreamFindings
+    batch: list[tuple[int, int, str, dict[str, str]]],
+    findings: StreamFindings,
+    erased_by: dict[tuple[int, str], dict] | None = None,
 ) -> None:
-    """A missing sidecar is an erasure; a present one must still open its commitment."""
+    """A missing sidecar is an erasure if a signed receipt on the trail names it, else
+    tampering; a present one must still open its commitment."""
+    erased_by = erased_by or {}
     present = {
         (event_pk, name): (value, salt)
         for event_pk, name, value, salt in PersonalDatum.objects.filter(
@@ -327,8 +333,25 @@ def _check_sidecars(
         for name, commitment in sorted(commitments.items()):
             entry = present.get((pk, name))
             if entry is None:
-                if len(findings.erased) < MAX_LISTED:
-                    findings.erased.append({"seq": seq, "event_id": event_id, "field": name})
+                receipt = erased_by.get((seq, name))
+                if receipt is None:
+                    findings.broke(
+                        seq,
+                        event_id,
+                        f"personal-data sidecar '{name}' is gone and no erasure request "
+                        "names it: it was deleted around the portal",
+                    )
+                elif len(findings.erased) < MAX_LISTED:
+                    findings.erased.append(
+                        {
+                            "seq": seq,
+                            "event_id": event_id,
+                            "field": name,
+                            "request": receipt["request"],
+                            "reference": receipt["reference"],
+                            "receipt_trail_seq": receipt["trail_seq"],
+                        }
+                    )
             elif not personal_value_matches(commitment, *entry):
                 findings.broke(
                     seq, event_id, f"personal-data sidecar '{name}' does not open its commitment"

@@ -21,6 +21,7 @@ from obsportal.demo.agent import run_scripted_agent
 from obsportal.demo.incidents import stage_incidents
 from obsportal.demo.pages import page_tour
 from obsportal.demo.schedule import IntegritySchedule
+from obsportal.demo.subjects import run_subject_requests
 from obsportal.integrity.checkpoints import sign_checkpoint
 from obsportal.integrity.signing import SigningKeyExists, create_signing_key
 from obsportal.integrity.verification import verify_streams
@@ -69,6 +70,7 @@ class Command(BaseCommand):
             create_signing_key()
         # Retention is an app beside the demo (a sibling floor): reached by its command.
         call_command("retention_demo", services.DEMO_AGENT, stdout=self.stdout)
+        requests = run_subject_requests(services.DEMO_AGENT)
         checkpoint = sign_checkpoint()
         run = verify_streams(trigger="demo")
 
@@ -85,6 +87,12 @@ class Command(BaseCommand):
             self.stdout.write(f"Reusing its ingest token ({services.token_path()})")
         else:
             self.stdout.write(f"Its ingest token is in {services.token_path()}")
+        erased = requests.erasure.outcome.get("counts", {}).get("fields_erased", 0)
+        self.stdout.write(
+            f"Subject requests: access {requests.access.reference} (JSON, CSV, PDF built), "
+            f"erasure {requests.erasure.reference} ({erased} field(s) erased; verification "
+            f"reads them as erased under request {requests.erasure.reference})"
+        )
         self.stdout.write(
             f"Signed checkpoint {checkpoint.pk}; verification of {run.streams_checked} "
             f"stream(s), {run.events_checked} events: {run.status}"

@@ -85,9 +85,13 @@ def describe(r: StreamVerification) -> str:
         lines.append(f"  fork at seq {fork['seq']}: offered {fork['offered_hash'][:12]}…")
     for d in r.checkpoint_disagreements:
         lines.append(f"  {d['reason']}")
-    if r.erased:
+    by_request: dict[str, list[dict]] = {}
+    for entry in r.erased:
+        by_request.setdefault(entry.get("reference") or "an older erasure", []).append(entry)
+    for reference, entries in by_request.items():
+        first = entries[0]
         lines.append(
-            f"  erased personal data: {len(r.erased)} field(s), "
-            f"first seq {r.erased[0]['seq']} '{r.erased[0]['field']}'"
+            f"  erased under request {reference}: {len(entries)} field(s), "
+            f"first seq {first['seq']} '{first['field']}'"
         )
     return "\n".join(lines)
