@@ -8,6 +8,7 @@ fsync="always"), publishes how far the journal is durable, and rotates files.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -123,9 +124,21 @@ class GroupCommit:
             with self._lock:
                 data, self._pending = self._pending, bytearray()
                 last_seq = self._seq
+                # fsync="write": the lines are in the file already, only the fsync is ours.
+                unsynced = self.fsync_mode == "write" and self._written_seq > self._durable_seq
+                written = JournalPosition(self._file_base, self._file_bytes)
+            if unsynced:
+                try:
+                    os.fsync(self._fd)
+                except OSError as exc:
+                    self._failure = exc
+                    with self._durable:
+                        self._durable.notify_all()
+                    return
+                self._publish_durable(last_seq, written)
             if data:
                 try:
-                    _write_all(self._fd, data)
+                    write_all(self._fd, data)
                     if self.fsync_mode != "never":
                         os.fsync(self._fd)
                 except OSError as exc:
@@ -155,14 +168,17 @@ class GroupCommit:
 
     def _rotate(self) -> None:
         """Close the active file as a segment and start a new one (caller holds _io_lock)."""
-        os.fsync(self._fd)
-        os.close(self._fd)
-        os.rename(self.path, segment_path(self.path, self._file_base))
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        fsync_directory(self.path.parent)
-        self._file_base = self._written_seq + 1
-        self._file_bytes = 0
-        self._file_started = time.monotonic()
+        # fsync="write" appends write the file themselves, under the chain lock.
+        writers = self._lock if self.fsync_mode == "write" else contextlib.nullcontext()
+        with writers:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            os.rename(self.path, segment_path(self.path, self._file_base))
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            fsync_directory(self.path.parent)
+            self._file_base = self._written_seq + 1
+            self._file_bytes = 0
+            self._file_started = time.monotonic()
 
     def _publish_durable(self, seq: int, position: JournalPosition) -> None:
         with self._durable:
@@ -204,7 +220,7 @@ class GroupCommit:
                 )
 
 
-def _write_all(fd: int, data: bytes | bytearray) -> None:
+def write_all(fd: int, data: bytes | bytearray) -> None:
     view = memoryview(data)
     while view:
         written = os.write(fd, view)

@@ -110,7 +110,7 @@ def save_heads(heads: list[Head]) -> None:
 # head is still the one the event links to, so a stale in-process hint can never fork
 # the chain. Measured as the one round trip that keeps a request's recording far below
 # the locked read + COPY + head update of a batch (benchmarks/trail_overhead.py).
-_APPEND = f"""
+APPEND_AT_HEAD = f"""
 WITH moved AS (
     UPDATE ingest_stream SET head_seq = %(seq)s, head_hash = %(hash)s, updated_at = now()
     WHERE id = %(stream)s AND head_seq = %(seq)s - 1 AND head_hash = %(prev_hash)s
@@ -133,8 +133,10 @@ SELECT count(*) FROM stored
 """
 
 
-def append_at_head(event: dict[str, Any]) -> bool:
-    """Store `event` if its stream's head is still at seq - 1 with its prev_hash; else False."""
+def append_at_head(event: dict[str, Any], statement: str | None = None) -> bool:
+    """Store `event` if its stream's head is still at seq - 1 with its prev_hash; else False.
+
+    `statement`: APPEND_AT_HEAD with another final SELECT (the trail's commit setting)."""
     pii = event.get("pii", {})
     params = {
         **event,
@@ -146,7 +148,7 @@ def append_at_head(event: dict[str, Any]) -> bool:
         "salts": [entry["salt"] for entry in pii.values()],
     }
     with connection.cursor() as cursor:
-        cursor.execute(_APPEND, params)
+        cursor.execute(statement or APPEND_AT_HEAD, params)
         return cursor.fetchone()[0] == 1
 
 
