@@ -147,7 +147,9 @@ class JournalWriter(GroupCommit):
             self.torn_tail = set_aside_torn_tail(self.path)
             self.head = read_head(self.path)
             if stream is not None and self.head.stream and self.head.stream != stream:
-                raise ValueError(f"journal {self.path} holds stream {self.head.stream}, not {stream}")
+                raise ValueError(
+                    f"journal {self.path} holds stream {self.head.stream}, not {stream}"
+                )
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         except BaseException:
             self._lock_file.close()

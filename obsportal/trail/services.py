@@ -38,6 +38,7 @@ anywhere; when the journal fails after it, the request is refused all the same
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import secrets
@@ -167,10 +168,8 @@ class _ProcessTrail:
         with self._lock:
             if self._writer is writer:
                 self._writer = None
-        try:
+        with contextlib.suppress(OSError):  # a failed disk: the file stays as it is
             writer.close()
-        except OSError:
-            pass  # a failed disk: the file stays as it is, the lock goes with the descriptor
 
     def reset(self) -> None:
         """Close this process's writer (tests: each starts on a fresh stream)."""
@@ -190,7 +189,8 @@ class _ProcessTrail:
             quick = not connection.in_atomic_block and not getattr(
                 settings, "OBSPORTAL_TRAIL_SYNCHRONOUS_COMMIT", False
             )
-            if not storage.append_at_head(event, _APPEND_ASYNC_COMMIT if quick else None):
+            statement = _APPEND_ASYNC_COMMIT if quick else None
+            if not storage.append_at_head(event, statement, prepared=True):
                 raise _HeadMoved(event["stream"])
             return
         with transaction.atomic():
