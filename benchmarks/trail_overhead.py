@@ -161,6 +161,26 @@ def measure(
 
     alone = timed(one_append, args.requests)
 
+    # The same append, alternating call by call: the database statement as it was before
+    # (Django's cursor, parsed and planned each time, the commit waiting for the WAL
+    # flush) and as it is (PREPAREd, committed without waiting: the journal line is out).
+    from obsportal.ingest import storage
+
+    append_at_head = storage.append_at_head
+    as_before, as_now = [], []
+    try:
+        for index in range(args.requests * 2):
+            before = index % 2 == 0
+            if before:
+                storage.append_at_head = lambda event, *a, **k: append_at_head(event)
+            else:
+                storage.append_at_head = append_at_head
+            started = time.perf_counter()
+            one_append()
+            (as_before if before else as_now).append(time.perf_counter() - started)
+    finally:
+        storage.append_at_head = append_at_head
+
     contended: list[float] = []
     lock = threading.Lock()
 
@@ -198,6 +218,8 @@ def measure(
     p95 = (percentile(traced, 0.95) - percentile(plain, 0.95)) * 1000
     print(f"the trail's share of a request: p50 {p50:.3f} ms, p95 {p95:.3f} ms")
     print(f"record_trail alone:            {summary(alone)}")
+    print(f"record_trail, statement as before: {summary(as_before)}")
+    print(f"record_trail, statement as now:    {summary(as_now)}")
     print(
         f"record_trail, {args.threads} threads of one process: {summary(contended)}, "
         f"{contended_rate:,.0f} appends/s"
@@ -210,6 +232,8 @@ def measure(
         "share p50 (difference)": p50,
         "share p95 (difference)": p95,
         "record_trail alone p95": percentile(alone, 0.95) * 1000,
+        "statement as before p50": statistics.median(as_before) * 1000,
+        "statement as now p50": statistics.median(as_now) * 1000,
     }
 
 
