@@ -224,6 +224,7 @@ def test_a_stream_whose_database_head_moved_is_left_for_a_new_one_never_forked()
 
     record_trail("page.view", actor="first")
     record_trail("page.view", actor="second")
+
     # A change recorded inside its transaction, which then rolls back: the journal holds
     # the event, the database does not (its head stays one behind the journal's).
     def change_that_fails() -> None:
