@@ -19,6 +19,8 @@ from agents_sdk.audit.segments import JournalPosition, fsync_directory, segment_
 
 # Group-commit window for fsync="batch": the longest an event waits to be durable.
 BATCH_FLUSH_INTERVAL = 0.002
+# fsync="write": how often an idle writer's thread wakes (time-based rotation).
+IDLE_WAKE_INTERVAL = 1.0
 # A flush is started early once this much is pending.
 MAX_PENDING_BYTES = 1 << 20
 # Backpressure: past this much not yet written (a disk stalled for many fsyncs),
@@ -111,8 +113,11 @@ class GroupCommit:
                 self._durable.wait(0.1)
 
     def _flush_loop(self) -> None:
+        # fsync="write": woken by each append (nothing to do otherwise), so an idle
+        # writer does not wake every few milliseconds; once a second for rotation.
+        interval = IDLE_WAKE_INTERVAL if self.fsync_mode == "write" else BATCH_FLUSH_INTERVAL
         while True:
-            self._wake.wait(BATCH_FLUSH_INTERVAL)
+            self._wake.wait(interval)
             self._wake.clear()
             closed = self._closed
             self._flush_pending()

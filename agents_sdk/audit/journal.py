@@ -286,6 +286,8 @@ class JournalWriter(GroupCommit):
                     raise JournalClosed(f"journal {self.path} failed to write: {exc}") from exc
                 self._file_bytes += len(line)
                 self._written_seq = seq
+                if not self._wake.is_set():
+                    self._wake.set()  # the fsync, by the journal's thread
             else:
                 self._pending += line
                 backlog = len(self._pending)
