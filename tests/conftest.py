@@ -21,7 +21,7 @@ connection_created.connect(_allow_test_flush)
 
 
 @pytest.fixture(autouse=True)
-def _trail_journal(settings, tmp_path_factory):
+def trail_journal(settings, tmp_path_factory):
     """Each test's trail starts on a fresh stream, its journal in a directory of its own
     (the database of a test is rolled back; the journal of the last one must not go on)."""
     from obsportal.trail.services import reset_process_trail

@@ -14,7 +14,7 @@ from obsportal.events import selectors
 from obsportal.events.filters import AuditEventFilter
 from obsportal.events.renderers import EVENT_RENDERERS
 from obsportal.ingest.envelope import ENVELOPE_COLUMNS, as_envelope_json
-from obsportal.ingest.models import AuditEvent
+from obsportal.ingest.models import AuditEvent, Stream
 from obsportal.pagination import CheckedCursorPagination
 
 
@@ -45,7 +45,16 @@ class AuditEventList(generics.ListAPIView):
     pagination_class = EventCursorPagination
 
     def get_queryset(self):
-        requested = self.request.query_params.get("agent_id")
+        params = self.request.query_params
+        requested = params.get("agent_id")
+        if requested is None and params.get("stream"):
+            # One named stream asks for its agent's events: `agents-sdk verify --against`
+            # crosschecks a trail journal by its stream alone.
+            requested = (
+                Stream.objects.filter(pk=params["stream"])
+                .values_list("agent_id", flat=True)
+                .first()
+            )
         return visible_events(selectors.events(), self.request.user, requested)
 
 

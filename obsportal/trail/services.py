@@ -57,6 +57,7 @@ from agents_sdk.audit.journal import JournalError, JournalWriter
 from obsportal.ingest import storage
 from obsportal.ingest.services import locked_heads
 from obsportal.ingest.verdicts import BatchRefused
+from obsportal.telemetry.metrics import TRAIL_APPEND_FAILURES
 from obsportal.trail.actions import action_named
 
 # A journal file past this size becomes a segment beside it (the chain goes on).
@@ -107,6 +108,14 @@ def record_trail(
         "span_id": format(span.span_id, "016x") if span.is_valid else None,
         "personal_data": {k: v for k, v in (personal or {}).items() if v not in (None, "")},
     }
+    try:
+        return _append(entry)
+    except TrailUnavailable:
+        TRAIL_APPEND_FAILURES.inc()
+        raise
+
+
+def _append(entry: dict[str, Any]) -> dict[str, Any]:
     for _attempt in range(2):
         writer = _process.writer()
         try:
