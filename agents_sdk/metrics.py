@@ -18,8 +18,11 @@ exactly what it would have shown.
 
 from __future__ import annotations
 
+import gc
 import os
 import threading
+import time
+import weakref
 from bisect import bisect_left
 from collections import deque
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -43,6 +46,7 @@ from agents_sdk.custom_metrics import CustomMetrics, MetricType
 # Seconds: agent steps and LLM calls span ms..minutes; tools ms..tens of seconds.
 STEP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
 # Time spent inside the SDK per step: microseconds to a few milliseconds.
+GC_PAUSE_BUCKETS = (1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5)
 OVERHEAD_BUCKETS = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2)
 
 
@@ -234,6 +238,15 @@ class AgentMetrics:
             "export failed or was abandoned at shutdown.",
             ["agent_id"], registry=r,
         )  # fmt: skip
+        self.memory = Gauge(
+            "agent_process_resident_memory_bytes", "Resident memory of the agent's process.",
+            ["agent_id"], multiprocess_mode="livesum", registry=r,
+        )  # fmt: skip
+        self.gc_pause = Histogram(
+            "agent_gc_pause_seconds",
+            "Time the agent's process spent in each garbage collection, by generation.",
+            ["agent_id", "generation"], buckets=GC_PAUSE_BUCKETS, registry=r,
+        )  # fmt: skip
         self.overhead = Histogram(
             "agent_observability_overhead_seconds",
             "Time spent inside the observability SDK per agent step.",
@@ -250,6 +263,9 @@ class AgentMetrics:
         self._audit_pending = self.audit_pending.labels(a)
         self._spans_dropped = self.spans_dropped.labels(a)
         self._overhead = self._batched(self.overhead.labels(a), histogram=True)
+        self._memory = self.memory.labels(a)
+        self._gc_pauses = [self.gc_pause.labels(a, str(g)) for g in range(3)]
+        _GC_TIMED.add(self)
         self._children: dict[tuple[int, ...] | tuple[Any, ...], Any] = {}
         self.custom = CustomMetrics(agent_id, self.registry)
         if isinstance(self.registry, _RefreshingRegistry):
@@ -343,6 +359,10 @@ class AgentMetrics:
         self.refresh_audit_progress()
 
     def refresh_audit_progress(self) -> None:
+        """Before a scrape: the audit progress, and the process's resident memory."""
+        resident = resident_memory_bytes()
+        if resident is not None:
+            self._memory.set(resident)
         if self._progress is None:
             return
         with self._progress_lock:
@@ -381,6 +401,38 @@ class AgentMetrics:
         if multiprocess_dir() is not None:
             # Live gauges of this process stop counting; its counters stay in the totals.
             prom_multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+def resident_memory_bytes() -> int | None:
+    """This process's resident set size (Linux /proc; None elsewhere)."""
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * _PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
+# Every live AgentMetrics of the process observes each collection's pause (one callback).
+_GC_TIMED: weakref.WeakSet[AgentMetrics] = weakref.WeakSet()
+_gc_started: list[float] = []
+
+
+def _time_gc(phase: str, info: dict[str, Any]) -> None:
+    if phase == "start":
+        if _GC_TIMED:
+            _gc_started[:] = [time.perf_counter()]
+        return
+    if not _gc_started:
+        return
+    pause = time.perf_counter() - _gc_started.pop()
+    generation = info.get("generation", 0)
+    for metrics in list(_GC_TIMED):
+        if 0 <= generation < len(metrics._gc_pauses):
+            metrics._gc_pauses[generation].observe(pause)
+
+
+gc.callbacks.append(_time_gc)
 
 
 def global_registry() -> CollectorRegistry:

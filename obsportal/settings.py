@@ -420,6 +420,11 @@ OBSPORTAL_TRAIL_AGENT_ID = os.environ.get("OBSPORTAL_TRAIL_AGENT_ID", "obsportal
 OBSPORTAL_TRAIL_STREAM = os.environ.get(
     "OBSPORTAL_TRAIL_STREAM", f"{OBSPORTAL_TRAIL_AGENT_ID}-trail"
 )
+# Each process's trail stream is also an SDK journal here (`agents-sdk verify` reads it).
+OBSPORTAL_TRAIL_JOURNAL_DIR = Path(os.environ.get("OBSPORTAL_TRAIL_JOURNAL_DIR", VAR_DIR / "trail"))
+# False: a trail row outside a transaction commits without waiting for the WAL flush
+# (the journal line is written already); True: every row waits (~2 ms on this disk).
+OBSPORTAL_TRAIL_SYNCHRONOUS_COMMIT = os.environ.get("OBSPORTAL_TRAIL_SYNCHRONOUS_COMMIT") == "1"
 
 GRAFANA_URL = os.environ.get("GRAFANA_URL", "http://localhost:3000")
 JAEGER_URL = os.environ.get("JAEGER_URL", "http://localhost:16686")

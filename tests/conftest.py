@@ -20,6 +20,18 @@ def _allow_test_flush(sender, connection, **kwargs):
 connection_created.connect(_allow_test_flush)
 
 
+@pytest.fixture(autouse=True)
+def trail_journal(settings, tmp_path_factory):
+    """Each test's trail starts on a fresh stream, its journal in a directory of its own
+    (the database of a test is rolled back; the journal of the last one must not go on)."""
+    from obsportal.trail.services import reset_process_trail
+
+    reset_process_trail()
+    settings.OBSPORTAL_TRAIL_JOURNAL_DIR = tmp_path_factory.mktemp("trail")
+    yield settings.OBSPORTAL_TRAIL_JOURNAL_DIR
+    reset_process_trail()
+
+
 @pytest.fixture
 def agent_token(db):
     return "agent-7", agent_credential("agent-7")

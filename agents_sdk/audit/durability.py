@@ -8,6 +8,7 @@ fsync="always"), publishes how far the journal is durable, and rotates files.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import threading
 import time
@@ -18,6 +19,8 @@ from agents_sdk.audit.segments import JournalPosition, fsync_directory, segment_
 
 # Group-commit window for fsync="batch": the longest an event waits to be durable.
 BATCH_FLUSH_INTERVAL = 0.002
+# fsync="write": how often an idle writer's thread wakes (time-based rotation).
+IDLE_WAKE_INTERVAL = 1.0
 # A flush is started early once this much is pending.
 MAX_PENDING_BYTES = 1 << 20
 # Backpressure: past this much not yet written (a disk stalled for many fsyncs),
@@ -110,8 +113,11 @@ class GroupCommit:
                 self._durable.wait(0.1)
 
     def _flush_loop(self) -> None:
+        # fsync="write": woken by each append (nothing to do otherwise), so an idle
+        # writer does not wake every few milliseconds; once a second for rotation.
+        interval = IDLE_WAKE_INTERVAL if self.fsync_mode == "write" else BATCH_FLUSH_INTERVAL
         while True:
-            self._wake.wait(BATCH_FLUSH_INTERVAL)
+            self._wake.wait(interval)
             self._wake.clear()
             closed = self._closed
             self._flush_pending()
@@ -123,9 +129,21 @@ class GroupCommit:
             with self._lock:
                 data, self._pending = self._pending, bytearray()
                 last_seq = self._seq
+                # fsync="write": the lines are in the file already, only the fsync is ours.
+                unsynced = self.fsync_mode == "write" and self._written_seq > self._durable_seq
+                written = JournalPosition(self._file_base, self._file_bytes)
+            if unsynced:
+                try:
+                    os.fsync(self._fd)
+                except OSError as exc:
+                    self._failure = exc
+                    with self._durable:
+                        self._durable.notify_all()
+                    return
+                self._publish_durable(last_seq, written)
             if data:
                 try:
-                    _write_all(self._fd, data)
+                    write_all(self._fd, data)
                     if self.fsync_mode != "never":
                         os.fsync(self._fd)
                 except OSError as exc:
@@ -155,14 +173,17 @@ class GroupCommit:
 
     def _rotate(self) -> None:
         """Close the active file as a segment and start a new one (caller holds _io_lock)."""
-        os.fsync(self._fd)
-        os.close(self._fd)
-        os.rename(self.path, segment_path(self.path, self._file_base))
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
-        fsync_directory(self.path.parent)
-        self._file_base = self._written_seq + 1
-        self._file_bytes = 0
-        self._file_started = time.monotonic()
+        # fsync="write" appends write the file themselves, under the chain lock.
+        writers = self._lock if self.fsync_mode == "write" else contextlib.nullcontext()
+        with writers:
+            os.fsync(self._fd)
+            os.close(self._fd)
+            os.rename(self.path, segment_path(self.path, self._file_base))
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
+            fsync_directory(self.path.parent)
+            self._file_base = self._written_seq + 1
+            self._file_bytes = 0
+            self._file_started = time.monotonic()
 
     def _publish_durable(self, seq: int, position: JournalPosition) -> None:
         with self._durable:
@@ -204,7 +225,7 @@ class GroupCommit:
                 )
 
 
-def _write_all(fd: int, data: bytes | bytearray) -> None:
+def write_all(fd: int, data: bytes | bytearray) -> None:
     view = memoryview(data)
     while view:
         written = os.write(fd, view)

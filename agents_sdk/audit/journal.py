@@ -18,6 +18,7 @@ import hashlib
 import os
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Literal
 
@@ -39,6 +40,7 @@ from agents_sdk.audit.durability import (
     PENDING_LIMIT,
     DurableOffset,
     GroupCommit,
+    write_all,
 )
 from agents_sdk.audit.encoding import (
     BODY,
@@ -84,8 +86,8 @@ __all__ = [
     "torn_path",
 ]
 
-FsyncMode = Literal["batch", "always", "never"]
-FSYNC_MODES: tuple[str, ...] = ("batch", "always", "never")
+FsyncMode = Literal["batch", "always", "never", "write"]
+FSYNC_MODES: tuple[str, ...] = ("batch", "always", "never", "write")
 
 
 class JournalWriter(GroupCommit):
@@ -95,6 +97,12 @@ class JournalWriter(GroupCommit):
     and fsyncs every `BATCH_FLUSH_INTERVAL` (group commit). "always": `append`
     returns once the event is on disk; concurrent callers share one fsync.
     "never": written in the background, fsync left to the OS.
+    "write": `append` writes its line to the file before it returns (a full or
+    read-only disk raises in the caller; a crash of the process loses nothing that
+    was returned), the background thread fsyncs every `BATCH_FLUSH_INTERVAL`.
+
+    stream: the stream id of a new journal (default: a fresh UUIDv7); a journal
+    that already holds events keeps its own, and naming another one is an error.
 
     rotate_bytes / rotate_seconds: start a new file once the active one holds
     that many bytes / has been active that long (counted from when this writer
@@ -109,6 +117,7 @@ class JournalWriter(GroupCommit):
         *,
         rotate_bytes: int | None = None,
         rotate_seconds: float | None = None,
+        stream: str | None = None,
     ):
         if fsync not in FSYNC_MODES:
             raise ValueError(f"fsync must be one of {', '.join(FSYNC_MODES)}, got {fsync!r}")
@@ -119,6 +128,10 @@ class JournalWriter(GroupCommit):
         problem = text_field_problem("agent_id", agent_id)
         if problem is not None:
             raise InvalidEvent(problem)
+        if stream is not None:
+            problem = text_field_problem("stream", stream)
+            if problem is not None:
+                raise InvalidEvent(problem)
         if rotate_bytes is not None and rotate_bytes < 1:
             raise ValueError("rotate_bytes must be positive")
         if rotate_seconds is not None and rotate_seconds <= 0:
@@ -133,12 +146,16 @@ class JournalWriter(GroupCommit):
         try:
             self.torn_tail = set_aside_torn_tail(self.path)
             self.head = read_head(self.path)
+            if stream is not None and self.head.stream and self.head.stream != stream:
+                raise ValueError(
+                    f"journal {self.path} holds stream {self.head.stream}, not {stream}"
+                )
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         except BaseException:
             self._lock_file.close()
             raise
         self._ids = Uuid7Source()
-        self._stream = self.head.stream or self._ids.next()
+        self._stream = self.head.stream or stream or self._ids.next()
         self._stream_json = orjson.dumps(self._stream)
         self._agent_json = orjson.dumps(agent_id)
         self._seq = self.head.seq
@@ -193,8 +210,15 @@ class JournalWriter(GroupCommit):
         trace_id: str | None = None,
         span_id: str | None = None,
         personal_data: dict[str, Any] | None = None,
+        before_write: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
-        """Record one event; returns it as written. Bad input raises and writes nothing."""
+        """Record one event; returns it as written. Bad input raises and writes nothing.
+
+        `before_write`, if given, is called with the sealed event (under the chain
+        lock, so in chain order) before its line is written: a copy kept elsewhere
+        (the portal's database) is stored first, and if the call raises, nothing is
+        written and the chain is left as it was.
+        """
         # Everything that can fail is checked before the chain state is touched.
         if type(action) is not str or not action:
             raise InvalidEvent("action must be a non-empty string")
@@ -241,21 +265,65 @@ class JournalWriter(GroupCommit):
                 )
             hasher = hashlib.sha256(self._prev_raw)
             hasher.update(canonical)
-            self._prev_raw = hasher.digest()
-            digest = self._prev_raw.hex().encode()
+            digest_raw = hasher.digest()
+            digest = digest_raw.hex().encode()
             # The line is the canonical body with `hash` (and the sidecar) appended:
             # still one JSON object, and no second serialization on the hot path.
             line = canonical[:-1] + b',"hash":"' + digest + b'"' + sidecar_json + b"}\n"
+            if before_write is not None:
+                event = self._event(
+                    event_id, seq, ts, action, result, user_id, resource, details,
+                    trace_id, span_id, commitments, prev_hex, digest, sidecar,
+                )  # fmt: skip
+                before_write(event)
+            backlog = 0
+            if self.fsync_mode == "write":
+                try:
+                    write_all(self._fd, line)
+                except OSError as exc:
+                    # Maybe a torn line on disk: refuse further events (a reopen sets it aside).
+                    self._failure = exc
+                    raise JournalClosed(f"journal {self.path} failed to write: {exc}") from exc
+                self._file_bytes += len(line)
+                self._written_seq = seq
+                if not self._wake.is_set():
+                    self._wake.set()  # the fsync, by the journal's thread
+            else:
+                self._pending += line
+                backlog = len(self._pending)
+                if backlog >= MAX_PENDING_BYTES:
+                    self._wake.set()
             self._seq = seq
+            self._prev_raw = digest_raw
             self._prev_hex = digest
-            self._pending += line
-            backlog = len(self._pending)
-            if backlog >= MAX_PENDING_BYTES:
-                self._wake.set()
         if self.fsync_mode == "always":
             self._commit_until(seq)
         elif backlog >= PENDING_LIMIT:
             self._wait_for_disk(seq - 1)
+        if before_write is not None:
+            return event
+        return self._event(
+            event_id, seq, ts, action, result, user_id, resource, details,
+            trace_id, span_id, commitments, prev_hex, digest, sidecar,
+        )  # fmt: skip
+
+    def _event(
+        self,
+        event_id: str,
+        seq: int,
+        ts: str,
+        action: str,
+        result: str,
+        user_id: str | None,
+        resource: str | None,
+        details: dict[str, Any],
+        trace_id: str | None,
+        span_id: str | None,
+        commitments: dict[str, str],
+        prev_hex: bytes,
+        digest: bytes,
+        sidecar: dict[str, Any],
+    ) -> dict[str, Any]:
         event = {
             "v": 1,
             "event_id": event_id,

@@ -10,6 +10,7 @@ The portal's own trail, retention and erasure are to write through here too.
 
 from __future__ import annotations
 
+import weakref
 from collections import Counter, defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -114,7 +115,7 @@ def save_heads(heads: list[Head]) -> None:
 # head is still the one the event links to, so a stale in-process hint can never fork
 # the chain. Measured as the one round trip that keeps a request's recording far below
 # the locked read + COPY + head update of a batch (benchmarks/trail_overhead.py).
-_APPEND = f"""
+APPEND_AT_HEAD = f"""
 WITH moved AS (
     UPDATE ingest_stream SET head_seq = %(seq)s, head_hash = %(hash)s, updated_at = now()
     WHERE id = %(stream)s AND head_seq = %(seq)s - 1 AND head_hash = %(prev_hash)s
@@ -145,8 +146,16 @@ SELECT count(*) FROM stored
 """
 
 
-def append_at_head(event: dict[str, Any]) -> bool:
-    """Store `event` if its stream's head is still at seq - 1 with its prev_hash; else False."""
+def append_at_head(
+    event: dict[str, Any], statement: str | None = None, *, prepared: bool = False
+) -> bool:
+    """Store `event` if its stream's head is still at seq - 1 with its prev_hash; else False.
+
+    `statement`: APPEND_AT_HEAD with another final SELECT (the trail's commit setting).
+    `prepared`: run it as a statement PREPAREd once per connection: no parsing nor
+    planning per event, the trail's hot path (benchmarks/trail_overhead.py). Django's
+    driver connection has psycopg's automatic preparation off, hence the SQL PREPARE.
+    """
     pii = event.get("pii", {})
     key, sidecar_keys = event_keys(event["user_id"], pii)
     params = {
@@ -160,9 +169,59 @@ def append_at_head(event: dict[str, Any]) -> bool:
         "values": [orjson.dumps(entry["value"]).decode() for entry in pii.values()],
         "salts": [entry["salt"] for entry in pii.values()],
     }
+    if prepared and connection.vendor == "postgresql":
+        name = _prepared_on_this_connection(statement or APPEND_AT_HEAD)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"EXECUTE {name} ({', '.join(['%s'] * len(_APPEND_PARAMETERS))})",
+                [params[parameter] for parameter, _type in _APPEND_PARAMETERS],
+            )
+            return cursor.fetchone()[0] == 1
     with connection.cursor() as cursor:
-        cursor.execute(_APPEND, params)
+        cursor.execute(statement or APPEND_AT_HEAD, params)
         return cursor.fetchone()[0] == 1
+
+
+# The parameters of APPEND_AT_HEAD in the order of a prepared statement, with their types.
+_APPEND_PARAMETERS = (
+    ("seq", "bigint"),
+    ("hash", "text"),
+    ("stream", "text"),
+    ("prev_hash", "text"),
+    ("event_id", "text"),
+    ("ts", "text"),
+    ("agent_id", "text"),
+    ("action", "text"),
+    ("result", "text"),
+    ("user_id", "text"),
+    ("resource", "text"),
+    ("details", "text"),
+    ("trace_id", "text"),
+    ("span_id", "text"),
+    ("pii_commitments", "text"),
+    ("canonical", "text"),
+    ("fields", "text[]"),
+    ("values", "text[]"),
+    ("salts", "text[]"),
+)
+# Which statements each open driver connection has prepared (a new connection has none).
+_prepared: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
+
+
+def _prepared_on_this_connection(statement: str) -> str:
+    """The name of `statement` PREPAREd on the current connection (prepared on first use)."""
+    connection.ensure_connection()
+    names = _prepared.setdefault(connection.connection, {})
+    if statement not in names:
+        name = f"obsportal_append_at_head_{len(names)}"
+        text = statement
+        for index, (parameter, _type) in enumerate(_APPEND_PARAMETERS, start=1):
+            text = text.replace(f"%({parameter})s", f"${index}")
+        types = ", ".join(kind for _parameter, kind in _APPEND_PARAMETERS)
+        with connection.cursor() as cursor:
+            cursor.execute(f"PREPARE {name} ({types}) AS {text}")
+        names[statement] = name
+    return names[statement]
 
 
 # -- stored events ------------------------------------------------------------------------

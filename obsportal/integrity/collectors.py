@@ -13,10 +13,11 @@ from datetime import UTC, datetime
 
 from django.conf import settings
 from django.db import DatabaseError
-from django.db.models import Count
+from django.db.models import Count, F, Sum
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 
+from obsportal.ingest.models import Stream
 from obsportal.integrity.models import Checkpoint, StreamVerification, VerificationRun
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,10 @@ def latest_checkpoint_time() -> datetime | None:
 
 
 class VerificationCollector(Collector):
-    """obsportal_verification_runs_total{outcome} and obsportal_chain_breaks_total.
+    """obsportal_verification_runs_total{outcome} and obsportal_chain_breaks_total;
+    the audit trail's completeness (obsportal_events_stored, obsportal_events_verified:
+    the events the latest finished run verified) and obsportal_verification_latest_verified
+    (1 when the latest finished run verified every stream, else 0; absent before any run).
 
     A chain break is a stream that a finished run found broken (a link or hash that
     does not verify) or missing (named by a checkpoint, gone from the database);
@@ -95,6 +99,7 @@ class VerificationCollector(Collector):
         except DatabaseError:
             log.warning("verification collector: the database did not answer", exc_info=True)
             return
+        yield from completeness()
         runs = CounterMetricFamily(
             "obsportal_verification_runs", "Finished verification runs, by outcome",
             labels=["outcome"],
@@ -106,3 +111,35 @@ class VerificationCollector(Collector):
             "obsportal_chain_breaks", "Broken or missing streams found by verification runs",
             value=breaks,
         )  # fmt: skip
+
+
+def completeness() -> Iterator[Metric]:
+    """Events stored (every stream's head: no count over the events table) and verified."""
+    try:
+        stored = Stream.objects.aggregate(n=Sum(F("head_seq") + 1))["n"] or 0
+        latest = (
+            VerificationRun.objects.exclude(status="running").order_by("-id").values("id", "status")
+        ).first()
+        verified = 0
+        if latest is not None:
+            verified = (
+                StreamVerification.objects.filter(run_id=latest["id"], status="verified").aggregate(
+                    n=Sum("events_checked")
+                )["n"]
+                or 0
+            )
+    except DatabaseError:
+        log.warning("completeness collector: the database did not answer", exc_info=True)
+        return
+    yield GaugeMetricFamily("obsportal_events_stored", "Audit events stored", value=stored)
+    yield GaugeMetricFamily(
+        "obsportal_events_verified",
+        "Audit events the latest finished verification run verified",
+        value=verified,
+    )
+    if latest is not None:
+        yield GaugeMetricFamily(
+            "obsportal_verification_latest_verified",
+            "1 when the latest finished verification run verified every stream, else 0",
+            value=1 if latest["status"] == "verified" else 0,
+        )

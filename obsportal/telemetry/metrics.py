@@ -50,6 +50,10 @@ INGEST_LAG = Histogram(
 )
 INGEST_DUPLICATES = Counter("obsportal_ingest_duplicates", "Re-delivered events (no-ops)")
 INGEST_FORKS = Counter("obsportal_ingest_forks", "Events that forked a stream (incidents)")
+TRAIL_APPEND_FAILURES = Counter(
+    "obsportal_trail_append_failures",
+    "Portal trail events that could not be recorded (each refused what needed it)",
+)
 RETENTION_REMOVED = Counter(
     "obsportal_retention_removed", "Events removed by retention, by policy", ["policy"]
 )

@@ -5,6 +5,11 @@ export, the digest of what left) and before the answer is sent: a request whose
 event cannot be stored gets a 503 instead of its answer (fail closed). A request
 whose service already recorded a change (a role given, a credential revoked) adds
 no second event.
+
+A state-changing request (POST, PUT, PATCH, DELETE) runs in one transaction with its
+event: what it changed and its record commit together or not at all, and work it
+queues with `transaction.on_commit` (an export job) starts only once its record is
+committed, never for a request that was refused.
 """
 
 from __future__ import annotations
@@ -14,7 +19,9 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.urls import Resolver404, resolve
 
 from obsportal.trail.actions import URL_EXEMPTIONS, Kind, action_for_view, action_named
 from obsportal.trail.services import (
@@ -25,6 +32,8 @@ from obsportal.trail.services import (
 )
 
 logger = logging.getLogger(__name__)
+
+STATE_CHANGING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
 # Query parameters that name a person: kept in the erasable sidecar, not the hashed body.
 PERSONAL_FILTERS = frozenset({"user_id", "subject", "email", "username", "q"})
@@ -51,15 +60,21 @@ class TrailMiddleware:
     def __call__(self, request: HttpRequest) -> HttpResponse:
         token = _request_changes.set([])
         try:
-            response = self.get_response(request)
-            changes = _request_changes.get()
-            if changes and response.status_code < 400:
-                return response
-            return self._recorded(request, response)
+            if request.method in STATE_CHANGING and not _exempt(request):
+                with transaction.atomic():  # a TrailUnavailable rolls the change back
+                    return self._answered(request)
+            return self._answered(request)
         except TrailUnavailable as exc:
             return _refused(request, exc)
         finally:
             _request_changes.reset(token)
+
+    def _answered(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        changes = _request_changes.get()
+        if changes and response.status_code < 400:
+            return response
+        return self._recorded(request, response)
 
     def process_exception(self, request: HttpRequest, exception: Exception):
         if isinstance(exception, TrailUnavailable):
@@ -88,6 +103,15 @@ class TrailMiddleware:
             personal=personal,
         )
         return response
+
+
+def _exempt(request: HttpRequest) -> bool:
+    """A route the trail does not record (an agent's ingest batch, the login form)."""
+    try:
+        match = resolve(request.path_info)
+    except Resolver404:
+        return False
+    return match.view_name in URL_EXEMPTIONS or match.url_name in URL_EXEMPTIONS
 
 
 def _details(

@@ -1,33 +1,67 @@
 """record_trail: the portal writes its own audit events, as an agent of its own.
 
-The trail is one envelope-v1 stream (OBSPORTAL_TRAIL_STREAM of agent
-OBSPORTAL_TRAIL_AGENT_ID), appended under the stream's head lock through ingest's
-storage seam, so it is verified, checkpointed and exported like any agent's stream.
-One shared stream, not one per process: its head lock is held for one append
-(~0.3 ms, benchmarks/trail_overhead.py), far from a portal's request rate, and an
-auditor reads one total order instead of merging a stream per worker ever started.
+Each portal process (a gunicorn worker, a Celery worker, a management command)
+writes a stream of its own: an SDK journal on disk (`JournalWriter`, fsync="write",
+in OBSPORTAL_TRAIL_JOURNAL_DIR, named after its stream
+`<OBSPORTAL_TRAIL_STREAM>-<host>-<pid>-<random>`) whose every event is stored in the
+database, through ingest's storage seam, before its line is written. So the trail
+is verified, checkpointed and exported like any agent's stream, `agents-sdk verify`
+checks the journal offline, and `agents-sdk verify --against` crosschecks it with
+the database copy.
 
-Fail closed: when the event cannot be stored, TrailUnavailable is raised and the
-caller refuses what it was about to do or serve.
+Why a stream per process, not one shared: the journal allows one writer (its flock),
+and a process that is the only writer of its stream needs no shared head row: one
+statement (a compare-and-set on its own head, the row and its sidecar) per event,
+no lock any other worker waits on. An auditor merges the streams by `ts`; each is
+one total order. The concurrency story, case by case:
+
+- threads of one process share its writer; the journal's chain lock orders both the
+  database row and the line, so both copies hold the same chain;
+- two processes never share a stream (one journal, one flock, one stream id);
+- the database head moved away from the journal's (a transaction that stored the
+  row rolled back, a database crash lost a commit): the compare-and-set fails, the
+  process leaves that stream (its journal keeps the event the database lacks; the
+  crosscheck names it) and continues on a new one. A chain is never forked.
+
+Durability: the line is written to the file (not yet fsynced: fsync is the journal's
+group commit, every 2 ms) and the row committed without waiting for the WAL flush
+(OBSPORTAL_TRAIL_SYNCHRONOUS_COMMIT=False, outside a transaction only), so a crash
+of the database loses no trail event the journal does not hold. A change recorded
+inside its own transaction commits with it, synchronously.
+
+Fail closed: when the event cannot be stored in the database or written to the
+journal, TrailUnavailable is raised and the caller refuses what it was about to do
+or serve. The database copy is stored first: when it fails nothing is written
+anywhere; when the journal fails after it, the request is refused all the same
+(the database then holds the event of a refused request: recorded more, never less).
 """
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
+import secrets
+import socket
+import threading
 from contextvars import ContextVar
-from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from opentelemetry import trace
 
-from agents_sdk.audit.chain import ENVELOPE_VERSION, HASHED_FIELDS, commit_personal_value, seal
-from agents_sdk.audit.clock import uuid7
+from agents_sdk.audit.chain import InvalidEvent
+from agents_sdk.audit.journal import JournalError, JournalWriter
 from obsportal.ingest import storage
-from obsportal.ingest.envelope import format_ts
 from obsportal.ingest.services import locked_heads
 from obsportal.ingest.verdicts import BatchRefused
+from obsportal.telemetry.metrics import TRAIL_APPEND_FAILURES
 from obsportal.trail.actions import action_named
+
+# A journal file past this size becomes a segment beside it (the chain goes on).
+JOURNAL_ROTATE_BYTES = 64 << 20
 
 
 class TrailUnavailable(Exception):
@@ -39,7 +73,12 @@ def trail_agent_id() -> str:
 
 
 def trail_stream() -> str:
+    """The prefix of the portal's trail streams (each process adds its host and pid)."""
     return getattr(settings, "OBSPORTAL_TRAIL_STREAM", f"{trail_agent_id()}-trail")
+
+
+def trail_journal_dir() -> Path:
+    return Path(getattr(settings, "OBSPORTAL_TRAIL_JOURNAL_DIR", settings.VAR_DIR / "trail"))
 
 
 def record_trail(
@@ -51,23 +90,15 @@ def record_trail(
     details: dict[str, Any] | None = None,
     personal: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Append one event to the portal's trail and return it (envelope v1, with `pii`).
+    """Append one event to this process's trail stream and return it (envelope v1, `pii`).
 
     `actor` is the portal user (the event's `user_id`); `personal` holds values that
     are personal data (a searched user id, a failed login's name): they go into the
     erasable sidecar, only their salted commitments into the hashed body.
     """
     action_named(action)  # an unregistered action is a bug, not a new kind of event
-    commitments, pii = {}, {}
-    for name, value in (personal or {}).items():
-        if value in (None, ""):
-            continue
-        committed = commit_personal_value(value)
-        commitments[name] = committed.commitment
-        pii[name] = {"value": committed.value, "salt": committed.salt}
     span = trace.get_current_span().get_span_context()
-    fields = {
-        "agent_id": trail_agent_id(),
+    entry = {
         "action": action,
         "result": result,
         "user_id": actor,
@@ -75,51 +106,119 @@ def record_trail(
         "details": details or {},
         "trace_id": format(span.trace_id, "032x") if span.is_valid else None,
         "span_id": format(span.span_id, "016x") if span.is_valid else None,
-        "pii_commitments": commitments,
+        "personal_data": {k: v for k, v in (personal or {}).items() if v not in (None, "")},
     }
     try:
-        return _append(trail_stream(), fields, pii)
-    except (DatabaseError, BatchRefused) as exc:
-        _heads.pop(trail_stream(), None)
-        raise TrailUnavailable(f"the portal's audit trail cannot be written: {exc}") from exc
+        return _append(entry)
+    except TrailUnavailable:
+        TRAIL_APPEND_FAILURES.inc()
+        raise
 
 
-# This process's last known head of each trail stream: (seq, hash). A hint only: every
-# append is a compare-and-set on the stored head, and a stale hint costs one locked read.
-_heads: dict[str, tuple[int, str]] = {}
+def _append(entry: dict[str, Any]) -> dict[str, Any]:
+    for _attempt in range(2):
+        writer = _process.writer()
+        try:
+            return writer.append(**entry, before_write=_process.store)
+        except _HeadMoved:
+            _process.leave(writer)  # and go on with a new stream
+        except (DatabaseError, BatchRefused) as exc:
+            raise TrailUnavailable(f"the portal's audit trail cannot be written: {exc}") from exc
+        except (JournalError, OSError) as exc:
+            _process.leave(writer)
+            raise TrailUnavailable(f"the portal's audit trail journal failed: {exc}") from exc
+    raise TrailUnavailable("the portal's audit trail stream keeps moving under this process")
 
 
-def _append(stream: str, fields: dict[str, Any], pii: dict[str, Any]) -> dict[str, Any]:
-    known = _heads.get(stream)
-    if known is not None and connection.vendor == "postgresql":
-        event = _sealed(stream, known, fields, pii)
-        if storage.append_at_head(event):  # one round trip, no explicit lock
-            _heads[stream] = (event["seq"], event["hash"])
-            return event
-    with transaction.atomic():
-        head = locked_heads(fields["agent_id"], [stream])[stream]
-        event = _sealed(stream, (head.seq, head.hash), fields, pii)
-        storage.store_events([event])
-        head.seq, head.hash = event["seq"], event["hash"]
-        storage.save_heads([head])
-    _heads[stream] = (event["seq"], event["hash"])
-    return event
+class _HeadMoved(Exception):
+    """The database's head of this process's stream is not the journal's."""
 
 
-def _sealed(
-    stream: str, head: tuple[int, str], fields: dict[str, Any], pii: dict[str, Any]
-) -> dict[str, Any]:
-    body = {
-        "v": ENVELOPE_VERSION,
-        "event_id": uuid7(),
-        "stream": stream,
-        "seq": head[0] + 1,
-        "ts": format_ts(datetime.now(UTC)),
-        **fields,
-        "prev_hash": head[1],
-    }
-    digest, _ = seal({name: body[name] for name in HASHED_FIELDS})
-    return {**body, "hash": digest, "pii": pii}
+_APPEND_ASYNC_COMMIT = storage.APPEND_AT_HEAD.replace(
+    "SELECT count(*) FROM stored",
+    "SELECT (SELECT count(*) FROM stored), set_config('synchronous_commit', 'off', true)",
+)
+
+
+class _ProcessTrail:
+    """This process's trail writer: opened on first use, replaced after a fork or a failure."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._writer: JournalWriter | None = None
+        self._pid = 0
+        self._stored = False  # the database holds this stream (its head row exists)
+
+    def writer(self) -> JournalWriter:
+        with self._lock:
+            if self._writer is None or self._pid != os.getpid():
+                self._writer = self._open()
+                self._pid = os.getpid()
+                self._stored = False
+            return self._writer
+
+    def _open(self) -> JournalWriter:
+        directory = trail_journal_dir()
+        host = re.sub(r"[^A-Za-z0-9.-]", "-", socket.gethostname())[:60] or "host"
+        stream = f"{trail_stream()}-{host}-{os.getpid()}-{secrets.token_hex(4)}"
+        try:
+            return JournalWriter(
+                directory / f"{stream}.jsonl",
+                trail_agent_id(),
+                fsync="write",
+                rotate_bytes=JOURNAL_ROTATE_BYTES,
+                stream=stream,
+            )
+        except (JournalError, OSError, InvalidEvent, ValueError) as exc:
+            raise TrailUnavailable(f"the portal's audit trail journal cannot open: {exc}") from exc
+
+    def leave(self, writer: JournalWriter) -> None:
+        """Stop writing `writer`'s stream; the next event starts a new one."""
+        with self._lock:
+            if self._writer is writer:
+                self._writer = None
+        with contextlib.suppress(OSError):  # a failed disk: the file stays as it is
+            writer.close()
+
+    def reset(self) -> None:
+        """Close this process's writer (tests: each starts on a fresh stream)."""
+        with self._lock:
+            writer, self._writer = self._writer, None
+        if writer is not None and self._pid == os.getpid():
+            writer.close()
+
+    def after_fork(self) -> None:
+        # The parent's writer, its flock and its flusher thread are the parent's.
+        self._lock = threading.Lock()
+        self._writer = None
+
+    def store(self, event: dict[str, Any]) -> None:
+        """Store `event` in the database (called by the journal, in chain order)."""
+        if self._stored and connection.vendor == "postgresql":
+            quick = not connection.in_atomic_block and not getattr(
+                settings, "OBSPORTAL_TRAIL_SYNCHRONOUS_COMMIT", False
+            )
+            statement = _APPEND_ASYNC_COMMIT if quick else None
+            if not storage.append_at_head(event, statement, prepared=True):
+                raise _HeadMoved(event["stream"])
+            return
+        with transaction.atomic():
+            head = locked_heads(event["agent_id"], [event["stream"]])[event["stream"]]
+            if (head.seq, head.hash) != (event["seq"] - 1, event["prev_hash"]):
+                raise _HeadMoved(event["stream"])
+            storage.store_events([event])
+            head.seq, head.hash = event["seq"], event["hash"]
+            storage.save_heads([head])
+        self._stored = True
+
+
+_process = _ProcessTrail()
+os.register_at_fork(after_in_child=_process.after_fork)
+
+
+def reset_process_trail() -> None:
+    """Close this process's trail journal; the next event opens a new stream."""
+    _process.reset()
 
 
 def actor_name(user: Any) -> str | None:

@@ -35,6 +35,8 @@ ACTIVITY_SECONDS = 40
 PRODUCED_ELSEWHERE = {
     "obsportal_checkpoint_age_seconds": "the integrity app's latest checkpoint",
     "obsportal_retention_removed_total": "the retention job",
+    "obsportal_retention_events_past_policy": "the retention app (events past their policy)",
+    "obsportal_report_sections_with_exceptions": "the compliance reports' latest runs",
 }
 
 
@@ -55,9 +57,14 @@ def unproduced_metrics() -> dict[str, str]:
             "obsportal_checkpoint_age_seconds"
         ]
     if not apps.is_installed("obsportal.retention"):
-        missing["obsportal_retention_removed_total"] = PRODUCED_ELSEWHERE[
-            "obsportal_retention_removed_total"
-        ]
+        for metric in (
+            "obsportal_retention_removed_total",
+            "obsportal_retention_events_past_policy",
+        ):
+            missing[metric] = PRODUCED_ELSEWHERE[metric]
+    if not apps.is_installed("obsportal.compliance"):
+        metric = "obsportal_report_sections_with_exceptions"
+        missing[metric] = PRODUCED_ELSEWHERE[metric]
     return missing
 
 
@@ -122,6 +129,8 @@ def test_every_dashboard_query_and_alert_signal_returns_data(
             "--collector.disable-defaults",
             "--collector.cpu",
             "--collector.meminfo",
+            "--collector.diskstats",
+            "--collector.netdev",
         ],
     )
     wait_http(f"http://127.0.0.1:{ports['web']}/readyz", web, web_log)
@@ -246,6 +255,10 @@ def test_every_dashboard_query_and_alert_signal_returns_data(
     rejected = query(prometheus, "sum by (reason) (obsportal_ingest_rejected_total)")
     # A request without a live token is refused from its headers: one refusal, body unread.
     assert [(r["metric"]["reason"], r["value"][1]) for r in rejected] == [("bad_token", "1")]
+    # The trail's completeness: the run verified every event stored when it ran.
+    verified = float(query(prometheus, "sum(obsportal_events_verified)")[0]["value"][1])
+    assert verified >= 1
+    assert query(prometheus, "max(obsportal_verification_latest_verified)")[0]["value"][1] == "1"
     runs = query(prometheus, 'obsportal_verification_runs_total{outcome="verified"}')
     assert runs[0]["value"][1] == "1"
     assert float(query(prometheus, "obsportal_checkpoint_age_seconds")[0]["value"][1]) < 120

@@ -167,6 +167,9 @@ def test_postgresql_panels_run_against_the_database(tmp_path):
         "Event volume by action and result",
         "Top users",
         "Top agents",
+        "Critical actions (24 h)",
+        "Active portal users",
+        "PostgreSQL cache hit rate",
     }
     for q in queries:
         with connection.cursor() as cursor:
@@ -179,6 +182,12 @@ def test_postgresql_panels_run_against_the_database(tmp_path):
             assert rows == [("bob", 5, 5)]
         if q.where.endswith("Top agents / A"):
             assert rows[0][:3] == ("sql-agent", 5, 5)
+        if "Critical actions" in q.where:
+            assert rows == [(5,)]  # the five denied events, admitted just now
+        if "Active portal users" in q.where:
+            assert columns == ["active users"] and rows == [(0,)]  # nobody used the portal
+        if "cache hit rate" in q.where:
+            assert 0 < rows[0][0] <= 1
         if "Event volume" in q.where:
             assert columns == ["time", "metric", "value"]
             assert sum(row[2] for row in rows) == 5

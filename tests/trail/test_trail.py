@@ -195,19 +195,12 @@ def test_logins_failed_logins_and_logouts_are_recorded(db, django_user_model):
 
 
 @pytest.mark.django_db(transaction=True)
-def test_writers_with_stale_head_hints_never_fork_the_trail():
+def test_threads_of_one_process_share_its_stream_and_never_fork_it():
     import threading
 
     from django.db import connection
 
-    from obsportal.trail import services
-
     record_trail("page.view", actor="first")
-    stream = services.trail_stream()
-    stale = services._heads[stream]
-    record_trail("page.view", actor="second")
-    services._heads[stream] = stale  # as another process that has not seen "second"
-    record_trail("page.view", actor="third")
 
     def writer(name: str) -> None:
         for _ in range(10):
@@ -220,8 +213,36 @@ def test_writers_with_stale_head_hints_never_fork_the_trail():
     for thread in threads:
         thread.join()
     whole = trail_events()
-    assert [e.seq for e in whole] == list(range(43))
+    assert len({e.stream_id for e in whole}) == 1
+    assert [e.seq for e in whole] == list(range(41))
     assert verify_chain([_envelope(e) for e in whole]) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_whose_database_head_moved_is_left_for_a_new_one_never_forked():
+    from django.db import transaction
+
+    record_trail("page.view", actor="first")
+    record_trail("page.view", actor="second")
+
+    # A change recorded inside its transaction, which then rolls back: the journal holds
+    # the event, the database does not (its head stays one behind the journal's).
+    def change_that_fails() -> None:
+        with transaction.atomic():
+            record_trail("page.view", actor="rolled-back")
+            raise RuntimeError("the change failed after its record")
+
+    with pytest.raises(RuntimeError):
+        change_that_fails()
+    record_trail("page.view", actor="third")
+    whole = list(AuditEvent.objects.filter(agent_id=TRAIL).order_by("id"))
+    assert [(e.user_id, e.seq) for e in whole] == [("first", 0), ("second", 1), ("third", 0)]
+    left, new = whole[0].stream_id, whole[2].stream_id
+    assert left != new
+    for stream in (left, new):
+        assert verify_chain([_envelope(e) for e in whole if e.stream_id == stream]) == []
+    run = verify_streams()
+    assert {s.status for s in run.streams.all()} == {"verified"}
 
 
 def test_an_api_token_call_is_on_the_trail_with_its_user(api_client):

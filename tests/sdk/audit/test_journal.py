@@ -11,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from agents_sdk import AuditConfig, InvalidEvent, JournalLocked, JournalWriter, Observability
-from agents_sdk.audit.journal import torn_path
+from agents_sdk.audit.journal import JournalClosed, torn_path
 from tests.independent_chain import read_journal, verify_chain
 
 
@@ -162,7 +162,7 @@ def test_any_valid_input_gives_events_the_independent_verifier_accepts(
     assert events[0] == json.loads(json.dumps(written))
 
 
-@pytest.mark.parametrize("fsync", ["batch", "always", "never"])
+@pytest.mark.parametrize("fsync", ["batch", "always", "never", "write"])
 def test_every_durability_mode_writes_a_whole_chain(tmp_path, fsync):
     path = tmp_path / "agent.jsonl"
     with JournalWriter(path, "agent-1", fsync=fsync) as journal:
@@ -251,3 +251,62 @@ def test_always_returns_once_durable_and_concurrent_callers_share_fsyncs(tmp_pat
     assert len(events) == 400
     assert verify_chain(events) == []
     assert fsyncs <= 200  # 400 events, far fewer fsyncs: commits were shared
+
+
+def test_write_mode_puts_each_line_in_the_file_before_append_returns(tmp_path):
+    path = tmp_path / "agent.jsonl"
+    with JournalWriter(path, "agent-1", fsync="write") as journal:
+        for i in range(5):
+            event = journal.append("step", details={"i": i})
+            # In the file already (not yet fsynced: the journal's thread does that).
+            assert read_journal(path)[-1]["hash"] == event["hash"]
+        assert journal.flush(timeout=5)
+        assert journal.durable_seq == 4 and journal.durable_offset == path.stat().st_size
+    assert verify_chain(read_journal(path)) == []
+
+
+def test_write_mode_raises_in_the_caller_when_the_disk_refuses(tmp_path):
+    path = tmp_path / "agent.jsonl"
+    journal = JournalWriter(path, "agent-1", fsync="write")
+    journal.append("step")
+    full = os.open("/dev/full", os.O_WRONLY)
+    os.dup2(full, journal._fd)  # the file's disk is full from now on
+    os.close(full)
+    with pytest.raises(JournalClosed, match="No space left"):
+        journal.append("step")
+    with pytest.raises(JournalClosed):
+        journal.append("step")  # and stays refused: nothing links to a line not on disk
+    journal.close()
+    assert [e["seq"] for e in read_journal(path)] == [0]
+
+
+def test_before_write_sees_the_sealed_event_and_a_refusal_writes_nothing(tmp_path):
+    path = tmp_path / "agent.jsonl"
+    seen = []
+    with JournalWriter(path, "agent-1", fsync="write") as journal:
+        first = journal.append(
+            "step", personal_data={"email": "a@example.com"}, before_write=seen.append
+        )
+        assert seen == [first] and first["pii"]["email"]["value"] == "a@example.com"
+
+        def refuse(event):
+            raise RuntimeError("the copy elsewhere could not be stored")
+
+        with pytest.raises(RuntimeError):
+            journal.append("step", before_write=refuse)
+        second = journal.append("step")
+    # The refused event left no line and no gap: the next one links to the first.
+    assert (second["seq"], second["prev_hash"]) == (1, first["hash"])
+    assert verify_chain(read_journal(path)) == []
+
+
+def test_a_new_journal_takes_the_stream_name_it_is_given(tmp_path):
+    path = tmp_path / "agent.jsonl"
+    with JournalWriter(path, "agent-1", stream="agent-1-host-42") as journal:
+        assert journal.append("step")["stream"] == "agent-1-host-42"
+    with JournalWriter(path, "agent-1", stream="agent-1-host-42") as journal:
+        assert journal.append("step")["seq"] == 1
+    with pytest.raises(ValueError, match="holds stream agent-1-host-42"):
+        JournalWriter(path, "agent-1", stream="another")
+    with pytest.raises(InvalidEvent):
+        JournalWriter(tmp_path / "b.jsonl", "agent-1", stream="no/slash")
