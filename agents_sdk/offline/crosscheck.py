@@ -237,19 +237,17 @@ def _check_pruned(check: CrossCheck, by_seq: dict[int, dict[str, Any]]) -> int:
     pruned_to, expected = -1, 0
     for entry in sorted(check.pruned, key=lambda p: p.get("to", -1)):
         start, end = entry.get("from"), entry.get("to")
-        mine = by_seq.get(end) if isinstance(end, int) else None
-        if start != expected or (mine is not None and mine["hash"] != entry.get("last_hash")):
-            check.different.append(
-                (
-                    end if isinstance(end, int) else -1,
-                    mine["hash"] if mine else "",
-                    str(entry.get("last_hash")),
-                )
-            )
-            check.altered_fields[end if isinstance(end, int) else -1] = ["prune anchor"]
+        at = end if isinstance(end, int) else -1
+        mine = by_seq.get(at)
+        if (
+            start != expected
+            or at < 0
+            or (mine is not None and mine["hash"] != entry.get("last_hash"))
+        ):
+            check.different.append((at, mine["hash"] if mine else "", str(entry.get("last_hash"))))
+            check.altered_fields[at] = ["prune anchor"]
             break
-        pruned_to = expected = end
-        expected = end + 1
+        pruned_to, expected = at, at + 1
     return pruned_to
 
 

@@ -3,8 +3,10 @@ person, over the scripted agent's stream. Made to run again: each step reuses wh
 earlier run made.
 
 The demo's events are minutes old, so its plan uses a simulated clock two days ahead
-(recorded on the trail as such): the 1-day policy then lets the stream's start go, and
-the hold keeps the rest.
+(recorded on the trail as such): the 1-day policy then lets everything go that no hold
+keeps. The hold keeps the whole scripted agent's stream (a customer complaint), so what
+goes is the start of the portal's own trail, a target like any other; both streams
+verify afterwards, the trail as "pruned 0..N by policy P on D".
 """
 
 from __future__ import annotations
@@ -14,13 +16,12 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from obsportal.ingest.models import AuditEvent, Stream
+from obsportal.ingest.models import Stream
 from obsportal.retention import services
 from obsportal.retention.models import LegalHold, RetentionPlan, RetentionPolicy
 
-POLICY = "Demo: support agent, 1 day"
+POLICY = "Demo: everything, 1 day"
 HOLD = "Demo: complaint 2026-114"
-HELD_FROM_SEQ = 20
 
 
 def ensure_retention_demo(agent_id: str, author: str, approver: str) -> list[str]:
@@ -37,20 +38,18 @@ def ensure_retention_demo(agent_id: str, author: str, approver: str) -> list[str
             officer,
             name=POLICY,
             framework="custom",
-            agent_pattern=agent_id,
+            agent_pattern="*",
             keep_days=1,
             reason="demo",
         )
         services.approve_policy_change(admin, change)
         lines.append(f"Retention policy '{POLICY}' requested by {author}, approved by {approver}")
     if not LegalHold.objects.filter(name=HOLD, released_at=None).exists():
-        held = AuditEvent.objects.filter(stream_id=stream.pk, seq=HELD_FROM_SEQ).first()
         services.place_legal_hold(
             officer,
             name=HOLD,
-            reason="customer complaint: keep the agent's actions from this point",
+            reason="customer complaint: keep every action of the support agent",
             agents=[agent_id],
-            ts_from=held.ts if held else timezone.now(),
         )
         lines.append(f"Legal hold '{HOLD}' placed by {author} on {agent_id}")
     if not RetentionPlan.objects.filter(status=RetentionPlan.Status.EXECUTED).exists():
