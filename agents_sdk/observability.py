@@ -273,6 +273,7 @@ class Observability(Conveniences):
             last_refusal=shipper.refusal,
             held=shipper.held,
             transport=type(shipper.transport).__name__,
+            agent_key=shipper.signer.fingerprint if shipper.signer is not None else None,
         )
 
     def resume_shipping(self) -> None:

@@ -75,3 +75,6 @@ class ShippingStatus:
     last_refusal: Refusal | None = None  # the last batch refused: code, reason, seqs
     held: bool = False  # shipping waits after that refusal (resume_shipping() to retry)
     transport: str | None = None
+    # Fingerprint of the agent key that signs each batch's head (`sha256:…`); None when
+    # the journal has no key (it predates agent-signed heads) and ships unsigned.
+    agent_key: str | None = None
