@@ -7,6 +7,9 @@ leaves its trail event, and verification reports the incident as deleted.
 - `integrity_incident(kind, detail)`: a fork offered at ingest (`kind="fork"`, with
   `stream`, `seq`, `stored_hash`, `offered_hash`), or a checkpoint signed after a
   predecessor went missing (`kind="checkpoint"`, with `checkpoint`, `reason`).
+- `agent_key_pinned(detail)`: an agent's head-signing key pinned to its credential on
+  first use (`obsportal.ingest.heads.pin_detail`), in the admission transaction.
+- `agent_key_retired(detail)`: an administrator retired a pinned key (with `by`, `reason`).
 - `verification_finished(detail)`: a verification run's result (`run`, `status`,
   `streams_checked`, `streams_with_problems`, `events_checked`).
 """
@@ -17,3 +20,5 @@ from django.dispatch import Signal
 
 integrity_incident = Signal()
 verification_finished = Signal()
+agent_key_pinned = Signal()
+agent_key_retired = Signal()

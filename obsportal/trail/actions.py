@@ -76,6 +76,8 @@ for _name, _kind, _summary in [
     ("credential.rotate", Kind.CHANGE, "replaced an agent ingest credential"),
     ("integrity.incident", Kind.CHANGE, "an integrity incident was recorded"),
     ("integrity.verification", Kind.CHANGE, "a verification run finished, with its result"),
+    ("agent_key.pin", Kind.CHANGE, "pinned an agent's head-signing key to its credential"),
+    ("agent_key.retire", Kind.CHANGE, "retired an agent's pinned key, so a new one may be pinned"),
 ]:
     register(_name, _kind, _summary)
 

@@ -5,7 +5,12 @@ from __future__ import annotations
 from django.contrib.auth.signals import user_logged_in, user_logged_out, user_login_failed
 from django.dispatch import receiver
 
-from obsportal.ingest.signals import integrity_incident, verification_finished
+from obsportal.ingest.signals import (
+    agent_key_pinned,
+    agent_key_retired,
+    integrity_incident,
+    verification_finished,
+)
 from obsportal.trail.services import actor_name, record_trail
 
 
@@ -60,4 +65,22 @@ def _verification_finished(sender, detail: dict, **kwargs) -> None:
     result = "success" if detail.get("status") == "verified" else "failure"
     record_trail(
         "integrity.verification", result=result, resource=f"run:{detail['run']}", details=detail
+    )
+
+
+@receiver(agent_key_pinned, dispatch_uid="trail.agent_key_pinned")
+def _agent_key_pinned(sender, detail: dict, **kwargs) -> None:
+    # On the trail: verification holds every pinned key row to its trail event.
+    record_trail(
+        "agent_key.pin", resource=f"credential:{detail['credential']}", details=detail
+    )
+
+
+@receiver(agent_key_retired, dispatch_uid="trail.agent_key_retired")
+def _agent_key_retired(sender, detail: dict, **kwargs) -> None:
+    record_trail(
+        "agent_key.retire",
+        actor=detail["by"],
+        resource=f"credential:{detail['credential']}",
+        details=detail,
     )
