@@ -119,14 +119,17 @@ def pin_key(credential: int, agent_id: str, heads: list[SignedHead]) -> None:
         return
     offered = heads[0].public_key
     if pinned is None:
-        key = AgentKey.objects.create(
-            credential_id=credential,
-            agent_id=agent_id,
-            public_key=offered.hex(),
-            fingerprint=key_fingerprint(offered),
+        key = _pin_first_use(credential, agent_id, offered)
+        if key is not None:
+            signals.agent_key_pinned.send(sender=AgentKey, detail=pin_detail(key))
+            return
+        # Another batch of this credential pinned a key meanwhile: hold this one to it.
+        pinned = (
+            AgentKey.objects.select_for_update()
+            .filter(credential_id=credential, retired_at__isnull=True)
+            .values_list("public_key", "fingerprint")
+            .get()
         )
-        signals.agent_key_pinned.send(sender=AgentKey, detail=pin_detail(key))
-        return
     if pinned[0] != offered.hex():
         raise BatchRefused(
             Reason.AGENT_KEY_MISMATCH,
@@ -136,6 +139,31 @@ def pin_key(credential: int, agent_id: str, heads: list[SignedHead]) -> None:
             "(manage.py agent_keys retire)",
             agent_id,
         )
+
+
+_PIN_FIRST_USE = """
+INSERT INTO ingest_agentkey (credential_id, agent_id, public_key, fingerprint, how, pinned_at,
+                             retired_by, retired_reason)
+VALUES (%s, %s, %s, %s, 'first_use', now(), '', '')
+ON CONFLICT (credential_id) WHERE retired_at IS NULL DO NOTHING
+RETURNING id
+"""
+
+
+def _pin_first_use(credential: int, agent_id: str, public: bytes) -> AgentKey | None:
+    """Pin `public` to the credential; None if a concurrent batch pinned one first."""
+    fingerprint = key_fingerprint(public)
+    if connection.vendor != "postgresql":
+        return AgentKey.objects.create(
+            credential_id=credential,
+            agent_id=agent_id,
+            public_key=public.hex(),
+            fingerprint=fingerprint,
+        )
+    with connection.cursor() as cursor:
+        cursor.execute(_PIN_FIRST_USE, [credential, agent_id, public.hex(), fingerprint])
+        row = cursor.fetchone()
+    return AgentKey.objects.get(pk=row[0]) if row else None
 
 
 def pin_detail(key: AgentKey) -> dict[str, Any]:

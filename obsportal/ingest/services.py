@@ -113,8 +113,10 @@ def _admit(
     signed = checked_heads(batch, agent_id, streams)
     try:
         with transaction.atomic():
-            heads = locked_heads(agent_id, sorted(streams))
+            # The pin first: a stream this batch creates is then younger than its key's pin
+            # (verification tells streams that predate their agent's key from made-up ones).
             pin_key(credential, agent_id, signed)
+            heads = locked_heads(agent_id, sorted(streams))
             forks = _drop_known(heads, streams, result)
             if forks:
                 # Record the incidents (committed with this transaction) and store nothing else:
