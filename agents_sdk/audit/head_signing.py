@@ -71,9 +71,7 @@ def head_message(agent_id: str, stream: str, seq: int, hash: str) -> bytes:
         raise InvalidHeadSignature(f"seq {seq!r} is not a position in a chain")
     if not isinstance(hash, str) or len(hash) != 64 or not _HEX.issuperset(hash):
         raise InvalidHeadSignature("hash must be 64 lowercase hex digits")
-    return (
-        f"{HEAD_FORMAT}\nagent {agent_id}\nstream {stream}\nseq {seq}\nhash {hash}\n"
-    ).encode()
+    return (f"{HEAD_FORMAT}\nagent {agent_id}\nstream {stream}\nseq {seq}\nhash {hash}\n").encode()
 
 
 def key_fingerprint(public: bytes) -> str:
@@ -204,7 +202,9 @@ def read_wire_head(head: Any) -> SignedHead:
         signature = base64.b64decode(head["sig"], validate=True)
         stream, seq, digest = head["stream"], head["seq"], head["hash"]
     except (KeyError, TypeError, ValueError) as exc:
-        raise InvalidHeadSignature(f"a signed head needs stream, seq, hash, key, sig: {exc}")
+        raise InvalidHeadSignature(
+            f"a signed head needs stream, seq, hash, key, sig: {exc}"
+        ) from None
     if len(public) != 32 or len(signature) != 64:
         raise InvalidHeadSignature("a signed head's key must be 32 bytes, its sig 64 bytes")
     return SignedHead(stream, seq, digest, public, signature)

@@ -342,9 +342,7 @@ class _StreamCheck:
         # The hashes at the seqs the heads name, noted as the events stream past.
         self.hash_at: dict[int, str] = {}
         head, agent = header.get("head"), header.get("agent_head")
-        self.marks = {
-            h.get("seq") for h in (head, agent) if isinstance(h, dict) and "seq" in h
-        }
+        self.marks = {h.get("seq") for h in (head, agent) if isinstance(h, dict) and "seq" in h}
         self.broken = False
         self.count = self.selected = 0
         report.streams += 1
@@ -502,5 +500,7 @@ class _StreamCheck:
                 f"agent signed (seq {head.seq}, key {fingerprint}): no agent signature covers them"
             )
         report.agent_signed.add(fingerprint)
-        report.say(f"  stream {stream}: signed by its agent up to seq {head.seq}, key {fingerprint}")
+        report.say(
+            f"  stream {stream}: signed by its agent up to seq {head.seq}, key {fingerprint}"
+        )
         return head.seq

@@ -60,7 +60,9 @@ def checked_heads(batch: Any, agent_id: str, streams: EventsByStream) -> list[Si
             head = read_wire_head(item)
             verify_head(head, agent_id)
         except InvalidHeadSignature as exc:
-            raise BatchRefused(Reason.BAD_SIGNATURE, f"signed head {index}: {exc}", agent_id) from exc
+            raise BatchRefused(
+                Reason.BAD_SIGNATURE, f"signed head {index}: {exc}", agent_id
+            ) from exc
         event = streams.get(head.stream, {}).get(head.seq)
         if event is None or event["hash"] != head.hash:
             raise BatchRefused(

@@ -117,9 +117,7 @@ def plan_bundle(
             # The chain runs on to the agent-signed head, so the verifier can check that
             # the agent signed what the bundle holds (and find a tail cut below it).
             first, last = min(first, agent_head["seq"]), max(last, agent_head["seq"])
-        streams.append(
-            StreamPlan(stream_id, agent_id, first, last, row["n"], head, agent_head)
-        )
+        streams.append(StreamPlan(stream_id, agent_id, first, last, row["n"], head, agent_head))
     return BundlePlan(agent_id, since, until, streams, proofs.notes)
 
 

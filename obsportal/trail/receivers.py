@@ -71,9 +71,7 @@ def _verification_finished(sender, detail: dict, **kwargs) -> None:
 @receiver(agent_key_pinned, dispatch_uid="trail.agent_key_pinned")
 def _agent_key_pinned(sender, detail: dict, **kwargs) -> None:
     # On the trail: verification holds every pinned key row to its trail event.
-    record_trail(
-        "agent_key.pin", resource=f"credential:{detail['credential']}", details=detail
-    )
+    record_trail("agent_key.pin", resource=f"credential:{detail['credential']}", details=detail)
 
 
 @receiver(agent_key_retired, dispatch_uid="trail.agent_key_retired")

@@ -19,15 +19,13 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 def trail_actions() -> list[str]:
     return list(
-        AuditEvent.objects.filter(agent_id="obsportal").order_by("seq").values_list(
-            "action", flat=True
-        )
+        AuditEvent.objects.filter(agent_id="obsportal")
+        .order_by("seq")
+        .values_list("action", flat=True)
     )
 
 
-def test_the_first_signed_batch_pins_its_key_on_the_trail_and_keeps_the_head(
-    agent_token, tmp_path
-):
+def test_the_first_signed_batch_pins_its_key_on_the_trail_and_keeps_the_head(agent_token, tmp_path):
     agent, token = agent_token
     events = journal_events(tmp_path, agent, count=4)
     head = signed_head(tmp_path / "agent.jsonl", events[-1])
@@ -139,7 +137,11 @@ def test_an_administrator_retires_a_pin_on_the_trail_and_the_next_key_is_pinned(
     agent, token = agent_token
     events = journal_events(tmp_path, agent, count=2)
     admit_batch(
-        {"token": token, "events": events[:1], "heads": [signed_head(tmp_path / "agent.jsonl", events[0])]}
+        {
+            "token": token,
+            "events": events[:1],
+            "heads": [signed_head(tmp_path / "agent.jsonl", events[0])],
+        }
     )
     pin = AgentKey.objects.get()
     with pytest.raises(KeyChangeRefused, match="needs a reason"):

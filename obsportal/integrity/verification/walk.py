@@ -28,13 +28,13 @@ from obsportal.ingest.models import (
     Stream,
 )
 from obsportal.integrity.anchors import pruned_ranges
+from obsportal.integrity.verification.agent_heads import compare_with_agent_head, signed_head_of
 from obsportal.integrity.verification.compare import (
     SignedHeads,
     compare_with_checkpoints,
     compare_with_record,
     signed_heads,
 )
-from obsportal.integrity.verification.agent_heads import compare_with_agent_head, signed_head_of
 from obsportal.integrity.verification.findings import MAX_LISTED, StreamFindings
 
 CHUNK_SIZE = 5000

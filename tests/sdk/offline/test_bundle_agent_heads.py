@@ -15,13 +15,11 @@ from agents_sdk.audit.head_signing import HeadSigner, load_key
 from obsportal.integrity.checkpoints import sign_checkpoint
 from tests.integrity.test_agent_heads import SET_HEAD, insert_stream, made_up_chain
 from tests.integrity.test_tampering import _insert_event
-from tests.sdk.offline.test_evidence_bundle import (  # noqa: F401 - fixtures
-    fetch_bundle,
-    last_line,
-    offline_site,
-    verify_offline,
-)
+from tests.sdk.offline import test_evidence_bundle as bundles
+from tests.sdk.offline.test_evidence_bundle import fetch_bundle, last_line, verify_offline
 from tests.support.chains import superuser_sql
+
+offline_site = bundles.offline_site  # the fixture: a site with agents_sdk and no Django
 
 
 @pytest.fixture

@@ -27,9 +27,11 @@ class Command(BaseCommand):
     def handle(self, *args, action: str, **options):
         if action == "list":
             for key in AgentKey.objects.order_by("credential_id", "pinned_at"):
-                state = f"retired {key.retired_at:%Y-%m-%d %H:%M} by {key.retired_by}" if (
-                    key.retired_at
-                ) else "live"
+                state = (
+                    f"retired {key.retired_at:%Y-%m-%d %H:%M} by {key.retired_by}"
+                    if (key.retired_at)
+                    else "live"
+                )
                 self.stdout.write(
                     f"credential {key.credential_id}  {key.agent_id}  {key.fingerprint}  "
                     f"pinned {key.pinned_at:%Y-%m-%d %H:%M} ({key.how})  {state}"
