@@ -47,10 +47,14 @@ class CrossCheck:
     # seq -> the envelope fields whose server value differs (same hash, other content)
     altered_fields: dict[int, list[str]] = field(default_factory=dict)
     acknowledged_seq: int | None = None  # the last seq the portal acknowledged, if known
+    # The portal's latest agent-signed head of the stream (its API's `signed_head`), and
+    # why it does not match this journal and its key, if it does not.
+    signed_head: dict[str, Any] | None = None
+    agent_key_problem: str | None = None
 
     @property
     def agrees(self) -> bool:
-        return not (self.missing or self.extra or self.different)
+        return not (self.missing or self.extra or self.different or self.agent_key_problem)
 
     @property
     def lost(self) -> list[int]:
@@ -81,6 +85,8 @@ class CrossCheck:
             ],
             "lost": self.lost,
             "acknowledged_seq": self.acknowledged_seq,
+            "signed_head": self.signed_head,
+            "agent_key_problem": self.agent_key_problem,
         }
 
 
@@ -104,6 +110,60 @@ def server_events(base_url: str, stream: str, token: str | None) -> Iterator[dic
             raise ServerUnavailable(f"{url}: {exc}") from exc
         yield from page.get("results", [])
         url = page.get("next")
+
+
+def server_signed_head(base_url: str, stream: str, token: str | None) -> dict[str, Any] | None:
+    """The portal's latest agent-signed head of `stream` (`GET /api/v1/streams/<id>/`)."""
+    url = f"{base_url.rstrip('/')}/api/v1/streams/{urllib.parse.quote(stream, safe='')}/"
+    headers = {"Accept": "application/json"}
+    if token:
+        headers["Authorization"] = f"Token {token}"
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as r:
+            body = json.load(r)
+    except urllib.error.HTTPError as exc:
+        if exc.code == 404:
+            return None
+        raise ServerUnavailable(f"{url}: HTTP {exc.code} {exc.reason}") from exc
+    except (urllib.error.URLError, OSError, ValueError) as exc:
+        raise ServerUnavailable(f"{url}: {exc}") from exc
+    head = body.get("signed_head") if isinstance(body, dict) else None
+    return head if isinstance(head, dict) else None
+
+
+def _agent_key_problem(
+    journal: Path, by_seq: dict[int, dict[str, Any]], head: dict[str, Any] | None
+) -> str | None:
+    """Why the portal's signed head is not this journal's own, if it is not."""
+    from agents_sdk.audit.head_signing import HeadKeyError, key_fingerprint, load_key
+
+    try:
+        signer = load_key(journal)
+    except HeadKeyError as exc:
+        return str(exc)
+    if head is None:
+        if signer is None:
+            return None  # a journal that predates agent keys: nothing to compare
+        shipped = [seq for seq in by_seq if seq <= (_acknowledged(journal) or -1)]
+        if not shipped:
+            return None
+        return (
+            "the portal holds no head signed by this journal's agent key "
+            f"{signer.fingerprint}, though events it acknowledged were shipped signed"
+        )
+    fingerprint = str(head.get("fingerprint"))
+    if signer is not None and fingerprint != key_fingerprint(signer.public_key):
+        return (
+            f"the portal's latest signed head (seq {head.get('seq')}) is signed with key "
+            f"{fingerprint}, not this journal's key {signer.fingerprint}"
+        )
+    mine = by_seq.get(head.get("seq"))  # type: ignore[arg-type]
+    if mine is None or mine["hash"] != head.get("hash"):
+        return (
+            f"the portal's latest signed head names seq {head.get('seq')} with hash "
+            f"{str(head.get('hash'))[:12]}…, which is not an event of this journal"
+        )
+    return None
 
 
 def _names_unknown_stream(error: urllib.error.HTTPError) -> bool:
@@ -138,6 +198,8 @@ def crosscheck(journal: Path, base_url: str, token: str | None) -> list[CrossChe
         for event in server_events(base_url, stream, token):
             remote[event["seq"]] = event
         check.server = len(remote)
+        check.signed_head = server_signed_head(base_url, stream, token)
+        check.agent_key_problem = _agent_key_problem(journal, by_seq, check.signed_head)
         for seq in sorted(by_seq.keys() | remote.keys()):
             mine, theirs = by_seq.get(seq), remote.get(seq)
             if theirs is None:
@@ -227,6 +289,13 @@ def describe(r: CrossCheck) -> str:
         lines.append(f"  not on the server, not shipped yet{known}: seq {_ranges(r.unshipped)}")
     if r.extra:
         lines.append(f"  on the server but not in the journal: seq {_ranges(r.extra)}")
+    if r.agent_key_problem:
+        lines.append(f"  agent-signed head: {r.agent_key_problem}")
+    elif r.signed_head:
+        lines.append(
+            f"  agent-signed head on the portal: seq {r.signed_head.get('seq')}, this journal's "
+            f"key {r.signed_head.get('fingerprint')}"
+        )
     for seq, mine, theirs in r.different[:SHOWN]:
         fields = ", ".join(r.altered_fields.get(seq, [])) or "none"
         if mine == theirs:

@@ -6,12 +6,13 @@ from django.http import HttpResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.utils import extend_schema, extend_schema_field
 from rest_framework import generics, serializers
 from rest_framework.exceptions import NotFound
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agents_sdk.audit.head_signing import key_fingerprint
 from obsportal import params  # noqa: F401 - registers the stream_id path converter
 from obsportal.accounts.permissions import visible_streams
 from obsportal.accounts.roles import Capability
@@ -28,8 +29,19 @@ from obsportal.integrity.signing import SigningKeyMissing, load_signing_key
 from obsportal.pagination import CheckedCursorPagination
 
 
+class AgentSignedHeadSerializer(serializers.Serializer):
+    """The latest head its agent signed: what verification holds the stream to."""
+
+    seq = serializers.IntegerField()
+    hash = serializers.CharField()
+    fingerprint = serializers.CharField(help_text="sha256: and 16 hex digits of the agent key")
+    public_key = serializers.CharField(help_text="hex of the agent's 32-byte Ed25519 key")
+    signature = serializers.CharField(help_text="hex of the Ed25519 signature (format v1)")
+
+
 class StreamSerializer(serializers.ModelSerializer):
     last_verification = serializers.SerializerMethodField()
+    signed_head = serializers.SerializerMethodField()
 
     class Meta:
         model = Stream
@@ -41,7 +53,21 @@ class StreamSerializer(serializers.ModelSerializer):
             "status",
             "pending_count",
             "last_verification",
+            "signed_head",
         ]
+
+    @extend_schema_field(AgentSignedHeadSerializer(allow_null=True))
+    def get_signed_head(self, stream: Stream) -> dict | None:
+        signed = getattr(stream, "signed_head", None)
+        if signed is None:
+            return None
+        return {
+            "seq": signed.seq,
+            "hash": signed.hash,
+            "fingerprint": key_fingerprint(bytes.fromhex(signed.public_key)),
+            "public_key": signed.public_key,
+            "signature": signed.signature,
+        }
 
     def get_last_verification(self, stream: Stream) -> dict | None:
         run = getattr(stream, "last_verification_run", None)
@@ -80,6 +106,7 @@ class StreamVerificationSerializer(serializers.ModelSerializer):
             "erased",
             "checkpoint_disagreements",
             "problems",
+            "agent_head",
         ]
 
 

@@ -25,7 +25,7 @@ def streams_with_last_verification() -> QuerySet[Stream]:
         last_verification_run=Subquery(latest.values("run_id")[:1]),
         last_verified_at=Subquery(latest.values("run__finished_at")[:1]),
         last_verification_problems=Subquery(latest.values("problems")[:1]),
-    ).order_by("id")
+    ).select_related("signed_head").order_by("id")
 
 
 def stream_readable(user: Any, stream_id: str) -> bool:
