@@ -274,6 +274,7 @@ class Observability(Conveniences):
             held=shipper.held,
             transport=type(shipper.transport).__name__,
             retry_at=shipper.retry_at,
+            agent_key=shipper.signer.fingerprint if shipper.signer is not None else None,
         )
 
     def resume_shipping(self) -> None:

@@ -77,3 +77,6 @@ class ShippingStatus:
     transport: str | None = None
     # time.time() of the next attempt after a failure (after the portal's Retry-After, if any)
     retry_at: float | None = None
+    # Fingerprint of the agent key that signs each batch's head (`sha256:…`); None when
+    # the journal has no key (it predates agent-signed heads) and ships unsigned.
+    agent_key: str | None = None

@@ -18,8 +18,11 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from agents_sdk.audit.journal import JournalWriter
+from agents_sdk.shipping.shipper import Shipper
+from agents_sdk.shipping.transport import Answered, Batch, Pending, Transport, Verdict
 from benchmarks.reference import REFERENCE_PACKAGE, REFERENCE_VERSION, run_reference
 
 DETAILS = {"tool": "search_tickets", "query": "refund status", "hits": 3, "ok": True}
@@ -84,6 +87,56 @@ def measure_sdk(fsync: str, events: int, directory: Path) -> dict[str, float]:
     return {"events_per_s": throughput, **percentiles(samples), "events": events}
 
 
+class _SignedHeadsCounter(Transport):
+    """Answers at once; counts the batches and their agent-signed heads (nothing kept)."""
+
+    def __init__(self) -> None:
+        self.batches = self.signed = 0
+
+    def send(self, events: list[dict[str, Any]]) -> Verdict:
+        return Verdict.accepted_all(len(events))
+
+    def submit(self, batch: Batch) -> Pending:
+        self.batches += 1
+        self.signed += batch.head is not None
+        return Answered(Verdict.accepted_all(len(batch)))
+
+
+def measure_sdk_shipping(events: int, directory: Path, sign: bool = True) -> dict[str, float]:
+    """fsync="batch" while a shipper reads the journal and (`sign`) signs each batch's head
+    (the agent key's one cost: one Ed25519 signature per batch, off the recording thread).
+    `sign=False` is the same shipper without a key: what signing itself adds is the gap."""
+    path = directory / f"shipped-{'signed' if sign else 'unsigned'}.jsonl"
+    transport = _SignedHeadsCounter()
+    with JournalWriter(path, "agent-1", fsync="batch", head_key=sign) as journal:
+        assert (journal.head_signer is not None) == sign
+        shipper = Shipper(path, transport, journal=journal, batch_size=500, max_wait=0.05)
+        journal.add_listener(shipper.wakeup)
+        shipper.start()
+        append = journal.append
+        for _ in range(min(events, 2000)):  # warm up
+            append("tool_execute", "success", details=DETAILS, user_id="alice")
+        started = time.perf_counter()
+        for _ in range(events):
+            append("tool_execute", "success", details=DETAILS, user_id="alice")
+        throughput = events / (time.perf_counter() - started)
+        samples = [0] * events
+        clock = time.perf_counter_ns
+        for i in range(events):
+            t0 = clock()
+            append("tool_execute", "success", details=DETAILS, user_id="alice")
+            samples[i] = clock() - t0
+        assert journal.flush(timeout=30)
+        shipper.stop(timeout=60)
+    assert transport.batches and transport.signed == (transport.batches if sign else 0)
+    return {
+        "events_per_s": throughput,
+        **percentiles(samples),
+        "events": events,
+        "signed_batches": transport.signed,
+    }
+
+
 def measure_sdk_always_threads(events: int, threads: int, directory: Path) -> dict[str, float]:
     """fsync="always" with concurrent callers: they share fsyncs (group commit)."""
     path = directory / "always-threads.jsonl"
@@ -130,6 +183,10 @@ def main() -> int:
     with tempfile.TemporaryDirectory() as tmp:
         directory = Path(tmp)
         results["sdk batch"] = measure_sdk("batch", args.events, directory)
+        results["sdk batch, shipper without a key"] = measure_sdk_shipping(
+            args.events, directory, sign=False
+        )
+        results["sdk batch, shipper signing heads"] = measure_sdk_shipping(args.events, directory)
         results["sdk never"] = measure_sdk("never", args.events, directory)
         results["sdk always"] = measure_sdk("always", args.always_events, directory)
         results["sdk always, 4 threads"] = measure_sdk_always_threads(
@@ -146,6 +203,8 @@ def main() -> int:
     reference = results["reference AuditTrailManager.record"]
     batch = results["sdk batch"]
     always = results["sdk always"]
+    shipped = results["sdk batch, shipper signing heads"]
+    unsigned = results["sdk batch, shipper without a key"]
     print()
     print(
         f"batch vs reference: {batch['events_per_s'] / reference['events_per_s']:.0f}x throughput,"
@@ -156,6 +215,10 @@ def main() -> int:
         f" ({'met' if batch['events_per_s'] >= 100_000 else 'NOT met'});"
         f" batch p99 <= 50 µs: {batch['p99_us']:.1f}"
         f" ({'met' if batch['p99_us'] <= 50 else 'NOT met'});"
+        f" with head signing p99 <= 50 µs: {shipped['p99_us']:.1f}"
+        f" ({'met' if shipped['p99_us'] <= 50 else 'NOT met'},"
+        f" {shipped['signed_batches']:,} signed batches; the same shipper without a key:"
+        f" p99 {unsigned['p99_us']:.1f} µs);"
         f" always p99 <= 3 ms: {always['p99_us'] / 1000:.2f} ms"
         f" ({'met' if always['p99_us'] <= 3000 else 'NOT met'})"
     )

@@ -8,7 +8,8 @@ Loads N hash-chained events with COPY into a dedicated database
 - baseline: reading every row of every stream in seq order with the verifier's
   own SQL through the same server-side (named) cursor, parsing and hashing nothing;
 - verification: `verify_streams()` (recompute every hash, check every link and seq,
-  sidecars, checkpoint heads), results stored as in production.
+  sidecars, checkpoint heads, and each stream's agent-signed head: its Ed25519
+  signature, its key's pin and the pin's trail record), results stored as in production.
 
 Prints events/s of both and their ratio. Goal: verification >= 50,000 events/s.
 """
@@ -29,7 +30,7 @@ import psycopg
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 SERVER = os.environ.get("BENCH_POSTGRES", "postgres://postgres@127.0.0.1:5432")
-DATABASE = "obsportal_bench_verify"
+DATABASE = os.environ.get("BENCH_VERIFY_DATABASE", "obsportal_bench_verify")
 
 
 def recreate_database() -> None:
@@ -111,7 +112,7 @@ def chained_rows(streams: int, per_stream: int):
     return stream_rows, buffer.getvalue()
 
 
-def load(streams: int, per_stream: int) -> float:
+def load(streams: int, per_stream: int) -> tuple[float, list[tuple]]:
     stream_rows, copy_text = chained_rows(streams, per_stream)
     started = time.perf_counter()
     with psycopg.connect(f"{SERVER}/{DATABASE}") as conn:
@@ -134,7 +135,27 @@ def load(streams: int, per_stream: int) -> float:
         conn.commit()
         conn.autocommit = True
         conn.execute("VACUUM ANALYZE ingest_auditevent")
-    return time.perf_counter() - started
+    return time.perf_counter() - started, stream_rows
+
+
+def sign_heads(stream_rows: list[tuple]) -> None:
+    """What shipping leaves beside the rows: each agent's credential with its key pinned (on
+    the trail) and each stream's agent-signed head, so verification checks signatures too."""
+    from agents_sdk.audit.head_signing import HeadSigner
+    from obsportal.accounts.services import issue_agent_credential
+    from obsportal.ingest import heads, signals
+    from obsportal.ingest.models import AgentKey
+
+    signers: dict[str, HeadSigner] = {}
+    signed = []
+    for stream_id, agent, seq, digest in stream_rows:
+        if agent not in signers:
+            signers[agent] = HeadSigner.from_seed(agent.encode().ljust(32, b"\0"))
+            credential = issue_agent_credential(agent, "benchmark").credential
+            key = heads._pin_first_use(credential.pk, agent, signers[agent].public_key)
+            signals.agent_key_pinned.send(sender=AgentKey, detail=heads.pin_detail(key))
+        signed.append(signers[agent].sign(agent, stream_id, seq, digest))
+    heads.store_signed_heads(signed)
 
 
 def raw_read(chunk_size: int) -> tuple[int, float]:
@@ -166,8 +187,9 @@ def main() -> None:
     setup_django(tmp)
     per_stream = args.events // args.streams
     total = per_stream * args.streams
-    seconds = load(args.streams, per_stream)
+    seconds, stream_rows = load(args.streams, per_stream)
     print(f"loaded {total:,} events in {args.streams} streams with COPY in {seconds:.1f} s")
+    sign_heads(stream_rows)
 
     from obsportal.integrity.checkpoints import sign_checkpoint
     from obsportal.integrity.signing import create_signing_key
@@ -182,6 +204,8 @@ def main() -> None:
         verify_seconds = time.perf_counter() - started
         # Each run also writes its result to the portal's trail: one more event a round.
         assert run.status == "verified" and run.events_checked == rows >= total, run.status
+        signed = run.streams.filter(agent_head__status="signed").count()
+        assert signed == args.streams, f"{signed} of {args.streams} streams signed"
         raw_rate, verify_rate = rows / raw_seconds, total / verify_seconds
         print(
             f"round {round_}: raw read {raw_rate:,.0f} rows/s ({raw_seconds:.2f} s); "

@@ -281,6 +281,14 @@ OBSPORTAL_RATE_LIMIT_REDIS_URL = os.environ.get(
     "OBSPORTAL_RATE_LIMIT_REDIS_URL", os.environ.get("CELERY_BROKER_URL", "")
 )
 OBSPORTAL_TS_MAX_SKEW_SECONDS = int(os.environ.get("OBSPORTAL_TS_MAX_SKEW_SECONDS", "300"))
+# Refuse batches without an agent-signed stream head even from a credential that has no
+# key pinned yet (by default such a credential may still ship unsigned: journals that
+# predate agent keys; its first signed batch pins its key and ends that).
+OBSPORTAL_REQUIRE_SIGNED_HEADS = os.environ.get("OBSPORTAL_REQUIRE_SIGNED_HEADS", "") in (
+    "1",
+    "true",
+    "yes",
+)
 
 # /metrics answers a scraper that sends `Authorization: Bearer <token>`, the token from
 # $OBSPORTAL_METRICS_TOKEN or the file (`manage.py create_metrics_token` writes one).

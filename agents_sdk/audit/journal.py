@@ -15,6 +15,7 @@ the segment), so readers walk segments in `seq` order, then the active file
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -50,6 +51,7 @@ from agents_sdk.audit.encoding import (
     json_text,
     personal_data_json,
 )
+from agents_sdk.audit.head_signing import key_path, open_key
 from agents_sdk.audit.opening import (
     Head,
     JournalClosed,
@@ -86,6 +88,8 @@ __all__ = [
     "torn_path",
 ]
 
+log = logging.getLogger("agents_sdk.audit")
+
 FsyncMode = Literal["batch", "always", "never", "write"]
 FSYNC_MODES: tuple[str, ...] = ("batch", "always", "never", "write")
 
@@ -104,6 +108,9 @@ class JournalWriter(GroupCommit):
     stream: the stream id of a new journal (default: a fresh UUIDv7); a journal
     that already holds events keeps its own, and naming another one is an error.
 
+    head_key: keep the journal's agent key `<journal>.key` (created with the journal,
+    mode 0600, never shipped), with which the shipper signs each batch's stream head.
+
     rotate_bytes / rotate_seconds: start a new file once the active one holds
     that many bytes / has been active that long (counted from when this writer
     opened or created it). The chain continues across files.
@@ -118,6 +125,7 @@ class JournalWriter(GroupCommit):
         rotate_bytes: int | None = None,
         rotate_seconds: float | None = None,
         stream: str | None = None,
+        head_key: bool = True,
     ):
         if fsync not in FSYNC_MODES:
             raise ValueError(f"fsync must be one of {', '.join(FSYNC_MODES)}, got {fsync!r}")
@@ -150,6 +158,19 @@ class JournalWriter(GroupCommit):
                 raise ValueError(
                     f"journal {self.path} holds stream {self.head.stream}, not {stream}"
                 )
+            # The agent key that signs the heads the shipper ships: created with the
+            # journal. A journal that predates keys gets one now, and its first signed
+            # head vouches for everything before it (the tail was just verified).
+            self.head_signer, self.key_created = (
+                open_key(self.path, create=True) if head_key else (None, False)
+            )
+            self.key_upgraded = self.key_created and self.head.seq >= 0
+            if self.key_upgraded:
+                log.warning(
+                    "journal %s had no agent key (it predates agent-signed heads): created "
+                    "%s; its first signed head will vouch for seq 0..%d",
+                    self.path, key_path(self.path), self.head.seq,
+                )  # fmt: skip
             self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         except BaseException:
             self._lock_file.close()

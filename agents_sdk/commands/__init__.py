@@ -78,7 +78,7 @@ def event_filter(args: argparse.Namespace) -> EventFilter:
 
 
 def _commands() -> list[Command]:
-    from agents_sdk.commands import query, ship, tail, verify
+    from agents_sdk.commands import agent_key, query, ship, tail, verify
     from agents_sdk.offline import cli as bundle
     from agents_sdk.offline import crosscheck
 
@@ -87,6 +87,7 @@ def _commands() -> list[Command]:
         query.COMMAND,
         tail.COMMAND,
         ship.COMMAND,
+        agent_key.COMMAND,
         Command(
             "verify-bundle",
             bundle.HELP,

@@ -10,8 +10,10 @@ time (a bundle of a million events needs no more memory than one of ten).
      "streams": n, "selected": n}
     then per stream:
     {"type": "stream", "stream": id, "agent_id": id, "first_seq": a, "last_seq": b,
-     "selected": n, "head": {"checkpoint": n, "seq": b, "hash": h, "index": i,
+     "selected": n, "head": {"checkpoint": n, "seq": c, "hash": h, "index": i,
                               "proof": [base64, ...]},
+     "agent_head": {"v": 1, "stream": id, "seq": s, "hash": h, "key": base64,
+                    "sig": base64} or null,
      "anchors": ["<prune anchor signed note>", ...]}     (only for a pruned stream)
     {envelope v1 of seq a} ... {envelope v1 of seq b}      (no personal-data sidecars)
     {"type": "personal_data", "stream": id, "missing": [[seq, field], ...],
@@ -31,9 +33,17 @@ What the verifier proves, per stream, without trusting any count or list in the 
   stream's seq 0..a-1 were pruned by retention: its prune anchors (signed notes of
   `agents_sdk.offline.anchor`, by the pinned key) cover 0..a-1 without a hole and the
   last one kept the hash event a links to ("pruned 0..a-1 by policy P on D");
-- it is complete at the end and authentic: event b is the stream head that the
+- it is complete at the end and authentic: event c is the stream head that the
   pinned portal key signed in checkpoint n (an RFC 6962 inclusion proof per head,
-  so a damaged leaf of another stream cannot fail this one).
+  so a damaged leaf of another stream cannot fail this one);
+- its agent signed it: event s is the head its agent signed with its own key
+  (format `obsportal/stream-head/v1`, `agents_sdk.audit.head_signing`), and b is
+  the later of c and s, so no event of the bundle lies past what the agent signed,
+  and a tail cut below the signed head is found. The agent key is the one the
+  bundle carries unless pinned (`--agent-key`); a stream without an agent-signed
+  head (a journal that predates agent keys) is named as vouched for by the portal
+  only, and refused with `--require-agent-signature` or a pinned agent key. The portal's own trail
+  (`trail_agent`) has no agent key.
 
 Completeness assumes a stream's `ts` never decreases (the SDK's clock guarantees it).
 """
@@ -51,6 +61,12 @@ from typing import Any, NoReturn
 import orjson
 
 from agents_sdk.audit.chain import GENESIS_HASH, InvalidEvent, verify_event_hash
+from agents_sdk.audit.head_signing import (
+    InvalidHeadSignature,
+    key_fingerprint,
+    read_wire_head,
+    verify_head,
+)
 from agents_sdk.offline.anchor import PruneAnchor, anchor_chain_problems, verify_anchor
 from agents_sdk.offline.checkpoint import (
     Checkpoint,
@@ -124,6 +140,12 @@ class BundleReport:
     pruned: list[str] = field(default_factory=list)
     # (stream, seq, field) -> the reference of the request that erased it
     erased: dict[tuple[str, int, str], str] = field(default_factory=dict)
+    agent_keys: list[bytes] = field(default_factory=list)
+    require_agent_signature: bool = False
+    trail_agent: str = ""
+    # Fingerprints of the agent keys whose signed heads verified; streams with none.
+    agent_signed: set[str] = field(default_factory=set)
+    agent_unsigned: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
@@ -161,11 +183,21 @@ class BundleReport:
             if requests
             else ""
         )
+        agent = ""
+        if self.agent_signed:
+            pinned = "pinned " if self.agent_keys else ""
+            keys = ", ".join(sorted(self.agent_signed))
+            agent = f", and signed by the agent itself with its {pinned}key {keys}"
+        if self.agent_unsigned:
+            agent += (
+                f"; {len(self.agent_unsigned)} stream(s) carry no agent-signed head (journals "
+                "that predate agent keys), so only the portal vouches for them"
+            )
         return (
             f"VERIFIED: all {self.selected} events of {self.query.describe()} that the portal "  # type: ignore[union-attr]
             f"held, in {self.streams} stream(s), are in this bundle, complete and unaltered, "
             f"each stream chained to a head signed with the pinned portal key {self.key} in "
-            f"checkpoint{plural} {where}.{pruned}{erased}"
+            f"checkpoint{plural} {where}{agent}.{pruned}{erased}"
         )
 
 
@@ -183,9 +215,18 @@ def _loads(line: bytes, where: str) -> dict[str, Any]:
     return value
 
 
-def verify_bundle(lines: Iterable[bytes], pinned_keys: list[str] | None = None) -> BundleReport:
-    """Check a bundle's lines; `pinned_keys` are the verifier keys the caller trusts."""
+def verify_bundle(
+    lines: Iterable[bytes],
+    pinned_keys: list[str] | None = None,
+    *,
+    agent_keys: list[bytes] | None = None,
+    require_agent_signature: bool = False,
+) -> BundleReport:
+    """Check a bundle's lines; `pinned_keys` are the verifier keys the caller trusts,
+    `agent_keys` the raw Ed25519 public keys of the agent it trusts (else the carried one)."""
     report = BundleReport()
+    report.agent_keys = list(agent_keys or [])
+    report.require_agent_signature = require_agent_signature
     numbered = enumerate(lines, start=1)
     try:
         _, first = next(numbered)
@@ -196,6 +237,7 @@ def verify_bundle(lines: Iterable[bytes], pinned_keys: list[str] | None = None) 
         raise BundleUnreadable(f"not an evidence bundle (expected format {BUNDLE_FORMAT})")
     query = _query(header.get("query"), report)
     report.query = query
+    report.trail_agent = str(header.get("trail_agent") or "")
     name, public = _portal_key(header, pinned_keys or [], report)
     report_public = public
     checkpoints = _checkpoints(header.get("checkpoints"), name, public, report)
@@ -362,6 +404,10 @@ class _StreamCheck:
         self.stream = header.get("stream")
         self.first: dict[str, Any] | None = None
         self.last: dict[str, Any] | None = None
+        # The hashes at the seqs the heads name, noted as the events stream past.
+        self.hash_at: dict[int, str] = {}
+        head, agent = header.get("head"), header.get("agent_head")
+        self.marks = {h.get("seq") for h in (head, agent) if isinstance(h, dict) and "seq" in h}
         self.broken = False
         self.count = self.selected = 0
         report.streams += 1
@@ -400,6 +446,8 @@ class _StreamCheck:
         elif event["prev_hash"] != previous["hash"]:
             self.fail(f"{where}: prev_hash does not link to the hash of seq {previous['seq']}")
         self.last = event
+        if event["seq"] in self.marks:
+            self.hash_at[event["seq"]] = event["hash"]
         self.selected += selected
         self.report.selected += selected
 
@@ -485,10 +533,70 @@ class _StreamCheck:
                 f"stream {stream}: its head (seq {head.get('seq')}) is not included under the "
                 f"root signed in checkpoint {number}"
             )
-        if (last["seq"], last["hash"]) != (head["seq"], head["hash"]):
+        agent_seq = self._check_agent_head(last)
+        end = max(head["seq"], agent_seq if agent_seq is not None else -1)
+        if self.hash_at.get(head["seq"]) != head["hash"] or last["seq"] != end:
+            at = self.hash_at.get(head["seq"])
             self.fail(
-                f"stream {stream}: the chain ends at seq {last['seq']} ({last['hash'][:12]}…) but "
+                f"stream {stream}: the chain ends at seq {last['seq']} ({last['hash'][:12]}…) "
+                f"and holds {at[:12] + '…' if at else 'no event'} at seq {head['seq']}, but "
                 f"checkpoint {number} signed its head at seq {head['seq']} ({head['hash'][:12]}…)"
             )
         self.report.checkpoints_used[number] = checkpoint.extension("timestamp") or "?"  # type: ignore[index]
         self.report.say(f"  stream {stream}: chained to its head signed in checkpoint {number}")
+
+    def _check_agent_head(self, last: dict[str, Any]) -> int | None:
+        """The seq of the agent-signed head, checked; None for a stream without one."""
+        stream, report, raw = self.stream, self.report, self.header.get("agent_head")
+        agent_id = self.query.agent_id
+        if raw is None:
+            if agent_id == report.trail_agent:
+                report.say(f"  stream {stream}: the portal's own trail (no agent key)")
+                return None
+            if report.require_agent_signature or report.agent_keys:
+                self.fail(
+                    f"stream {stream}: no agent-signed head, and one is required: no agent "
+                    "signed this stream (a journal that predates agent keys, or a stream the "
+                    "portal made up)"
+                )
+            report.agent_unsigned.append(str(stream))
+            report.say(
+                f"  stream {stream}: no agent-signed head (a journal that predates agent keys): "
+                "vouched for by the portal only"
+            )
+            return None
+        try:
+            head = read_wire_head(raw)
+            if head.stream != stream:
+                raise InvalidHeadSignature(f"it is the head of stream {head.stream}")
+            pinned = report.agent_keys
+            if pinned and head.public_key not in pinned:
+                raise InvalidHeadSignature(
+                    f"it is signed with key {key_fingerprint(head.public_key)}, not a pinned "
+                    f"agent key ({', '.join(key_fingerprint(k) for k in pinned)}): substituted"
+                )
+            verify_head(head, agent_id)
+        except InvalidHeadSignature as exc:
+            self.fail(f"stream {stream}: its agent-signed head does not verify: {exc}")
+        fingerprint = key_fingerprint(head.public_key)
+        if head.seq > last["seq"]:
+            self.fail(
+                f"stream {stream}: its agent signed its head at seq {head.seq} with key "
+                f"{fingerprint}, but the bundle's chain ends at seq {last['seq']}: seq "
+                f"{last['seq'] + 1}..{head.seq} are missing (the stream was truncated)"
+            )
+        if self.hash_at.get(head.seq) != head.hash:
+            self.fail(
+                f"stream {stream}: the event at seq {head.seq} is not the one its agent signed "
+                f"(signed {head.hash[:12]}…, key {fingerprint}): the stream was rewritten"
+            )
+        if last["seq"] > head.seq:
+            self.fail(
+                f"stream {stream}: events seq {head.seq + 1}..{last['seq']} follow the head its "
+                f"agent signed (seq {head.seq}, key {fingerprint}): no agent signature covers them"
+            )
+        report.agent_signed.add(fingerprint)
+        report.say(
+            f"  stream {stream}: signed by its agent up to seq {head.seq}, key {fingerprint}"
+        )
+        return head.seq

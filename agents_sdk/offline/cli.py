@@ -32,6 +32,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the portal's note verifier key (name+keyid+base64) or a file holding it",
     )
     parser.add_argument("--trust-file", help="a file of trusted portal keys, one a line")
+    parser.add_argument(
+        "--agent-key",
+        action="append",
+        default=[],
+        help="the agent's head-signing public key (base64 or hex of its 32 bytes, or "
+        "`agents-sdk agent-key JOURNAL`'s output); repeatable. Without it the key the "
+        "bundle carries is used, and named in the verdict",
+    )
+    parser.add_argument(
+        "--require-agent-signature",
+        action="store_true",
+        help="refuse a stream without an agent-signed head (a journal predating agent keys)",
+    )
 
 
 def register(subparsers: Any) -> argparse.ArgumentParser:
@@ -67,6 +80,24 @@ def pinned_keys(args: argparse.Namespace) -> list[str]:
     return []
 
 
+def agent_public_keys(args: argparse.Namespace) -> list[bytes]:
+    """The raw 32-byte agent keys given with --agent-key (base64 or hex)."""
+    import base64
+    import binascii
+
+    keys = []
+    for value in getattr(args, "agent_key", None) or []:
+        text = _key_text(value).splitlines()[0].strip() if _key_text(value) else ""
+        try:
+            raw = bytes.fromhex(text) if len(text) == 64 else base64.b64decode(text, validate=True)
+        except (ValueError, binascii.Error):
+            raw = b""
+        if len(raw) != 32:
+            raise ValueError(f"--agent-key {value!r} is not a 32-byte Ed25519 key (base64 or hex)")
+        keys.append(raw)
+    return keys
+
+
 def bundle_lines(path: Path) -> Iterator[bytes]:
     """The bundle's lines, streamed from the file or from bundle.jsonl inside a zip."""
     with path.open("rb") as handle:
@@ -91,7 +122,12 @@ def run_verify_bundle(args: argparse.Namespace) -> int:
         return EXIT_UNREADABLE
     try:
         keys = pinned_keys(args)
-        report = verify_bundle(bundle_lines(Path(args.file)), pinned_keys=keys)
+        report = verify_bundle(
+            bundle_lines(Path(args.file)),
+            pinned_keys=keys,
+            agent_keys=agent_public_keys(args),
+            require_agent_signature=getattr(args, "require_agent_signature", False),
+        )
     except (OSError, ValueError, BundleUnreadable, zipfile.BadZipFile, KeyError) as exc:
         print(f"cannot read the bundle {args.file}: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE

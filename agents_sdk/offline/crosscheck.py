@@ -55,6 +55,11 @@ class CrossCheck:
     # reference of the erasure request the portal cites, or None (no request: tampering)
     personal_gone: dict[tuple[int, str], str | None] = field(default_factory=dict)
 
+    # The portal's latest agent-signed head of the stream (its API's `signed_head`), and
+    # why it does not match this journal and its key, if it does not.
+    signed_head: dict[str, Any] | None = None
+    agent_key_problem: str | None = None
+
     @property
     def erased(self) -> dict[tuple[int, str], str]:
         return {k: v for k, v in self.personal_gone.items() if v is not None}
@@ -65,7 +70,13 @@ class CrossCheck:
 
     @property
     def agrees(self) -> bool:
-        return not (self.missing or self.extra or self.different or self.unexplained)
+        return not (
+            self.missing
+            or self.extra
+            or self.different
+            or self.unexplained
+            or self.agent_key_problem
+        )
 
     @property
     def lost(self) -> list[int]:
@@ -103,6 +114,8 @@ class CrossCheck:
             "personal_data_deleted_without_request": [
                 {"seq": s, "field": f} for s, f in self.unexplained
             ],
+            "signed_head": self.signed_head,
+            "agent_key_problem": self.agent_key_problem,
         }
 
 
@@ -128,8 +141,9 @@ def server_events(base_url: str, stream: str, token: str | None) -> Iterator[dic
         url = page.get("next")
 
 
-def server_pruned(base_url: str, stream: str, token: str | None) -> list[dict[str, Any]]:
-    """The ranges the portal says retention pruned from `stream` (none if it says nothing)."""
+def server_stream(base_url: str, stream: str, token: str | None) -> dict[str, Any]:
+    """The portal's detail of `stream` (`GET /api/v1/streams/<id>/`): its pruned ranges and
+    its latest agent-signed head; {} when the portal holds no such stream."""
     url = f"{base_url.rstrip('/')}/api/v1/streams/{urllib.parse.quote(stream, safe='')}/"
     headers = {"Accept": "application/json"}
     if token:
@@ -139,12 +153,23 @@ def server_pruned(base_url: str, stream: str, token: str | None) -> list[dict[st
             detail = json.load(r)
     except urllib.error.HTTPError as exc:
         if exc.code == 404:
-            return []
+            return {}
         raise ServerUnavailable(f"{url}: HTTP {exc.code} {exc.reason}") from exc
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise ServerUnavailable(f"{url}: {exc}") from exc
-    pruned = detail.get("pruned") if isinstance(detail, dict) else None
-    return [p for p in pruned or [] if isinstance(p, dict)]
+    return detail if isinstance(detail, dict) else {}
+
+
+def pruned_of(detail: dict[str, Any]) -> list[dict[str, Any]]:
+    """The ranges the portal says retention pruned (none if it says nothing)."""
+    pruned = detail.get("pruned")
+    return [p for p in pruned if isinstance(p, dict)] if isinstance(pruned, list) else []
+
+
+def signed_head_of(detail: dict[str, Any]) -> dict[str, Any] | None:
+    """The portal's latest agent-signed head of the stream, if it holds one."""
+    head = detail.get("signed_head")
+    return head if isinstance(head, dict) else None
 
 
 def server_personal_data(base_url: str, stream: str, token: str | None) -> dict[str, Any]:
@@ -165,6 +190,41 @@ def server_personal_data(base_url: str, stream: str, token: str | None) -> dict[
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise ServerUnavailable(f"{url}: {exc}") from exc
     return body if isinstance(body, dict) else {}
+
+
+def _agent_key_problem(
+    journal: Path, by_seq: dict[int, dict[str, Any]], head: dict[str, Any] | None
+) -> str | None:
+    """Why the portal's signed head is not this journal's own, if it is not."""
+    from agents_sdk.audit.head_signing import HeadKeyError, key_fingerprint, load_key
+
+    try:
+        signer = load_key(journal)
+    except HeadKeyError as exc:
+        return str(exc)
+    if head is None:
+        if signer is None:
+            return None  # a journal that predates agent keys: nothing to compare
+        shipped = [seq for seq in by_seq if seq <= (_acknowledged(journal) or -1)]
+        if not shipped:
+            return None
+        return (
+            "the portal holds no head signed by this journal's agent key "
+            f"{signer.fingerprint}, though events it acknowledged were shipped signed"
+        )
+    fingerprint = str(head.get("fingerprint"))
+    if signer is not None and fingerprint != key_fingerprint(signer.public_key):
+        return (
+            f"the portal's latest signed head (seq {head.get('seq')}) is signed with key "
+            f"{fingerprint}, not this journal's key {signer.fingerprint}"
+        )
+    mine = by_seq.get(head.get("seq"))  # type: ignore[arg-type]
+    if mine is None or mine["hash"] != head.get("hash"):
+        return (
+            f"the portal's latest signed head names seq {head.get('seq')} with hash "
+            f"{str(head.get('hash'))[:12]}…, which is not an event of this journal"
+        )
+    return None
 
 
 def _names_unknown_stream(error: urllib.error.HTTPError) -> bool:
@@ -199,7 +259,8 @@ def crosscheck(journal: Path, base_url: str, token: str | None) -> list[CrossChe
         for event in server_events(base_url, stream, token):
             remote[event["seq"]] = event
         check.server = len(remote)
-        check.pruned = server_pruned(base_url, stream, token)
+        detail = server_stream(base_url, stream, token)
+        check.pruned = pruned_of(detail)
         pruned_to = _check_pruned(check, by_seq)
         if any(event.get("pii") for event in by_seq.values()) and remote:
             state = server_personal_data(base_url, stream, token)
@@ -213,6 +274,8 @@ def crosscheck(journal: Path, base_url: str, token: str | None) -> list[CrossChe
                 for name in event.get("pii") or {}:
                     if (seq, name) in gone and seq in remote:
                         check.personal_gone[(seq, name)] = cited.get((seq, name))
+        check.signed_head = signed_head_of(detail)
+        check.agent_key_problem = _agent_key_problem(journal, by_seq, check.signed_head)
         for seq in sorted(by_seq.keys() | remote.keys()):
             mine, theirs = by_seq.get(seq), remote.get(seq)
             if theirs is None and seq <= pruned_to:
@@ -344,6 +407,13 @@ def describe(r: CrossCheck) -> str:
         lines.append(
             f"  seq {seq}: personal-data field '{name}' is in the journal but gone from the "
             "server, and no erasure request explains it: deleted without a request (tampering)"
+        )
+    if r.agent_key_problem:
+        lines.append(f"  agent-signed head: {r.agent_key_problem}")
+    elif r.signed_head:
+        lines.append(
+            f"  agent-signed head on the portal: seq {r.signed_head.get('seq')}, this journal's "
+            f"key {r.signed_head.get('fingerprint')}"
         )
     for seq, mine, theirs in r.different[:SHOWN]:
         fields = ", ".join(r.altered_fields.get(seq, [])) or "none"

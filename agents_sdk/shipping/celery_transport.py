@@ -104,7 +104,9 @@ class CeleryTransport(Transport):
         # The journal's lines travel as one JSONL string: the broker's JSON codec then
         # handles one string, not a thousand nested objects (portals since the JSONL
         # wire form; `send(events)` keeps the `events` form that every portal accepts).
-        message = {"token": self.token, "lines": batch.jsonl()}
+        message: dict[str, Any] = {"token": self.token, "lines": batch.jsonl()}
+        if batch.head is not None:
+            message["heads"] = [batch.head]
         if self._eager():
             try:
                 return Answered(self._apply(message))

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from typing import Any
 
-from agents_sdk.shipping.transport import Transport, Verdict, check_verdict
+from agents_sdk.shipping.transport import Batch, Pending, Transport, Verdict, check_verdict
 
 Answer = Callable[[list[dict[str, Any]]], Verdict | Mapping[str, Any]]
 
@@ -23,6 +23,8 @@ class InMemoryTransport(Transport):
 
     def __init__(self, answer: Answer | None = None):
         self.batches: list[list[dict[str, Any]]] = []
+        # The agent-signed head each batch offered through `submit` (None: unsigned).
+        self.heads: list[dict[str, Any] | None] = []
         self.attempts = 0
         self.closed = False
         self._answer = answer
@@ -50,6 +52,11 @@ class InMemoryTransport(Transport):
         with self._lock:
             self.batches.append(events)
         return verdict
+
+    def submit(self, batch: Batch) -> Pending:
+        with self._lock:
+            self.heads.append(batch.head)
+        return super().submit(batch)
 
     def close(self) -> None:
         self.closed = True

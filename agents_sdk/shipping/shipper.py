@@ -22,6 +22,7 @@ from typing import Any
 
 import orjson
 
+from agents_sdk.audit.head_signing import HeadSigner, load_key
 from agents_sdk.audit.segments import JournalPosition, iter_journal_lines, journal_files, last_line
 from agents_sdk.shipping.cursor import Cursor, load_cursor, save_cursor
 from agents_sdk.shipping.transport import (
@@ -103,6 +104,7 @@ class Shipper:
         result_timeout: float = 60.0,
         refused_retry_interval: float | None = REFUSED_RETRY_INTERVAL,
         on_refusal: Callable[[str], None] | None = None,
+        signer: HeadSigner | None = None,
     ):
         if batch_size < 1 or max_in_flight < 1:
             raise ValueError("batch_size and max_in_flight must be at least 1")
@@ -115,6 +117,12 @@ class Shipper:
         self.result_timeout = result_timeout
         self._journal = journal
         self._durable_offset = durable_offset
+        # The agent key that signs each batch's head: the writer's, else `<journal>.key`.
+        # A journal without one (it predates agent-signed heads) ships unsigned batches,
+        # which a portal takes only from a credential that has no key pinned yet.
+        if signer is None and journal is not None:
+            signer = getattr(journal, "head_signer", None)
+        self.signer = signer if signer is not None else load_key(self.journal_path)
         self.cursor = load_cursor(self.journal_path)
         self.wakeup = threading.Event()
         self._stop = threading.Event()
@@ -164,7 +172,15 @@ class Shipper:
                 break
         if not lines:
             return None
-        return Batch(lines, end, _seq_of(lines[0]), _seq_of(lines[-1]))
+        last = orjson.loads(lines[-1])
+        head = None
+        if self.signer is not None:
+            # One signature per batch, over its last event: it vouches for the whole chain
+            # up to there (every event links to the one before).
+            head = self.signer.sign(
+                last["agent_id"], last["stream"], last["seq"], last["hash"]
+            ).as_wire()
+        return Batch(lines, end, _seq_of(lines[0]), int(last["seq"]), head=head)
 
     def pending_events(self) -> int:
         """Events recorded but not yet acknowledged by the portal."""

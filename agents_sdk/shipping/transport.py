@@ -132,6 +132,9 @@ class Batch:
     end: JournalPosition
     first_seq: int
     last_seq: int
+    # The agent's signature over the batch's head (`SignedHead.as_wire`); None from a
+    # journal without a key.
+    head: dict[str, Any] | None = None
 
     def __len__(self) -> int:
         return len(self.lines)
@@ -144,8 +147,12 @@ class Batch:
         return b"".join(self.lines).decode()
 
     def ingest_body(self) -> bytes:
-        """`{"events": [...]}` straight from the journal's bytes, without re-serializing."""
-        return b'{"events":[' + b",".join(line.rstrip(b"\n") for line in self.lines) + b"]}"
+        """`{"events": [...], "heads": [...]}` straight from the journal's bytes, without
+        re-serializing the events."""
+        events = b'{"events":[' + b",".join(line.rstrip(b"\n") for line in self.lines) + b"]"
+        if self.head is None:
+            return events + b"}"
+        return events + b',"heads":[' + orjson.dumps(self.head) + b"]}"
 
 
 class Pending(Protocol):

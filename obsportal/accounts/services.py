@@ -118,6 +118,11 @@ def revoke_agent_tokens(agent_id: str) -> int:
 
 def agent_for_token(token: str | None) -> str:
     """The agent_id a live token belongs to (and its last use noted, once a minute at most)."""
+    return credential_for_token(token)[1]
+
+
+def credential_for_token(token: str | None) -> tuple[int, str]:
+    """(credential pk, agent_id) of a live token, its last use noted as `agent_for_token`."""
     if not token or not isinstance(token, str):
         raise InvalidIngestToken("no ingest token was given")
     row = (
@@ -131,7 +136,7 @@ def agent_for_token(token: str | None) -> str:
     now = timezone.now()
     if last_used_at is None or now - last_used_at >= LAST_USE_RESOLUTION:
         AgentCredential.objects.filter(pk=pk).update(last_used_at=now)
-    return agent_id
+    return pk, agent_id
 
 
 # -- people: accounts and roles ------------------------------------------------------------

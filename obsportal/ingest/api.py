@@ -31,6 +31,7 @@ from obsportal.telemetry.metrics import INGEST_THROTTLED, record_admission
 REFUSAL_STATUS = {
     Reason.BAD_TOKEN: status.HTTP_401_UNAUTHORIZED,
     Reason.WRONG_AGENT: status.HTTP_403_FORBIDDEN,
+    Reason.AGENT_KEY_MISMATCH: status.HTTP_403_FORBIDDEN,
     Reason.OVERSIZED: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     Reason.FORK: status.HTTP_409_CONFLICT,
     Reason.UNSUPPORTED_MEDIA_TYPE: status.HTTP_415_UNSUPPORTED_MEDIA_TYPE,
@@ -55,7 +56,10 @@ class IngestBatchView(APIView):
             {
                 "events": serializers.ListField(
                     child=serializers.DictField(), max_length=MAX_BATCH_EVENTS
-                )
+                ),
+                # {"v": 1, "stream", "seq", "hash", "key", "sig"}: the agent's signature
+                # over each stream's head (format obsportal/stream-head/v1).
+                "heads": serializers.ListField(child=serializers.DictField(), required=False),
             },
         ),
         responses={
@@ -106,8 +110,10 @@ class IngestBatchView(APIView):
             return self._answer(
                 refuse_batch(None, refused.code, refused.reason, agent_id=agent_id, raw=raw)
             )
-        events = batch.get("events")
-        return self._answer(observed_admission(admit_batch, {"token": token, "events": events}))
+        admitted = {"token": token, "events": batch.get("events")}
+        if "heads" in batch:  # the agent's signed stream heads (obsportal.ingest.heads)
+            admitted["heads"] = batch["heads"]
+        return self._answer(observed_admission(admit_batch, admitted))
 
     def _refused(self, code: Reason, reason: str, agent_id: str = "") -> Response:
         """A refusal decided before the body was read: counted, answered, not dead-lettered."""

@@ -24,7 +24,7 @@ from agents_sdk.audit.chain import (
     validate_envelope,
     verify_personal_data,
 )
-from obsportal.accounts.services import InvalidIngestToken, agent_for_token
+from obsportal.accounts.services import InvalidIngestToken, credential_for_token
 from obsportal.ingest.envelope import Canonicals
 from obsportal.ingest.verdicts import MAX_BATCH_BYTES, MAX_BATCH_EVENTS, BatchRefused, Reason
 
@@ -63,7 +63,10 @@ def decode_batch(batch: Any) -> Any:
         raise BatchRefused(
             Reason.MALFORMED_JSON, f"line {index} of the batch is not JSON: {lines[index][:80]!r}"
         ) from None
-    return {"token": batch.get("token"), "events": events}
+    decoded = {"token": batch.get("token"), "events": events}
+    if "heads" in batch:
+        decoded["heads"] = batch["heads"]
+    return decoded
 
 
 def _is_json(text: str) -> bool:
@@ -74,10 +77,10 @@ def _is_json(text: str) -> bool:
     return True
 
 
-def checked_batch(batch: Any) -> tuple[str, list[dict[str, Any]], Canonicals]:
-    """(agent_id, events, their canonical bodies) of a well-formed batch whose token is
-    live and whose events are envelope v1, of that agent, with hashes that recompute;
-    else BatchRefused."""
+def checked_batch(batch: Any) -> tuple[str, int, list[dict[str, Any]], Canonicals]:
+    """(agent_id, credential pk, events, their canonical bodies) of a well-formed batch
+    whose token is live and whose events are envelope v1, of that agent, with hashes
+    that recompute; else BatchRefused."""
     if not isinstance(batch, dict) or not isinstance(batch.get("events"), list):
         raise BatchRefused(Reason.MALFORMED, "a batch must be an object with an 'events' list")
     events = batch["events"]
@@ -89,7 +92,7 @@ def checked_batch(batch: Any) -> tuple[str, list[dict[str, Any]], Canonicals]:
             f"the batch has {len(events)} events; the limit is {MAX_BATCH_EVENTS}",
         )
     try:
-        agent_id = agent_for_token(batch.get("token"))
+        credential, agent_id = credential_for_token(batch.get("token"))
     except InvalidIngestToken as exc:
         raise BatchRefused(Reason.BAD_TOKEN, str(exc)) from exc
     canonicals: Canonicals = {}
@@ -116,7 +119,7 @@ def checked_batch(batch: Any) -> tuple[str, list[dict[str, Any]], Canonicals]:
         except InvalidEvent as exc:
             code = Reason.BAD_HASH if "hash does not match" in str(exc) else Reason.INVALID_EVENT
             raise BatchRefused(code, f"event {index}: {exc}", agent_id) from exc
-    return agent_id, events, canonicals
+    return agent_id, credential, events, canonicals
 
 
 def _latest_accepted_ts() -> str:

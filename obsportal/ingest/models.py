@@ -190,3 +190,54 @@ class RejectedBatch(models.Model):
     event_count = models.IntegerField(default=0)
     # The first events only: enough to investigate, bounded in size.
     sample = models.JSONField(default=list)
+
+
+class AgentKey(models.Model):
+    """An agent's public head-signing key, pinned to its ingest credential.
+
+    Trust on first use: the first signed batch a credential ships pins the key it was
+    signed with (on the portal's trail); a batch signed with any other key is refused
+    until an administrator retires the pin (`manage.py agent_keys retire`, on the trail).
+    A retired pin stays: the heads it verified are still checked with it.
+    """
+
+    class How(models.TextChoices):
+        FIRST_USE = "first_use", "first use"
+        ADMIN = "admin", "pinned by an administrator"
+
+    credential = models.ForeignKey(
+        "accounts.AgentCredential", on_delete=models.PROTECT, related_name="agent_keys"
+    )
+    agent_id = models.CharField(max_length=200, db_index=True)
+    public_key = models.CharField(max_length=64)  # hex of the raw 32-byte Ed25519 key
+    fingerprint = models.CharField(max_length=32)
+    how = models.CharField(max_length=16, choices=How.choices, default=How.FIRST_USE)
+    pinned_at = models.DateTimeField(auto_now_add=True)
+    retired_at = models.DateTimeField(null=True, blank=True)
+    retired_by = models.CharField(max_length=200, blank=True)
+    retired_reason = models.TextField(blank=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["credential"],
+                condition=models.Q(retired_at__isnull=True),
+                name="agent_key_one_live_pin",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"key {self.fingerprint} of {self.agent_id} (credential {self.credential_id})"
+
+
+class SignedStreamHead(models.Model):
+    """The latest stream head its agent signed: verification holds the stored chain to it."""
+
+    stream = models.OneToOneField(
+        Stream, primary_key=True, on_delete=models.PROTECT, related_name="signed_head"
+    )
+    seq = models.BigIntegerField()
+    hash = models.CharField(max_length=64)
+    public_key = models.CharField(max_length=64)  # hex
+    signature = models.CharField(max_length=128)  # hex
+    received_at = models.DateTimeField(auto_now=True)

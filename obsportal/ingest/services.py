@@ -19,6 +19,7 @@ from obsportal.ingest import storage
 from obsportal.ingest.dead_letters import record_rejection
 from obsportal.ingest.decoding import EventsByStream, by_stream, checked_batch, decode_batch
 from obsportal.ingest.envelope import Canonicals
+from obsportal.ingest.heads import checked_heads, pin_key, store_signed_heads
 from obsportal.ingest.storage import Head
 from obsportal.ingest.verdicts import (
     MAX_PENDING_AHEAD,
@@ -36,8 +37,8 @@ def admit_batch(batch: Any) -> AdmitResult:
     agent_id = ""
     try:
         batch = decode_batch(batch)
-        agent_id, events, canonicals = checked_batch(batch)
-        return _admit(agent_id, events, canonicals)
+        agent_id, credential, events, canonicals = checked_batch(batch)
+        return _admit(agent_id, credential, batch, events, canonicals)
     except BatchRefused as refused:
         record_rejection(batch, refused.code, refused.reason, refused.agent_id or agent_id)
         return AdmitResult(
@@ -100,11 +101,21 @@ class _ForkRefused(Exception):
         self.forks, self.duplicates, self.reason = forks, duplicates, reason
 
 
-def _admit(agent_id: str, events: list[dict[str, Any]], canonicals: Canonicals) -> AdmitResult:
+def _admit(
+    agent_id: str,
+    credential: int,
+    batch: dict[str, Any],
+    events: list[dict[str, Any]],
+    canonicals: Canonicals,
+) -> AdmitResult:
     result = AdmitResult(status="accepted", agent_id=agent_id, offered=len(events))
     streams = by_stream(events)
+    signed = checked_heads(batch, agent_id, streams)
     try:
         with transaction.atomic():
+            # The pin first: a stream this batch creates is then younger than its key's pin
+            # (verification tells streams that predate their agent's key from made-up ones).
+            pin_key(credential, agent_id, signed)
             heads = locked_heads(agent_id, sorted(streams))
             forks = _drop_known(heads, streams, result)
             if forks:
@@ -125,6 +136,7 @@ def _admit(agent_id: str, events: list[dict[str, Any]], canonicals: Canonicals) 
                 if admitted:
                     storage.store_events(admitted, canonicals)
                 storage.save_heads([head for head in heads.values() if head.changed])
+                store_signed_heads(signed)
     except IntegrityError as exc:
         _refuse_reused_event_id(agent_id, events, exc)
         raise

@@ -10,6 +10,9 @@ leaves its trail event, and verification reports the incident as deleted.
 - `verification_requested(actor, target, detail)`: someone asked for a verification run
   ("verify now"); sent inside the transaction that stores the request, before it is queued,
   so a request the trail cannot record is not made.
+- `agent_key_pinned(detail)`: an agent's head-signing key pinned to its credential on
+  first use (`obsportal.ingest.heads.pin_detail`), in the admission transaction.
+- `agent_key_retired(detail)`: an administrator retired a pinned key (with `by`, `reason`).
 - `verification_finished(detail)`: a verification run's result (`run`, `status`,
   `streams_checked`, `streams_with_problems`, `events_checked`).
 """
@@ -21,3 +24,5 @@ from django.dispatch import Signal
 integrity_incident = Signal()
 verification_finished = Signal()
 verification_requested = Signal()
+agent_key_pinned = Signal()
+agent_key_retired = Signal()

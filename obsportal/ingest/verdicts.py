@@ -39,6 +39,10 @@ class Reason(StrEnum):
     INVALID_TS = "invalid_ts"  # ts is no real moment, before 2000, or too far ahead of the clock
     UNSUPPORTED_MEDIA_TYPE = "unsupported_media_type"  # HTTP body not application/json
     RATE_LIMITED = "rate_limited"  # the credential used up its allowance (HTTP edge)
+    # Agent-signed heads (obsportal.ingest.heads):
+    BAD_SIGNATURE = "bad_signature"  # a head's signature does not verify, or names no event
+    UNSIGNED_BATCH = "unsigned_batch"  # no signed head, from a credential with a pinned key
+    AGENT_KEY_MISMATCH = "agent_key_mismatch"  # signed with a key other than the pinned one
 
 
 class BatchRefused(Exception):

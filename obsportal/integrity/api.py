@@ -17,6 +17,7 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from agents_sdk.audit.head_signing import key_fingerprint
 from obsportal import params  # noqa: F401 - registers the stream_id path converter
 from obsportal.accounts.permissions import visible_streams
 from obsportal.accounts.roles import Capability
@@ -35,8 +36,19 @@ from obsportal.integrity.signing import SigningKeyMissing, load_signing_key
 from obsportal.pagination import CheckedCursorPagination
 
 
+class AgentSignedHeadSerializer(serializers.Serializer):
+    """The latest head its agent signed: what verification holds the stream to."""
+
+    seq = serializers.IntegerField()
+    hash = serializers.CharField()
+    fingerprint = serializers.CharField(help_text="sha256: and 16 hex digits of the agent key")
+    public_key = serializers.CharField(help_text="hex of the agent's 32-byte Ed25519 key")
+    signature = serializers.CharField(help_text="hex of the Ed25519 signature (format v1)")
+
+
 class StreamSerializer(serializers.ModelSerializer):
     last_verification = serializers.SerializerMethodField()
+    signed_head = serializers.SerializerMethodField()
 
     class Meta:
         model = Stream
@@ -48,7 +60,21 @@ class StreamSerializer(serializers.ModelSerializer):
             "status",
             "pending_count",
             "last_verification",
+            "signed_head",
         ]
+
+    @extend_schema_field(AgentSignedHeadSerializer(allow_null=True))
+    def get_signed_head(self, stream: Stream) -> dict | None:
+        signed = getattr(stream, "signed_head", None)
+        if signed is None:
+            return None
+        return {
+            "seq": signed.seq,
+            "hash": signed.hash,
+            "fingerprint": key_fingerprint(bytes.fromhex(signed.public_key)),
+            "public_key": signed.public_key,
+            "signature": signed.signature,
+        }
 
     def get_last_verification(self, stream: Stream) -> dict | None:
         run = getattr(stream, "last_verification_run", None)
@@ -100,6 +126,7 @@ class StreamVerificationSerializer(serializers.ModelSerializer):
             "erased",
             "checkpoint_disagreements",
             "problems",
+            "agent_head",
         ]
 
 

@@ -25,7 +25,7 @@ from agents_sdk.offline.bundle import BUNDLE_FORMAT
 from agents_sdk.offline.checkpoint import CheckpointError, head_leaf_hash, verify_checkpoint
 from agents_sdk.offline.merkle import inclusion_proof, root_from_leaf_hashes
 from obsportal.ingest.envelope import as_envelope_json, envelope_json, format_ts
-from obsportal.ingest.models import AuditEvent, Stream
+from obsportal.ingest.models import AuditEvent, SignedStreamHead, Stream
 from obsportal.integrity.anchors import anchors_of, pruned_through
 from obsportal.integrity.checkpoints import Head, checkpoint_heads, sign_checkpoint
 from obsportal.integrity.erasures import personal_data_state
@@ -52,6 +52,8 @@ class StreamPlan:
     last_seq: int
     selected: int
     head: dict[str, Any]  # checkpoint number, seq, hash, index, proof
+    # The latest head its agent signed (`SignedHead.as_wire`), None for a stream without one.
+    agent_head: dict[str, Any] | None = None
 
     @property
     def events(self) -> int:
@@ -113,10 +115,31 @@ def plan_bundle(
             raise BundleRefused(f"no signed checkpoint covers stream {stream_id} up to seq {high}")
         # A pruned stream starts after its anchors, which the bundle carries instead.
         start = pruned_through(stream_id) + 1
-        streams.append(
-            StreamPlan(stream_id, agent_id, max(low - 1, start), head["seq"], row["n"], head)
-        )
+        first, last = max(low - 1, start), head["seq"]
+        agent_head = _agent_head(stream_id)
+        if agent_head is not None:
+            # The chain runs on to the agent-signed head, so the verifier can check that
+            # the agent signed what the bundle holds (and find a tail cut below it).
+            # (Never below the pruned start: a head signed inside a pruned range is
+            # accounted for by the anchors, not by events the bundle cannot hold.)
+            first = max(min(first, agent_head["seq"]), start)
+            last = max(last, agent_head["seq"])
+        streams.append(StreamPlan(stream_id, agent_id, first, last, row["n"], head, agent_head))
     return BundlePlan(agent_id, since, until, streams, proofs.notes)
+
+
+def _agent_head(stream_id: str) -> dict[str, Any] | None:
+    signed = SignedStreamHead.objects.filter(stream_id=stream_id).first()
+    if signed is None:
+        return None
+    return {
+        "v": 1,
+        "stream": stream_id,
+        "seq": signed.seq,
+        "hash": signed.hash,
+        "key": base64.b64encode(bytes.fromhex(signed.public_key)).decode(),
+        "sig": base64.b64encode(bytes.fromhex(signed.signature)).decode(),
+    }
 
 
 class _Proofs:
@@ -205,6 +228,8 @@ def write_bundle(plan: BundlePlan, out: IO[bytes], progress: Progress | None = N
         ],
         "streams": len(plan.streams),
         "selected": plan.selected,
+        # Streams of this agent are the portal's own trail: no agent key signs them.
+        "trail_agent": settings.OBSPORTAL_TRAIL_AGENT_ID,
     }
     out.write(dumps(header) + b"\n")
     written = 0
@@ -217,6 +242,7 @@ def write_bundle(plan: BundlePlan, out: IO[bytes], progress: Progress | None = N
             "last_seq": stream.last_seq,
             "selected": stream.selected,
             "head": stream.head,
+            "agent_head": stream.agent_head,
         }
         if stream.first_seq > 0:
             anchors = [a.note for a in anchors_of(stream.stream) if a.last_seq < stream.first_seq]

@@ -123,6 +123,9 @@ class StreamVerification(models.Model):
     erased = models.JSONField(default=list)  # [{"seq", "event_id", "field"}]
     checkpoint_disagreements = models.JSONField(default=list)
     problems = models.IntegerField(default=0)
+    # The latest agent-signed head and what it says of the stream (see
+    # `verification.agent_heads`): {"status", "seq", "hash", "fingerprint"} or a reason.
+    agent_head = models.JSONField(default=dict)
 
     class Meta:
         ordering = ["stream_id"]

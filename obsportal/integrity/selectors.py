@@ -20,12 +20,16 @@ from obsportal.params import read_moment
 
 def streams_with_last_verification() -> QuerySet[Stream]:
     latest = StreamVerification.objects.filter(stream_id=OuterRef("id")).order_by("-id")
-    return Stream.objects.annotate(
-        last_verification_status=Subquery(latest.values("status")[:1]),
-        last_verification_run=Subquery(latest.values("run_id")[:1]),
-        last_verified_at=Subquery(latest.values("run__finished_at")[:1]),
-        last_verification_problems=Subquery(latest.values("problems")[:1]),
-    ).order_by("id")
+    return (
+        Stream.objects.annotate(
+            last_verification_status=Subquery(latest.values("status")[:1]),
+            last_verification_run=Subquery(latest.values("run_id")[:1]),
+            last_verified_at=Subquery(latest.values("run__finished_at")[:1]),
+            last_verification_problems=Subquery(latest.values("problems")[:1]),
+        )
+        .select_related("signed_head")
+        .order_by("id")
+    )
 
 
 def stream_readable(user: Any, stream_id: str) -> bool:

@@ -117,6 +117,8 @@ for _name, _kind, _summary in [
     ("declarations.view", Kind.VIEW, "read the agents' declarations of processing"),
     ("subject.erase_attempt", Kind.CHANGE, "asked for an erasure that did not happen"),
     ("declaration.change", Kind.CHANGE, "declared an agent's processing (purposes, recipients)"),
+    ("agent_key.pin", Kind.CHANGE, "pinned an agent's head-signing key to its credential"),
+    ("agent_key.retire", Kind.CHANGE, "retired an agent's pinned key, so a new one may be pinned"),
 ]:
     register(_name, _kind, _summary)
 

@@ -6,6 +6,8 @@ from django.contrib.auth.signals import user_logged_in, user_logged_out, user_lo
 from django.dispatch import receiver
 
 from obsportal.ingest.signals import (
+    agent_key_pinned,
+    agent_key_retired,
     integrity_incident,
     verification_finished,
     verification_requested,
@@ -71,3 +73,19 @@ def _verification_finished(sender, detail: dict, **kwargs) -> None:
 def _verification_requested(sender, actor, target, detail: dict, **kwargs) -> None:
     # Sent with `send`, not `send_robust`: a request the trail cannot hold is not made.
     record_change(actor, "integrity.verify_requested", target, detail)
+
+
+@receiver(agent_key_pinned, dispatch_uid="trail.agent_key_pinned")
+def _agent_key_pinned(sender, detail: dict, **kwargs) -> None:
+    # On the trail: verification holds every pinned key row to its trail event.
+    record_trail("agent_key.pin", resource=f"credential:{detail['credential']}", details=detail)
+
+
+@receiver(agent_key_retired, dispatch_uid="trail.agent_key_retired")
+def _agent_key_retired(sender, detail: dict, **kwargs) -> None:
+    record_trail(
+        "agent_key.retire",
+        actor=detail["by"],
+        resource=f"credential:{detail['credential']}",
+        details=detail,
+    )

@@ -168,6 +168,9 @@ class _ProcessTrail:
                 fsync="write",
                 rotate_bytes=JOURNAL_ROTATE_BYTES,
                 stream=stream,
+                # Stored by the portal itself, never shipped: no agent key of its own signs
+                # its heads (the portal's checkpoints do).
+                head_key=False,
             )
         except (JournalError, OSError, InvalidEvent, ValueError) as exc:
             raise TrailUnavailable(f"the portal's audit trail journal cannot open: {exc}") from exc

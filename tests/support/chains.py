@@ -65,3 +65,39 @@ def superuser_sql(*statements: tuple[str, tuple]) -> None:
         conn.execute("SET session_replication_role = replica")
         for sql, params in statements:
             conn.execute(sql, params)
+
+
+def signed_head(journal_path, event) -> dict:
+    """The head its journal's agent key signs over `event`, as a shipper sends it."""
+    from agents_sdk.audit.head_signing import load_key
+
+    signer = load_key(journal_path)
+    assert signer is not None, f"{journal_path} has no agent key"
+    return signer.sign(event["agent_id"], event["stream"], event["seq"], event["hash"]).as_wire()
+
+
+def admit_signed(tmp_path, token, agent, name, count, **fields):
+    """A journal's events admitted in one batch signed by its agent key, as shippers do."""
+    events = journal_events(tmp_path, agent, count=count, name=name, **fields)
+    head = signed_head(tmp_path / name, events[-1])
+    verdict = admit_batch({"token": token, "events": events, "heads": [head]})
+    assert verdict.status == "accepted" and verdict.admitted == count, verdict
+    return events
+
+
+@pytest.fixture
+def signed_chains(transactional_db, agent_token, tmp_path, signing_key):
+    """Two streams of 10 events of agent-7, each shipped with its agent-signed head (one key
+    per credential: both journals share it), and a checkpoint signed over them."""
+    import shutil
+
+    from agents_sdk.audit.head_signing import key_path
+    from obsportal.integrity.checkpoints import sign_checkpoint
+
+    agent, token = agent_token
+    a = admit_signed(tmp_path, token, agent, "a.jsonl", 10)
+    # The second journal of this credential uses the same agent key as the first.
+    shutil.copy2(key_path(tmp_path / "a.jsonl"), key_path(tmp_path / "b.jsonl"))
+    b = admit_signed(tmp_path, token, agent, "b.jsonl", 10)
+    checkpoint = sign_checkpoint()
+    return {"a": a, "b": b, "checkpoint": checkpoint, "token": token, "agent": agent}

@@ -32,6 +32,10 @@ class StreamFindings:
     disagreements: list[dict[str, Any]] = field(default_factory=list)
     # Events received but not admitted: waiting for a gap to fill, or held by a stall.
     waiting: list[dict[str, Any]] = field(default_factory=list)
+    # What the latest agent-signed head says (verification.agent_heads): its status
+    # (signed, legacy, unsigned, truncated, extended, rewritten, invalid, portal), seq,
+    # hash and key fingerprint.
+    agent_head: dict[str, Any] = field(default_factory=dict)
 
     def broke(self, seq: int, event_id: str | None, reason: str) -> None:
         self.break_count += 1

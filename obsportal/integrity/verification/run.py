@@ -173,4 +173,5 @@ def _store(run: VerificationRun, f: StreamFindings) -> StreamVerification:
         erased=f.erased,
         checkpoint_disagreements=f.disagreements,
         problems=f.problems,
+        agent_head=f.agent_head,
     )

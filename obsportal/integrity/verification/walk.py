@@ -29,6 +29,7 @@ from obsportal.ingest.models import (
 )
 from obsportal.integrity.anchors import anchor_problems, pruned_ranges
 from obsportal.integrity.erasures import erasures_of
+from obsportal.integrity.verification.agent_heads import compare_with_agent_head, signed_head_of
 from obsportal.integrity.verification.compare import (
     SignedHeads,
     compare_with_checkpoints,
@@ -45,6 +46,7 @@ SIDECAR_BATCH = 1000
 # canonical body the hash covers.
 COLUMNS = ("id", *STREAM_ROW_COLUMNS, "canonical")
 _JSON_AT = tuple(COLUMNS.index(name) for name in JSON_COLUMNS)
+_AGENT_AT = COLUMNS.index("agent_id")
 _hashed_body = hashed_body_reader(offset=1)  # past the row id
 # The hashed fields a column must still hold as the canonical body has them. `details`
 # is left out: jsonb rewrites numbers, and it is a query aid only.
@@ -84,6 +86,12 @@ def verify_stream(
     )
     expected, prev_hash = _start_after_anchors(stream_id, findings)
     signed = signed_heads(stream_id, copied)
+    # The agent-signed head as it stood before the walk: its seq is where the walk notes
+    # the stored hash; the head itself is re-read after the walk (it may move meanwhile).
+    agent_signed = signed_head_of(stream_id)
+    agent_seq = agent_signed.seq if agent_signed is not None else None
+    agent_hash_seen: dict[int, str] = {}
+    agent_id: str | None = None
     stored_hash_at: dict[int, str] = {}
     if expected:
         # Heads signed inside the pruned range: the one at an anchor's end must be the hash
@@ -145,6 +153,10 @@ def verify_stream(
             findings.verified_to = seq
         if seq in signed:
             stored_hash_at[seq] = row_hash
+        if seq == agent_seq:
+            agent_hash_seen[seq] = row_hash
+        if agent_id is None:
+            agent_id = row[_AGENT_AT]
         if seq == findings.recorded_head_seq:
             head_hash_seen = row_hash
         if commitments:
@@ -171,6 +183,20 @@ def verify_stream(
         disputed = min(d["changed"][0] for d in findings.disagreements) - 1
         findings.verified_to = disputed if disputed >= 0 else None
     _report_waiting(findings, stream)
+    after = signed_head_of(stream_id)
+    if after is not None and after.seq != agent_seq:
+        # A batch moved the signed head during the walk: hold the walk to what it saw.
+        moved = AuditEvent.objects.filter(stream_id=stream_id, seq=after.seq).values_list(
+            "hash", flat=True
+        )
+        agent_hash_seen[after.seq] = next(iter(moved), None)  # type: ignore[assignment]
+    compare_with_agent_head(
+        findings,
+        stream,
+        agent_id,
+        after,
+        agent_hash_seen.get(after.seq) if after is not None else None,
+    )
     incidents = IntegrityIncident.objects.filter(
         stream_id=stream_id, kind=IntegrityIncident.Kind.FORK
     ).order_by("seq", "id")

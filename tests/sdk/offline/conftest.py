@@ -1,3 +1,3 @@
 """Fixtures: real chains admitted through ingestion, a checkpoint signed over them."""
 
-from tests.support.chains import two_chains  # noqa: F401
+from tests.support.chains import signed_chains, two_chains  # noqa: F401

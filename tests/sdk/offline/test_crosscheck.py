@@ -124,3 +124,40 @@ def test_crosscheck_with_a_bad_token_says_so(live_server, tmp_path):
     journal = write_journal(tmp_path / "j.jsonl", journal_events(tmp_path, "agent-1", count=1))
     done = run_crosscheck(journal, live_server.url, "not-a-token")
     assert done.returncode == 2 and "HTTP 401" in done.stderr
+
+
+def test_crosscheck_holds_the_portals_signed_head_to_the_journals_own_key(
+    live_server, agent_token, tmp_path, django_user_model
+):
+    from agents_sdk.audit.head_signing import HeadSigner, load_key
+    from tests.support.chains import signed_head
+
+    agent, ingest_token = agent_token
+    user = with_role(django_user_model.objects.create_user("auditor", password="pw-auditor-123"))
+    api_token = issue_api_token(user)
+    events = journal_events(tmp_path, agent, count=4)
+    journal = tmp_path / "agent.jsonl"
+    head = signed_head(journal, events[-1])
+    assert admit_batch({"token": ingest_token, "events": events, "heads": [head]}).admitted == 4
+
+    agrees = run_crosscheck(journal, live_server.url, api_token)
+    assert agrees.returncode == 0, agrees.stdout + agrees.stderr
+    fingerprint = load_key(journal).fingerprint
+    assert f"agent-signed head on the portal: seq 3, this journal's key {fingerprint}" in (
+        agrees.stdout
+    )
+
+    forger = HeadSigner.from_seed(b"\x06" * 32)
+    forged = forger.sign(agent, events[0]["stream"], 3, events[-1]["hash"])
+    superuser_sql(
+        (
+            "UPDATE ingest_signedstreamhead SET public_key = %s, signature = %s"
+            " WHERE stream_id = %s",
+            (forged.public_key.hex(), forged.signature.hex(), events[0]["stream"]),
+        )
+    )
+    differs = run_crosscheck(journal, live_server.url, api_token)
+    assert differs.returncode == 1, differs.stdout
+    assert f"is signed with key {forger.fingerprint}, not this journal's key {fingerprint}" in (
+        differs.stdout
+    )

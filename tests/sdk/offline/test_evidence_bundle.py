@@ -125,7 +125,12 @@ def test_a_bundle_verifies_offline_and_says_what_it_proves_in_one_sentence(
         "stream(s), are in this bundle, complete and unaltered, each stream chained to a head "
         "signed with the pinned portal key obsportal.localhost/audit-checkpoints (Ed25519, sha256 "
     )
-    assert f"in checkpoint {number} (" in verdict and verdict.endswith(").")
+    assert f"in checkpoint {number} (" in verdict
+    # Shipped unsigned (journals that predate agent keys): said so, in the same sentence.
+    assert verdict.endswith(
+        "; 2 stream(s) carry no agent-signed head (journals that predate agent keys), so only "
+        "the portal vouches for them."
+    )
 
 
 def test_without_a_pinned_key_a_bundle_is_never_called_verified(
