@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "obsportal.trail",
     "obsportal.events",
     "obsportal.demo",
+    "obsportal.compliance.reports",
     "django_prometheus",
     "obsportal.telemetry",
 ]
@@ -307,6 +308,7 @@ CELERY_TASK_ROUTES = {
     "obsportal.ingest.*": {"queue": "ingest"},
     # Bundles of millions of events take minutes: their own queue keeps beat's jobs moving.
     "obsportal.integrity.tasks.build_evidence_export": {"queue": "exports"},
+    "obsportal.compliance.reports.tasks.build_report": {"queue": "exports"},
 }
 # Celery's Django fixup closes the database connection around every task unless told
 # to reuse it: a new PostgreSQL backend (fork, authentication, the catalog caches of
@@ -349,6 +351,14 @@ CELERY_BEAT_SCHEDULE = {
         "task": "obsportal.integrity.tasks.verify_streams",
         "schedule": float(os.environ.get("OBSPORTAL_VERIFY_INTERVAL", 3600)),
     },
+}
+
+# Compliance reports (obsportal.compliance.reports): each run's files, kept with their digests.
+OBSPORTAL_REPORT_DIR = Path(os.environ.get("OBSPORTAL_REPORT_DIR", VAR_DIR / "reports"))
+# Scheduled reports (monthly, quarterly) are queued by a daily look at what period has ended.
+CELERY_BEAT_SCHEDULE["report-schedules"] = {
+    "task": "obsportal.compliance.reports.tasks.run_due_schedules",
+    "schedule": float(os.environ.get("OBSPORTAL_REPORT_SCHEDULE_INTERVAL", 3600)),
 }
 
 # The portal's own audit trail: an agent of its own, one hash-chained stream.

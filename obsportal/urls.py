@@ -5,6 +5,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitVie
 from obsportal.accounts import oidc
 from obsportal.accounts.permissions import HasCapability
 from obsportal.accounts.roles import Capability
+from obsportal.compliance.reports import api as reports_api
 from obsportal.events import api as events_api
 from obsportal.ingest import api as ingest_api
 from obsportal.integrity import api as integrity_api
@@ -27,7 +28,7 @@ class SchemaDocsView(SpectacularSwaggerSplitView):
 
 
 # Every app's REST API: its `api.urlpatterns`, all under /api/v1/.
-API_APPS = (events_api, ingest_api, integrity_api)
+API_APPS = (events_api, ingest_api, integrity_api, reports_api)
 
 api_v1 = [
     *(pattern for app in API_APPS for pattern in app.urlpatterns),
@@ -39,6 +40,7 @@ urlpatterns = [
     path("", include(portal_urls)),
     path("streams/", include((portal_urls.stream_urlpatterns, "integrity"))),
     path("people/", include("obsportal.portal.people_urls")),
+    path("reports/", include("obsportal.portal.reports_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("oidc/authenticate/", oidc.SignOnStart.as_view(), name="oidc_authentication_init"),
     path("oidc/callback/", oidc.SignOnCallback.as_view(), name="oidc_authentication_callback"),

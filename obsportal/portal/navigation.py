@@ -25,6 +25,7 @@ MENU = (
     MenuEntry("Streams", "integrity:streams", Capability.STREAMS_READ),
     MenuEntry("Evidence", "integrity:evidence", Capability.EVIDENCE_EXPORT),
     MenuEntry("Trail", "portal:trail", Capability.TRAIL_READ),
+    MenuEntry("Reports", "reports:list", Capability.REPORTS_RUN),
     MenuEntry("Users", "people:users", Capability.USERS_MANAGE),
     MenuEntry("Agent credentials", "people:credentials", Capability.CREDENTIALS_MANAGE),
     MenuEntry("API", "schema-docs", Capability.API_SCHEMA),

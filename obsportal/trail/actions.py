@@ -76,6 +76,11 @@ for _name, _kind, _summary in [
     ("credential.rotate", Kind.CHANGE, "replaced an agent ingest credential"),
     ("integrity.incident", Kind.CHANGE, "an integrity incident was recorded"),
     ("integrity.verification", Kind.CHANGE, "a verification run finished, with its result"),
+    ("reports.view", Kind.VIEW, "listed compliance report runs, frameworks or schedules"),
+    ("report.open", Kind.OPEN, "opened a compliance report run"),
+    ("report.run", Kind.EXPORT, "requested a compliance report run"),
+    ("report.download", Kind.EXPORT, "downloaded a compliance report file"),
+    ("report.schedule", Kind.CHANGE, "scheduled a compliance report"),
 ]:
     register(_name, _kind, _summary)
 
@@ -114,6 +119,15 @@ URL_ACTIONS: dict[str, str] = {
     "checkpoint-incidents": "checkpoints.view",
     "verification-list": "streams.view",
     "verification-latest": "streams.view",
+    "report-list": "reports.view",
+    "report-frameworks": "reports.view",
+    "report-schedules": "reports.view",
+    "report-detail": "report.open",
+    "report-file": "report.download",
+    "reports:list": "reports.view",
+    "reports:new": "reports.view",
+    "reports:run": "report.open",
+    "reports:file": "report.download",
     "schema": "schema.view",
     "schema-docs": "schema.view",
     # Django's own account pages (a signed-in person's password)
