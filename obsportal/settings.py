@@ -355,6 +355,8 @@ CELERY_BEAT_SCHEDULE = {
 
 # Compliance reports (obsportal.compliance.reports): each run's files, kept with their digests.
 OBSPORTAL_REPORT_DIR = Path(os.environ.get("OBSPORTAL_REPORT_DIR", VAR_DIR / "reports"))
+# Render each report's PDF/A (seconds to a minute under WeasyPrint); the tests of figures skip it.
+OBSPORTAL_REPORT_PDF = os.environ.get("OBSPORTAL_REPORT_PDF", "1") != "0"
 # Scheduled reports (monthly, quarterly) are queued by a daily look at what period has ended.
 CELERY_BEAT_SCHEDULE["report-schedules"] = {
     "task": "obsportal.compliance.reports.tasks.run_due_schedules",

@@ -35,7 +35,7 @@ class WrittenPopulation:
     rows: int = 0
     sha256: str = ""
     bytes: int = 0
-    sample: list[dict[str, Any]] = field(default_factory=list)
+    sample: list[list[Any]] = field(default_factory=list)  # [row number, *cells]
 
 
 class _Digesting:
@@ -63,7 +63,7 @@ def write_population(
             cells = [cell(v) for v in row]
             writer.writerow(cells)
             if index in sample_at:
-                written.sample.append({"row": index + 1, **dict(zip(columns, cells, strict=True))})
+                written.sample.append([index + 1, *cells])
             written.rows += 1
     written.sha256, written.bytes = out.digest.hexdigest(), out.size
     return written

@@ -107,7 +107,13 @@ def _population(
             "sql": query.sql(),
         },
         "file": name,
-        "sample": {"seed": seed, "key": key, "size": len(written.sample), "rows": written.sample},
+        "sample": {
+            "seed": seed,
+            "key": key,
+            "size": len(written.sample),
+            "columns": ["row", *query.columns],
+            "rows": written.sample,
+        },
     }
     if expected != written.rows:
         entry["note"] = (
@@ -240,8 +246,9 @@ def build_report(run_id: int) -> ReportRun:
         document = orjson.loads(signed)  # the pages show what was signed, signature included
         (folder / "report.html").write_text(render_html(document))
         progress.step("PDF")
-        attachments = [folder / "report.json", *(folder / f["name"] for f in document["files"])]
-        write_pdf(render_html(document, for_pdf=True), folder / "report.pdf", attachments, framework.title)
+        if getattr(settings, "OBSPORTAL_REPORT_PDF", True):
+            attachments = [folder / "report.json", *(folder / f["name"] for f in document["files"])]
+            write_pdf(render_html(document, for_pdf=True), folder / "report.pdf", attachments, framework.title)
         if final.exists():
             shutil.rmtree(final)
         os.replace(folder, final)
