@@ -71,6 +71,8 @@ def _concrete(route, two_agents) -> str:
         "<stream_id:stream_id>": stream,
         "<int:number>": str(two_agents["checkpoint"].number),
         "<int:pk>": "1",
+        "<int:run_id>": "1",
+        "<str:name>": "report.json",
     }
     path = route.pattern.replace("^", "").replace("\\Z", "").replace("$", "")
     for placeholder, value in values.items():

@@ -105,9 +105,13 @@ def observed_personal_fields(period: Period, reader: Any) -> Statement:
     """Which personal-data fields each agent committed in the period (pii_commitments keys)."""
     scoped = visible_events(events(), reader).filter(ts__gte=period.since, ts__lt=period.until)
     inner, params = scoped.values("id").query.sql_with_params()
+    keys = (
+        "jsonb_object_keys(e.pii_commitments) AS k(key)"
+        if connection.vendor == "postgresql"
+        else "json_each(e.pii_commitments) AS k"  # the embedded demo's SQLite
+    )
     sql = (
-        "SELECT e.agent_id, k.key, count(*) FROM ingest_auditevent e, "
-        "jsonb_object_keys(e.pii_commitments) AS k(key) "
+        f"SELECT e.agent_id, k.key, count(*) FROM ingest_auditevent e, {keys} "
         f"WHERE e.id IN ({inner}) GROUP BY 1, 2 ORDER BY 1, 2"
     )
     with connection.cursor() as cursor:

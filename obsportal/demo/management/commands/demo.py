@@ -18,6 +18,7 @@ from agents_sdk import AuditConfig, CeleryTransport, Observability
 from obsportal.celery import app as celery_app
 from obsportal.demo import services
 from obsportal.demo.agent import run_scripted_agent
+from obsportal.demo.reports import demo_reports
 from obsportal.demo.schedule import IntegritySchedule
 from obsportal.integrity.checkpoints import sign_checkpoint
 from obsportal.integrity.signing import SigningKeyExists, create_signing_key
@@ -79,6 +80,7 @@ class Command(BaseCommand):
             f"Signed checkpoint {checkpoint.pk}; verification of {run.streams_checked} "
             f"stream(s), {run.events_checked} events: {run.status}"
         )
+        demo_reports(self.stdout, services.DEMO_USER)
         for login in logins:
             self.stdout.write(
                 self.style.SUCCESS(
