@@ -52,10 +52,12 @@ def load(events: int, streams: int) -> float:
                 INSERT INTO ingest_auditevent (event_id, stream_id, seq, ts, agent_id, action,
                   result, user_id, resource, details, pii_commitments, prev_hash, hash, received_at)
                 SELECT md5(g::text)::uuid, 'bench-' || (g %% %(s)s), g / %(s)s,
-                  timestamptz '2026-07-01 00:00:00+00' + g::bigint * %(step)s * interval '1 microsecond',
+                  timestamptz '2026-07-01 00:00:00+00'
+                    + g::bigint * %(step)s * interval '1 microsecond',
                   'agent-' || ((g %% %(s)s) / 2),
                   (ARRAY['tool_execute','llm_call','permission_request'])[g %% 3 + 1],
-                  CASE WHEN g %% 20 = 0 THEN 'denied' WHEN g %% 53 = 0 THEN 'failure' ELSE 'success' END,
+                  CASE WHEN g %% 20 = 0 THEN 'denied'
+                       WHEN g %% 53 = 0 THEN 'failure' ELSE 'success' END,
                   'user-' || (g %% 100) || '@example.com', 'crm://tickets/' || (g %% 1000),
                   CASE WHEN g %% 3 = 1 THEN jsonb_build_object('model', 'model-' || (g %% 2))
                        ELSE '{}'::jsonb END,
@@ -81,7 +83,8 @@ def load(events: int, streams: int) -> float:
               user_id, resource, details, pii_commitments, prev_hash, hash, received_at)
             SELECT md5('trail' || g)::uuid, 'obsportal-trail', g,
               timestamptz '2026-07-01 00:00:00+00' + g * interval '5 hours', 'obsportal',
-              (%(actions)s::text[])[g %% 4 + 1], CASE WHEN g %% 4 = 3 THEN 'denied' ELSE 'success' END,
+              (%(actions)s::text[])[g %% 4 + 1],
+              CASE WHEN g %% 4 = 3 THEN 'denied' ELSE 'success' END,
               'admin', 'user:1', '{}'::jsonb, '{}'::jsonb, repeat('0', 64),
               md5('t' || g) || md5('u' || g), now()
             FROM generate_series(0, 399) AS g
@@ -111,7 +114,9 @@ def child(tmp: Path, pdf: bool) -> None:
 
     user, _ = get_user_model().objects.get_or_create(username="bench-officer")
     with_role(user, "administrator")
-    run = request_report("soc2", read_moment(SINCE), read_moment(UNTIL), user, seed="bench", queue=False)
+    run = request_report(
+        "soc2", read_moment(SINCE), read_moment(UNTIL), user, seed="bench", queue=False
+    )
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     started = time.perf_counter()
     run = build_report(run.pk)
@@ -161,7 +166,9 @@ def main() -> None:
     if not args.reuse:
         rig.recreate_database()
         rig.setup_django(tmp)
-        print(f"loaded {args.events:,} events in {load(args.events, args.streams):.0f} s", flush=True)
+        print(
+            f"loaded {args.events:,} events in {load(args.events, args.streams):.0f} s", flush=True
+        )
         from obsportal.integrity.checkpoints import sign_checkpoint
         from obsportal.integrity.signing import create_signing_key
 
@@ -171,9 +178,10 @@ def main() -> None:
     for pdf, goal in ((False, 20), (True, 60)):
         figures = run_child(tmp, pdf)
         name = "PDF" if pdf else "JSON"
+        met = "met" if figures["seconds"] <= goal else "NOT met"
         print(
             f"{name}: {figures['seconds']:.1f} s (goal <= {goal} s: "
-            f"{'met' if figures['seconds'] <= goal else 'NOT met'}), peak RSS {figures['peak_mb']} MB "
+            f"{met}), peak RSS {figures['peak_mb']} MB "
             f"(before the build {figures['rss_before_mb']} MB; goal <= 500 MB: "
             f"{'met' if figures['peak_mb'] <= 500 else 'NOT met'}); largest population "
             f"{figures['largest_population'][0]} {figures['largest_population'][1]:,} rows; "

@@ -145,9 +145,7 @@ def _report_sources(path: Path) -> tuple[bytes, Any]:
         attached = {name: data[0] for name, data in PdfReader(path).attachments.items()}
         if "report.json" not in attached:
             raise ValueError("the PDF carries no report.json attachment")
-        return attached["report.json"], lambda n: (
-            io.BytesIO(attached[n]) if n in attached else None
-        )
+        return attached["report.json"], lambda n: io.BytesIO(attached[n]) if n in attached else None
     folder = path.parent
 
     def open_beside(name: str) -> Any:

@@ -61,7 +61,9 @@ def unsigned_bytes(document: dict[str, Any]) -> bytes:
     return canonicalize({k: v for k, v in document.items() if k != "signature"})
 
 
-def sign_document(document: dict[str, Any], name: str, sign: Callable[[bytes], bytes], public: bytes) -> bytes:
+def sign_document(
+    document: dict[str, Any], name: str, sign: Callable[[bytes], bytes], public: bytes
+) -> bytes:
     """The report file: `document` with its signature, canonical (the portal's side)."""
     signature = sign(unsigned_bytes(document))
     signed = {
@@ -115,7 +117,9 @@ def verify_report(
     return report
 
 
-def _signature(document: dict[str, Any], keys: dict[str, tuple[str, bytes]], report: ReportCheck) -> None:
+def _signature(
+    document: dict[str, Any], keys: dict[str, tuple[str, bytes]], report: ReportCheck
+) -> None:
     signature = document.get("signature")
     if not isinstance(signature, dict) or signature.get("algorithm") != "Ed25519":
         report.problem("the report carries no Ed25519 signature")

@@ -8,6 +8,4 @@ from django.template.loader import render_to_string
 
 
 def render_html(document: dict[str, Any], *, for_pdf: bool = False) -> str:
-    return render_to_string(
-        "reports/document.html", {"doc": document, "for_pdf": for_pdf}
-    )
+    return render_to_string("reports/document.html", {"doc": document, "for_pdf": for_pdf})

@@ -4,7 +4,14 @@
 
 from __future__ import annotations
 
-from obsportal.compliance.reports.base import TRAIL, Breakdown, Control, Framework, Population, Section
+from obsportal.compliance.reports.base import (
+    TRAIL,
+    Breakdown,
+    Control,
+    Framework,
+    Population,
+    Section,
+)
 
 F = "EU AI Act"
 NIST = "NIST AI RMF"
@@ -17,17 +24,31 @@ LOGGING = Section(
         Control(F, "Art. 12(2)(a)-(c)", "risk, post-market and deployer monitoring"),
         Control("ISO/IEC 42001", "A.6.2.8", "AI system recording of event logs"),
     ),
-    shows="Per agent, each action it logged with counts and results; the chain coverage of every stream is in the header.",
+    shows=(
+        "Per agent, each action it logged with counts and results; the chain coverage of every "
+        "stream is in the header."
+    ),
     breakdowns=(
-        Breakdown("actions_by_agent", "Events by agent, action and result", {}, ("agent_id", "action", "result")),
+        Breakdown(
+            "actions_by_agent",
+            "Events by agent, action and result",
+            {},
+            ("agent_id", "action", "result"),
+        ),
     ),
 )
 
 RETENTION = Section(
     key="retention",
     title="Log retention against the six-month floor",
-    controls=(Control(F, "Art. 19(1)", "providers keep logs at least six months"), Control(F, "Art. 26(6)", "deployers keep logs at least six months")),
-    shows="Retention policies against the 183-day floor, and the oldest record each stream still holds.",
+    controls=(
+        Control(F, "Art. 19(1)", "providers keep logs at least six months"),
+        Control(F, "Art. 26(6)", "deployers keep logs at least six months"),
+    ),
+    shows=(
+        "Retention policies against the 183-day floor, and the oldest record each stream still "
+        "holds."
+    ),
     statements=("retention_status", "oldest_records"),
 )
 
@@ -39,28 +60,59 @@ OVERSIGHT = Section(
         Control(F, "Art. 14", "human oversight"),
         Control(NIST, "MANAGE 4.1", "post-deployment monitoring, override"),
     ),
-    shows="Permission requests (the points where a person or a policy decides), those denied, and errors and failures of agents' actions.",
+    shows=(
+        "Permission requests (the points where a person or a policy decides), those denied, and "
+        "errors and failures of agents' actions."
+    ),
     populations=(
-        Population("permission_requests", "Permission requests", "events", {"action": "permission_request"}),
-        Population("permission_denied", "Permission requests denied", "events", {"action": "permission_request", "result": "denied"}),
+        Population(
+            "permission_requests", "Permission requests", "events", {"action": "permission_request"}
+        ),
+        Population(
+            "permission_denied",
+            "Permission requests denied",
+            "events",
+            {"action": "permission_request", "result": "denied"},
+        ),
         Population("failures", "Actions that failed", "events", {"result": "failure"}),
         Population("errors", "Actions that ended in error", "events", {"result": "error"}),
     ),
-    breakdowns=(Breakdown("denied_by_agent", "Denials by agent and user", {"result": "denied"}, ("agent_id", "user_id")),),
-    limits="Whether a denial was a person's override or a policy's is what the agent recorded in details.",
+    breakdowns=(
+        Breakdown(
+            "denied_by_agent",
+            "Denials by agent and user",
+            {"result": "denied"},
+            ("agent_id", "user_id"),
+        ),
+    ),
+    limits=(
+        "Whether a denial was a person's override or a policy's is what the agent recorded in "
+        "details."
+    ),
 )
 
 INCIDENTS = Section(
     key="serious_incidents",
     title="Serious-incident register",
-    controls=(Control(F, "Art. 73(2)-(4)", "reporting serious incidents: 15, 10 and 2 days"), Control(NIST, "MANAGE 4.3", "incidents communicated")),
+    controls=(
+        Control(F, "Art. 73(2)-(4)", "reporting serious incidents: 15, 10 and 2 days"),
+        Control(NIST, "MANAGE 4.3", "incidents communicated"),
+    ),
     shows="Incidents recorded in the period with the 2-, 10- and 15-day marks from detection.",
     populations=(
         Population("forks", "Forks refused and recorded", "forks", exception=True),
-        Population("incident_events", "Incidents on the trail", "events", {"agent_id": TRAIL, "action": "integrity.incident"}),
+        Population(
+            "incident_events",
+            "Incidents on the trail",
+            "events",
+            {"agent_id": TRAIL, "action": "integrity.incident"},
+        ),
     ),
     statements=("incident_clocks",),
-    limits="Whether an incident is serious (Art. 3(49)) and its causal link are judged outside the portal.",
+    limits=(
+        "Whether an incident is serious (Art. 3(49)) and its causal link are judged outside the "
+        "portal."
+    ),
 )
 
 

@@ -77,7 +77,9 @@ class FrameworkList(APIView):
 
     required_capability = Capability.REPORTS_RUN
 
-    @extend_schema(responses={200: inline_serializer("Framework", {"key": serializers.CharField()}, many=True)})
+    @extend_schema(
+        responses={200: inline_serializer("Framework", {"key": serializers.CharField()}, many=True)}
+    )
     def get(self, request):
         return Response([registry.framework(key).as_spec() for key in registry.FRAMEWORKS])
 
@@ -144,7 +146,10 @@ class ReportFile(APIView):
         except selectors.NoSuchFile as exc:
             raise NotFound(str(exc)) from exc
         response = FileResponse(
-            file.open("rb"), as_attachment=True, filename=name, content_type=selectors.content_type(name)
+            file.open("rb"),
+            as_attachment=True,
+            filename=name,
+            content_type=selectors.content_type(name),
         )
         response.trail_details = {"report": run.pk, "file": name, **run.files[name]}
         return response
@@ -176,7 +181,10 @@ class ReportScheduleList(APIView):
         try:
             # A drop directory is the operator's (manage.py schedule_report): not over HTTP.
             schedule = services.create_schedule(
-                str(data.get("framework", "")), str(data.get("cadence", "")), request.user, by=request.user
+                str(data.get("framework", "")),
+                str(data.get("cadence", "")),
+                request.user,
+                by=request.user,
             )
         except services.InvalidReportRequest as exc:
             raise ValidationError(exc.errors) from exc

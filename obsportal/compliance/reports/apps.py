@@ -8,3 +8,6 @@ class ReportsConfig(AppConfig):
     label = "compliance_reports"
     verbose_name = "Compliance reports"
     default_auto_field = "django.db.models.BigAutoField"
+
+    def ready(self) -> None:
+        from obsportal.compliance.reports import receivers  # noqa: F401 - connects the trail

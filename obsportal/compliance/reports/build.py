@@ -31,9 +31,9 @@ from obsportal.compliance.reports import registry, sources
 from obsportal.compliance.reports.base import Breakdown, Framework, Population, Section
 from obsportal.compliance.reports.coverage import chain_coverage
 from obsportal.compliance.reports.models import ReportRun
+from obsportal.compliance.reports.paths import report_dir
 from obsportal.compliance.reports.statements import EXCEPTIONS, NEEDS, STATEMENTS
 from obsportal.integrity.signing import load_signing_key
-from obsportal.trail.services import actor_name
 
 REPORT_FORMAT = "obsportal-report/1"
 GENERATOR = "obsportal.compliance.reports"
@@ -44,6 +44,7 @@ SAMPLE_RULE = (
     "population's order (CPython's random, string seeds are hashed with SHA-512)"
 )
 PROGRESS_EVERY_S = 1.0
+CSV_NOTE = "UTF-8, RFC 4180, header row; a cell starting = + - @ tab or CR is prefixed with '"
 
 
 def sample_size(population: int) -> int:
@@ -56,10 +57,6 @@ def sample_indices(seed: str, key: str, population: int) -> list[int]:
     """The rows (0-based, in the population's order) the seeded sample draws."""
     rng = random.Random(f"{seed}/{key}")
     return sorted(rng.sample(range(population), sample_size(population)))
-
-
-def report_dir(run: ReportRun) -> Path:
-    return Path(settings.OBSPORTAL_REPORT_DIR) / f"report-{run.pk:06d}"
 
 
 def _file_digest(path: Path) -> dict[str, Any]:
@@ -120,7 +117,12 @@ def _population(
             f"the population changed while it was written: counted {expected}, wrote "
             f"{written.rows}; the file is the population"
         )
-    return entry, {"name": name, "rows": written.rows, "sha256": written.sha256, "bytes": written.bytes}
+    return entry, {
+        "name": name,
+        "rows": written.rows,
+        "sha256": written.sha256,
+        "bytes": written.bytes,
+    }
 
 
 def _breakdown(bd: Breakdown, period: sources.Period, reader: Any) -> dict[str, Any]:
@@ -137,12 +139,22 @@ def _breakdown(bd: Breakdown, period: sources.Period, reader: Any) -> dict[str, 
         "title": bd.title,
         "columns": [g.replace("__", ".") for g in bd.group_by] + ["events"],
         "rows": rows,
-        "query": {"selector": query.selector, "params": query.params, "api": query.api, "sql": str(grouped.query)},
+        "query": {
+            "selector": query.selector,
+            "params": query.params,
+            "api": query.api,
+            "sql": str(grouped.query),
+        },
     }
 
 
 def _section(
-    section: Section, period: sources.Period, reader: Any, seed: str, folder: Path, progress: _Progress
+    section: Section,
+    period: sources.Period,
+    reader: Any,
+    seed: str,
+    folder: Path,
+    progress: _Progress,
 ) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     populations, files = [], []
     for pop in section.populations:
@@ -209,11 +221,11 @@ def compose(
             "scope": access_of(reader).scope.describe(),
             "generator": {"name": GENERATOR, "version": GENERATOR_VERSION},
             "generated_at": sources.iso(timezone.now()),
-            "generated_by": actor_name(reader) or "nobody",
+            "generated_by": reader.get_username() if reader is not None else "nobody",
             "run": run.pk,
             "trigger": run.trigger,
             "sample": {"seed": run.seed, "rule": SAMPLE_RULE},
-            "csv": "UTF-8, RFC 4180, header row; a cell starting = + - @ tab or CR is prefixed with '",
+            "csv": CSV_NOTE,
         },
         "coverage": coverage,
         "sections": sections,
@@ -248,7 +260,12 @@ def build_report(run_id: int) -> ReportRun:
         progress.step("PDF")
         if getattr(settings, "OBSPORTAL_REPORT_PDF", True):
             attachments = [folder / "report.json", *(folder / f["name"] for f in document["files"])]
-            write_pdf(render_html(document, for_pdf=True), folder / "report.pdf", attachments, framework.title)
+            write_pdf(
+                render_html(document, for_pdf=True),
+                folder / "report.pdf",
+                attachments,
+                framework.title,
+            )
         if final.exists():
             shutil.rmtree(final)
         os.replace(folder, final)
@@ -260,7 +277,9 @@ def build_report(run_id: int) -> ReportRun:
         raise
     run.files = {p.name: _file_digest(p) for p in sorted(final.iterdir())}
     run.report_sha256 = run.files["report.json"]["sha256"]
-    run.sections_with_exceptions = sum(1 for s in document["sections"] if s["status"] == "exceptions")
+    run.sections_with_exceptions = sum(
+        1 for s in document["sections"] if s["status"] == "exceptions"
+    )
     run.status, run.progress, run.step = ReportRun.Status.DONE, 100, "ready"
     run.finished_at = timezone.now()
     run.save()
@@ -274,5 +293,3 @@ def drop(run: ReportRun, directory: Path) -> Path:
     target = directory / f"{run.framework}-{run.since:%Y%m%d}-{run.until:%Y%m%d}-run{run.pk}"
     shutil.copytree(report_dir(run), target, dirs_exist_ok=True)
     return target
-
-

@@ -3,7 +3,14 @@
 
 from __future__ import annotations
 
-from obsportal.compliance.reports.base import TRAIL, Breakdown, Control, Framework, Population, Section
+from obsportal.compliance.reports.base import (
+    TRAIL,
+    Breakdown,
+    Control,
+    Framework,
+    Population,
+    Section,
+)
 
 F = "GDPR"
 
@@ -15,7 +22,9 @@ PROCESSING = Section(
         "Per agent, the events recorded and the personal-data fields it committed (the keys of "
         "pii_commitments), to compare with the declared record of processing."
     ),
-    breakdowns=(Breakdown("events_by_agent", "Events by agent and action", {}, ("agent_id", "action")),),
+    breakdowns=(
+        Breakdown("events_by_agent", "Events by agent and action", {}, ("agent_id", "action")),
+    ),
     statements=("observed_personal_fields",),
     limits=(
         "The portal holds no declared record of processing: compare this observed list with "
@@ -26,7 +35,11 @@ PROCESSING = Section(
 SUBJECTS = Section(
     key="subject_requests",
     title="Data-subject requests",
-    controls=(Control(F, "Art. 15", "right of access"), Control(F, "Art. 17", "right to erasure"), Control(F, "Art. 12(3)", "one month to answer")),
+    controls=(
+        Control(F, "Art. 15", "right of access"),
+        Control(F, "Art. 17", "right to erasure"),
+        Control(F, "Art. 12(3)", "one month to answer"),
+    ),
     shows="Every access and erasure request of the period with its deadline and outcome.",
     statements=("subject_requests",),
     limits="Requests handled outside the portal are not listed.",
@@ -35,8 +48,14 @@ SUBJECTS = Section(
 RETENTION = Section(
     key="retention",
     title="Retention status by class",
-    controls=(Control(F, "Art. 5(1)(e)", "storage limitation"), Control(F, "Art. 30(1)(f)", "time limits for erasure")),
-    shows="The retention policies, the oldest record each class still holds, records past their time (should be 0 or held), and pruned ranges.",
+    controls=(
+        Control(F, "Art. 5(1)(e)", "storage limitation"),
+        Control(F, "Art. 30(1)(f)", "time limits for erasure"),
+    ),
+    shows=(
+        "The retention policies, the oldest record each class still holds, records past their "
+        "time (should be 0 or held), and pruned ranges."
+    ),
     statements=("retention_status", "oldest_records"),
     limits="Copies outside the portal (journals on agents' hosts, backups) are not covered.",
 )
@@ -44,14 +63,25 @@ RETENTION = Section(
 BREACHES = Section(
     key="breaches",
     title="Incidents and the 72-hour clock",
-    controls=(Control(F, "Art. 33", "notification of a personal data breach"), Control(F, "Art. 33(5)", "documentation of breaches")),
+    controls=(
+        Control(F, "Art. 33", "notification of a personal data breach"),
+        Control(F, "Art. 33(5)", "documentation of breaches"),
+    ),
     shows="Integrity incidents of the period, each with the 72-hour mark from detection.",
     populations=(
         Population("forks", "Forks refused and recorded", "forks", exception=True),
-        Population("incident_events", "Incidents on the trail", "events", {"agent_id": TRAIL, "action": "integrity.incident"}),
+        Population(
+            "incident_events",
+            "Incidents on the trail",
+            "events",
+            {"agent_id": TRAIL, "action": "integrity.incident"},
+        ),
     ),
     statements=("incident_clocks",),
-    limits="Whether an incident is a personal-data breach, and when the authority was notified, is not recorded in the portal.",
+    limits=(
+        "Whether an incident is a personal-data breach, and when the authority was notified, is "
+        "not recorded in the portal."
+    ),
 )
 
 

@@ -8,8 +8,8 @@ from typing import Any
 from django.db.models import QuerySet
 
 from obsportal.accounts.permissions import access_of
-from obsportal.compliance.reports.build import report_dir
 from obsportal.compliance.reports.models import ReportRun, ReportSchedule
+from obsportal.compliance.reports.paths import report_dir
 
 
 def visible_runs(user: Any) -> QuerySet[ReportRun]:

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from obsportal.compliance.reports import registry
 from obsportal.compliance.reports.models import ReportRun, ReportSchedule
-from obsportal.trail.services import actor_name, record_change
+from obsportal.compliance.reports.signals import report_changed
 
 
 class InvalidReportRequest(ValueError):
@@ -62,11 +62,12 @@ def request_report(
             schedule=schedule,
             requested_by=user if getattr(user, "is_authenticated", False) else None,
         )
-        record_change(
-            user if getattr(user, "is_authenticated", False) else None,
-            "report.run",
-            run,
-            {
+        report_changed.send(
+            sender=ReportRun,
+            actor=user if getattr(user, "is_authenticated", False) else None,
+            action="report.run",
+            target=run,
+            details={
                 "framework": framework,
                 "since": since.isoformat(),
                 "until": until.isoformat(),
@@ -89,11 +90,17 @@ def create_schedule(
         schedule = ReportSchedule.objects.create(
             framework=framework, cadence=cadence, owner=owner, drop_dir=drop_dir
         )
-        record_change(
-            by,
-            "report.schedule",
-            schedule,
-            {"framework": framework, "cadence": cadence, "owner": actor_name(owner), "drop_dir": drop_dir},
+        report_changed.send(
+            sender=ReportSchedule,
+            actor=by,
+            action="report.schedule",
+            target=schedule,
+            details={
+                "framework": framework,
+                "cadence": cadence,
+                "owner": owner.get_username(),
+                "drop_dir": drop_dir,
+            },
         )
     return schedule
 
@@ -123,7 +130,12 @@ def run_due_schedules(now: datetime | None = None) -> list[ReportRun]:
             continue
         queued.append(
             request_report(
-                schedule.framework, since, until, schedule.owner, trigger="schedule", schedule=schedule
+                schedule.framework,
+                since,
+                until,
+                schedule.owner,
+                trigger="schedule",
+                schedule=schedule,
             )
         )
     return queued

@@ -7,7 +7,14 @@ from __future__ import annotations
 
 from django.conf import settings
 
-from obsportal.compliance.reports.base import TRAIL, Breakdown, Control, Framework, Population, Section
+from obsportal.compliance.reports.base import (
+    TRAIL,
+    Breakdown,
+    Control,
+    Framework,
+    Population,
+    Section,
+)
 
 F = "SOC 2"
 NIST = "NIST AI RMF"
@@ -38,11 +45,17 @@ ACCESS = Section(
         "period; role changes a person made to their own account, as exceptions."
     ),
     populations=(
-        Population("credentials_at_end", "Agent credentials live at the period's end", "credentials_at_end"),
+        Population(
+            "credentials_at_end", "Agent credentials live at the period's end", "credentials_at_end"
+        ),
         Population("roles", "Portal role assignments (as stored when the report ran)", "roles_now"),
         Population("credential_issued", "Credentials issued", "events", _trail("credential.issue")),
-        Population("credential_rotated", "Credentials rotated", "events", _trail("credential.rotate")),
-        Population("credential_revoked", "Credentials revoked", "events", _trail("credential.revoke")),
+        Population(
+            "credential_rotated", "Credentials rotated", "events", _trail("credential.rotate")
+        ),
+        Population(
+            "credential_revoked", "Credentials revoked", "events", _trail("credential.revoke")
+        ),
         Population("user_created", "Users created", "events", _trail("user.create")),
         Population("user_deactivated", "Users deactivated", "events", _trail("user.deactivate")),
         Population("role_changes", "Role changes", "events", _trail("role.assign")),
@@ -81,7 +94,12 @@ EXTERNAL = Section(
         Population("denied_actions", "Agent actions denied", "events", {"result": "denied"}),
     ),
     breakdowns=(
-        Breakdown("denied_by_agent", "Denied actions by agent and action", {"result": "denied"}, ("agent_id", "action")),
+        Breakdown(
+            "denied_by_agent",
+            "Denied actions by agent and action",
+            {"result": "denied"},
+            ("agent_id", "action"),
+        ),
     ),
     limits="Network-level refusals (firewall, TLS, rate limits at a proxy) are not in the portal.",
 )
@@ -101,10 +119,22 @@ MONITORING = Section(
     populations=(
         Population("verification_runs", "Verification runs", "verification_runs"),
         Population("checkpoints", "Signed checkpoints", "checkpoints"),
-        Population("chain_problems", "Streams a run found broken, forked or missing", "stream_problems", exception=True),
-        Population("verification_events", "Verification results on the trail", "events", _trail("integrity.verification")),
+        Population(
+            "chain_problems",
+            "Streams a run found broken, forked or missing",
+            "stream_problems",
+            exception=True,
+        ),
+        Population(
+            "verification_events",
+            "Verification results on the trail",
+            "events",
+            _trail("integrity.verification"),
+        ),
     ),
-    limits="Alert rules and their dispositions live in Prometheus/Grafana and are not in this report.",
+    limits=(
+        "Alert rules and their dispositions live in Prometheus/Grafana and are not in this report."
+    ),
 )
 
 INCIDENTS = Section(
@@ -121,8 +151,12 @@ INCIDENTS = Section(
     ),
     populations=(
         Population("forks", "Forks refused and recorded", "forks", exception=True),
-        Population("checkpoint_incidents", "Checkpoint incidents", "checkpoint_incidents", exception=True),
-        Population("incident_events", "Incidents on the trail", "events", _trail("integrity.incident")),
+        Population(
+            "checkpoint_incidents", "Checkpoint incidents", "checkpoint_incidents", exception=True
+        ),
+        Population(
+            "incident_events", "Incidents on the trail", "events", _trail("integrity.incident")
+        ),
     ),
     statements=("incident_clocks",),
     limits=(
@@ -148,11 +182,24 @@ def _change_section() -> Section:
             "Configuration, model, prompt and policy changes that agents record, the models each "
             "agent was observed calling, and portal access-policy changes (role assignments)."
         ),
-        populations=(*agent_changes, Population("portal_role_changes", "Portal role changes", "events", _trail("role.assign"))),
-        breakdowns=(
-            Breakdown("models_observed", "LLM calls by agent and model", {"action": "llm_call"}, ("agent_id", "details__model")),
+        populations=(
+            *agent_changes,
+            Population(
+                "portal_role_changes", "Portal role changes", "events", _trail("role.assign")
+            ),
         ),
-        limits="A change an agent does not record is invisible here; approval-before-effect is not checked.",
+        breakdowns=(
+            Breakdown(
+                "models_observed",
+                "LLM calls by agent and model",
+                {"action": "llm_call"},
+                ("agent_id", "details__model"),
+            ),
+        ),
+        limits=(
+            "A change an agent does not record is invisible here; approval-before-effect is not "
+            "checked."
+        ),
     )
 
 
@@ -160,6 +207,8 @@ def framework() -> Framework:
     return Framework(
         key="soc2",
         title="SOC 2 Type II",
-        summary="Access, external access, monitoring and integrity, incidents and change (CC6–CC8).",
+        summary=(
+            "Access, external access, monitoring and integrity, incidents and change (CC6 to CC8)."
+        ),
         sections=(ACCESS, EXTERNAL, MONITORING, INCIDENTS, _change_section()),
     )

@@ -146,7 +146,10 @@ def _forks(params: dict[str, str], period: Period, reader: Any) -> Query:
     qs = _in_period(IntegrityIncident.objects.all(), "detected_at", period)
     qs = access_of(reader).scope.filter_events(qs, "stream__agent_id", "detected_at")
     return Query(
-        "ingest IntegrityIncident (a different event offered at a stored seq), detected_at in the period",
+        (
+            "ingest IntegrityIncident (a different event offered at a stored seq), detected_at "
+            "in the period"
+        ),
         {**params, **period.as_params()},
         None,
         qs,
@@ -175,7 +178,10 @@ def _credentials_at_end(params: dict[str, str], period: Period, reader: Any) -> 
         Q(revoked_at__isnull=True) | Q(revoked_at__gte=period.until)
     )
     return Query(
-        "accounts AgentCredential live at the period's end (created before it, not revoked before it)",
+        (
+            "accounts AgentCredential live at the period's end (created before it, not revoked "
+            "before it)"
+        ),
         {"at": iso(period.until)},
         None,
         qs,

@@ -147,7 +147,13 @@ def retention_status(period: Period, reader: Any) -> Statement:
             "nothing is pruned; the oldest records below show what is kept.",
         )
     columns, rows, query = report(period.since, period.until)
-    return Statement("retention_status", "Retention policies and records past their time", query, list(columns), [list(r) for r in rows])
+    return Statement(
+        "retention_status",
+        "Retention policies and records past their time",
+        query,
+        list(columns),
+        [list(r) for r in rows],
+    )
 
 
 def subject_requests(period: Period, reader: Any) -> Statement:

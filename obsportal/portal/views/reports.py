@@ -40,7 +40,11 @@ def report_new(request: HttpRequest) -> HttpResponse:
         else:
             try:
                 run = services.request_report(
-                    data.get("framework", ""), since, until, request.user, seed=data.get("seed") or None
+                    data.get("framework", ""),
+                    since,
+                    until,
+                    request.user,
+                    seed=data.get("seed") or None,
                 )
             except services.InvalidReportRequest as exc:
                 errors = exc.errors
@@ -71,7 +75,10 @@ def report_file(request: HttpRequest, run_id: int, name: str) -> HttpResponse:
     except selectors.NoSuchFile as exc:
         raise Http404(str(exc)) from exc
     response = FileResponse(
-        file.open("rb"), as_attachment=True, filename=name, content_type=selectors.content_type(name)
+        file.open("rb"),
+        as_attachment=True,
+        filename=name,
+        content_type=selectors.content_type(name),
     )
     response.trail_details = {"report": run.pk, "file": name, **run.files[name]}
     return response

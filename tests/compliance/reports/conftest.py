@@ -54,7 +54,9 @@ def world(transactional_db, tmp_path, signing_key, settings, django_user_model):
     settings.OBSPORTAL_REPORT_DIR = tmp_path / "reports"
     settings.OBSPORTAL_REPORT_PDF = False  # test_pdf.py renders it
     since = timezone.now() - timedelta(seconds=1)
-    admin = with_role(django_user_model.objects.create_user("alice", password="pw-alice-123"), "administrator")
+    admin = with_role(
+        django_user_model.objects.create_user("alice", password="pw-alice-123"), "administrator"
+    )
     bob = django_user_model.objects.create_user("bob")
     carol = with_role(django_user_model.objects.create_user("carol"), "administrator")
     assign_role(bob, "auditor", by=admin)

@@ -23,7 +23,9 @@ def token_client(user) -> APIClient:
 
 def trail(action: str) -> list[AuditEvent]:
     return list(
-        AuditEvent.objects.filter(agent_id=settings.OBSPORTAL_TRAIL_AGENT_ID, action=action).order_by("seq")
+        AuditEvent.objects.filter(
+            agent_id=settings.OBSPORTAL_TRAIL_AGENT_ID, action=action
+        ).order_by("seq")
     )
 
 
@@ -48,7 +50,9 @@ def test_a_person_without_a_role_is_refused(django_user_model):
 @pytest.mark.django_db
 def test_requesting_a_run_records_it_once_on_the_trail(django_user_model):
     auditor = with_role(django_user_model.objects.create_user("aud"), "auditor")
-    response = token_client(auditor).post("/api/v1/reports/", {**PERIOD, "seed": "s1"}, format="json")
+    response = token_client(auditor).post(
+        "/api/v1/reports/", {**PERIOD, "seed": "s1"}, format="json"
+    )
     assert response.status_code == 202, response.content
     run = ReportRun.objects.get(pk=response.json()["id"])
     assert (run.framework, run.seed, run.status, run.trigger) == ("soc2", "s1", "queued", "api")
@@ -78,7 +82,9 @@ def test_a_request_that_makes_no_report_is_a_400_with_the_field(django_user_mode
 @pytest.mark.django_db
 def test_a_scoped_auditor_sees_only_their_own_runs(django_user_model):
     admin = with_role(django_user_model.objects.create_user("adm"), "administrator")
-    scoped = with_role(django_user_model.objects.create_user("ext"), "auditor", scope_agents=["agent-a"])
+    scoped = with_role(
+        django_user_model.objects.create_user("ext"), "auditor", scope_agents=["agent-a"]
+    )
     theirs = token_client(admin).post("/api/v1/reports/", PERIOD, format="json").json()["id"]
     mine = token_client(scoped).post("/api/v1/reports/", PERIOD, format="json").json()["id"]
     client = token_client(scoped)
@@ -90,10 +96,18 @@ def test_a_scoped_auditor_sees_only_their_own_runs(django_user_model):
 @pytest.mark.django_db
 def test_frameworks_list_their_sections_and_controls(django_user_model):
     auditor = with_role(django_user_model.objects.create_user("aud"), "auditor")
-    frameworks = {f["key"]: f for f in token_client(auditor).get("/api/v1/reports/frameworks/").json()}
+    frameworks = {
+        f["key"]: f for f in token_client(auditor).get("/api/v1/reports/frameworks/").json()
+    }
     assert set(frameworks) == {"soc2", "gdpr", "hipaa", "ai_act"}
     controls = {c for s in frameworks["soc2"]["sections"] for c in s["controls"]}
-    assert {"SOC 2 CC6.1", "SOC 2 CC6.6", "SOC 2 CC7.2", "SOC 2 CC8.1", "HIPAA 164.312(b)"} <= controls
+    assert {
+        "SOC 2 CC6.1",
+        "SOC 2 CC6.6",
+        "SOC 2 CC7.2",
+        "SOC 2 CC8.1",
+        "HIPAA 164.312(b)",
+    } <= controls
 
 
 def test_a_download_is_on_the_trail_with_its_digest(built):

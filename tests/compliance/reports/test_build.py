@@ -83,7 +83,9 @@ def test_soc2_figures_are_the_known_answers(built):
     assert got == expected
     statuses = {s["key"]: s["status"] for s in doc["sections"]}
     assert statuses["access"] == "exceptions" and statuses["incidents"] == "exceptions"
-    [models] = [b for s in doc["sections"] for b in s["breakdowns"] if b["key"] == "models_observed"]
+    [models] = [
+        b for s in doc["sections"] for b in s["breakdowns"] if b["key"] == "models_observed"
+    ]
     assert models["rows"] == [["agent-a", "m-1", 1], ["agent-a", "m-2", 1], ["agent-b", None, 1]]
 
 
@@ -91,7 +93,10 @@ def test_soc2_figures_are_the_known_answers(built):
 def test_every_section_equals_the_rest_api_for_the_same_filter(world, framework):
     doc = document(build(world, framework))
     client = _client(world.admin)
-    since, until = _moment(doc["header"]["period"]["since"]), _moment(doc["header"]["period"]["until"])
+    since, until = (
+        _moment(doc["header"]["period"]["since"]),
+        _moment(doc["header"]["period"]["until"]),
+    )
     checked = 0
     for section in doc["sections"]:
         for pop in section["populations"]:
@@ -116,7 +121,7 @@ def test_every_section_equals_the_rest_api_for_the_same_filter(world, framework)
             checked += 1
         for breakdown in section["breakdowns"]:
             base = breakdown["query"]["params"]
-            columns = [c for c in breakdown["columns"][:-1]]
+            columns = list(breakdown["columns"][:-1])
             totals: dict[tuple, int] = {}
             for row in breakdown["rows"]:
                 params = dict(base)
@@ -128,7 +133,10 @@ def test_every_section_equals_the_rest_api_for_the_same_filter(world, framework)
                 totals[key] = totals.get(key, 0) + row[-1]
             for key, total in totals.items():
                 query = "&".join(f"{k}={v}" for k, v in {**base, **dict(key)}.items())
-                assert api_count(client, f"/api/v1/events/?{query}") == total, (breakdown["key"], key)
+                assert api_count(client, f"/api/v1/events/?{query}") == total, (
+                    breakdown["key"],
+                    key,
+                )
                 checked += 1
     assert checked > 0
 
@@ -139,7 +147,10 @@ def test_chain_coverage_has_no_gaps_and_names_the_covering_checkpoint(built):
     a, b = streams["agent-a"], streams["agent-b"]
     assert (a["first_seq"], a["last_seq"], a["events"], a["gaps"]) == (0, 9, 10, 0)
     assert (b["first_seq"], b["last_seq"], b["gaps"]) == (0, 2, 0)
-    assert b["checkpoint"]["head_seq"] >= 2 and str(b["checkpoint"]["number"]) in coverage["checkpoint_notes"]
+    assert (
+        b["checkpoint"]["head_seq"] >= 2
+        and str(b["checkpoint"]["number"]) in coverage["checkpoint_notes"]
+    )
     assert b["verification"]["status"] == "verified" and b["ok"]
     # agent-a's stream is forked, and the erased e-mail shows as erased, not as tampering.
     assert a["verification"]["status"] == "forked" and not a["ok"]
@@ -175,7 +186,10 @@ def test_every_attached_file_matches_its_digest_and_rows(built):
         with (built.folder / entry["name"]).open(newline="") as handle:
             assert sum(1 for _ in csv.reader(handle)) - 1 == entry["rows"]
     assert set(built.run.files) >= {"report.json", "report.html"}
-    assert built.run.report_sha256 == hashlib.sha256((built.folder / "report.json").read_bytes()).hexdigest()
+    assert (
+        built.run.report_sha256
+        == hashlib.sha256((built.folder / "report.json").read_bytes()).hexdigest()
+    )
 
 
 def test_header_states_period_bounds_scope_generator_and_query(built):
@@ -186,4 +200,6 @@ def test_header_states_period_bounds_scope_generator_and_query(built):
     assert "SOC 2 CC6.2" in header["controls"] and "HIPAA 164.312(b)" in header["controls"]
     pop = population(doc, "external_access", "denied_actions")
     assert pop["query"]["params"]["result"] == "denied"
-    assert "SELECT" in pop["query"]["sql"] and pop["query"]["api"].startswith("/api/v1/events/?result=denied")
+    assert "SELECT" in pop["query"]["sql"] and pop["query"]["api"].startswith(
+        "/api/v1/events/?result=denied"
+    )

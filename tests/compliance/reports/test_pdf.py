@@ -46,18 +46,22 @@ def test_the_pdf_is_pdf_a_3b_with_the_data_attached(with_pdf):
 
 
 def test_verify_report_reads_the_pdfs_attachments(with_pdf, signing_key):
+    pdf = str(with_pdf.folder / "report.pdf")
+    command = [sys.executable, "-m", "agents_sdk", "verify-report", pdf]
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": ""}
     result = subprocess.run(
-        [sys.executable, "-m", "agents_sdk", "verify-report", str(with_pdf.folder / "report.pdf"),
-         "--key", signing_key.verifier_key],
-        capture_output=True, text=True, timeout=60, env={**os.environ, "DJANGO_SETTINGS_MODULE": ""},
-    )  # fmt: skip
+        [*command, "--key", signing_key.verifier_key],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=env,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 @pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils not installed")
 def test_the_pdf_renders_to_images(with_pdf, tmp_path):
-    subprocess.run(
-        ["pdftoppm", "-r", "50", "-png", "-f", "1", "-l", "2", str(with_pdf.folder / "report.pdf"), str(tmp_path / "page")],
-        check=True, timeout=120,
-    )  # fmt: skip
+    pdf, pages = str(with_pdf.folder / "report.pdf"), str(tmp_path / "page")
+    command = ["pdftoppm", "-r", "50", "-png", "-f", "1", "-l", "2", pdf, pages]
+    subprocess.run(command, check=True, timeout=120)
     assert sorted(p.name for p in tmp_path.glob("page-*.png"))

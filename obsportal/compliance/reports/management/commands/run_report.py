@@ -23,14 +23,22 @@ class Command(BaseCommand):
         parser.add_argument("framework", choices=list(registry.FRAMEWORKS))
         parser.add_argument("--since", required=True, help="ISO 8601 with a UTC offset")
         parser.add_argument("--until", required=True, help="ISO 8601 with a UTC offset")
-        parser.add_argument("--as", dest="as_user", required=True, help="the user whose view the report shows")
+        parser.add_argument(
+            "--as", dest="as_user", required=True, help="the user whose view the report shows"
+        )
         parser.add_argument("--seed", help="the sample's seed (default: random)")
         parser.add_argument("--queue", action="store_true", help="queue it for a worker instead")
         parser.add_argument("--drop", help="copy the finished report into this directory")
         parser.add_argument("--trigger", default="command", help="recorded as the run's trigger")
-        parser.add_argument("--reuse", action="store_true", help="reuse a finished run of this framework and trigger")
+        parser.add_argument(
+            "--reuse",
+            action="store_true",
+            help="reuse a finished run of this framework and trigger",
+        )
 
-    def handle(self, *args, framework, since, until, as_user, seed, queue, drop, trigger, reuse, **options):
+    def handle(
+        self, *args, framework, since, until, as_user, seed, queue, drop, trigger, reuse, **options
+    ):
         user = get_user_model().objects.filter(username=as_user).first()
         if user is None:
             raise CommandError(f"no user {as_user!r}")
@@ -43,7 +51,13 @@ class Command(BaseCommand):
                 return
         try:
             run = request_report(
-                framework, read_moment(since), read_moment(until), user, seed=seed, trigger=trigger, queue=queue
+                framework,
+                read_moment(since),
+                read_moment(until),
+                user,
+                seed=seed,
+                trigger=trigger,
+                queue=queue,
             )
         except (InvalidReportRequest, ValueError) as exc:
             raise CommandError(str(exc)) from exc
@@ -57,9 +71,10 @@ class Command(BaseCommand):
 
     def _print(self, run: ReportRun, reused: bool = False) -> None:
         verb = "Reusing" if reused else "Built"
+        period = f"{run.since.isoformat()} to {run.until.isoformat()}"
         self.stdout.write(
-            f"{verb} {run.framework} report {run.pk} ({run.since.isoformat()} to {run.until.isoformat()}, "
-            f"seed {run.seed}): {run.sections_with_exceptions} section(s) with exceptions, in {report_dir(run)}"
+            f"{verb} {run.framework} report {run.pk} ({period}, seed {run.seed}): "
+            f"{run.sections_with_exceptions} section(s) with exceptions, in {report_dir(run)}"
         )
         self.stdout.write(f"  report.json SHA-256 {run.report_sha256}")
         self.stdout.write(
