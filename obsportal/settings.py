@@ -63,6 +63,7 @@ INSTALLED_APPS = [
     "obsportal.trail",
     "obsportal.events",
     "obsportal.demo",
+    "obsportal.retention",
     "obsportal.compliance.reports",
     "django_prometheus",
     "obsportal.telemetry",

@@ -156,3 +156,41 @@ class EvidenceExport(models.Model):
 
     class Meta:
         ordering = ["-id"]
+
+
+class PruneAnchor(models.Model):
+    """A signed statement that retention removed seq first..last of a stream.
+
+    Written (by retention, through `integrity.anchors`) before the rows go, in the same
+    transaction as the deletion, so a committed deletion always has its anchor and an
+    anchor without a deletion only makes verification report the rows as still present.
+    Verification starts the stream after the newest anchor: the next event must link
+    to `last_hash`. `note` is a C2SP signed note by the checkpoint key; anchors of one
+    stream chain through `previous` (SHA-256 of the predecessor's note), and a copy of
+    each lives beside the checkpoint copies, outside PostgreSQL.
+    """
+
+    stream_id = models.CharField(max_length=200)
+    first_seq = models.BigIntegerField()
+    last_seq = models.BigIntegerField()
+    last_hash = models.CharField(max_length=64)
+    count = models.BigIntegerField()
+    policy = models.CharField(max_length=200)
+    plan_id = models.BigIntegerField()
+    run_id = models.BigIntegerField(null=True)
+    pruned_at = models.DateTimeField()
+    previous = models.CharField(max_length=64)
+    key_id = models.CharField(max_length=8)
+    note = models.TextField()
+    note_hash = models.CharField(max_length=64, unique=True)
+
+    class Meta:
+        ordering = ["stream_id", "last_seq"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["stream_id", "last_seq"], name="prune_anchor_stream_last"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"prune anchor {self.stream_id} 0..{self.last_seq} ({self.policy})"
