@@ -9,13 +9,15 @@ installed the statement says so ("needs the retention app") instead of printing 
 from __future__ import annotations
 
 import importlib
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Min
+from django.db.models import Count, Min, Q
+from django.utils import timezone
 
 from obsportal.accounts.permissions import visible_events
 from obsportal.compliance.reports.sources import Period, iso
@@ -133,26 +135,108 @@ def _optional(module: str) -> Any | None:
         return None
 
 
+# Statutory floors a policy must not undercut (COMPLIANCE.md: AI Act Art. 19(1)/26(6) six
+# months, the 183 days preloop chose; HIPAA 164.316(b)(2) six years).
+FLOORS = (("AI Act 183 days", 183), ("HIPAA 6 years", 6 * 365))
+
+
+def _pattern_q(field_name: str, pattern: str) -> Q:
+    """A retention pattern (fnmatch: * ? [..]) as a database regex on one column."""
+    if pattern in ("", "*"):
+        return Q()
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "[" and "]" in pattern[i + 1 :]:
+            j = pattern.index("]", i + 1)
+            out.append("[" + pattern[i + 1 : j].replace("!", "^", 1) + "]")
+            i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return Q(**{f"{field_name}__regex": "^" + "".join(out) + "$"})
+
+
+def _covered(policy: Any) -> Q:
+    return (
+        _pattern_q("agent_id", policy.agent_pattern)
+        & _pattern_q("action", policy.action_pattern)
+        & _pattern_q("result", policy.result_pattern)
+    )
+
+
 def retention_status(period: Period, reader: Any) -> Statement:
-    reader_module = _optional("obsportal.retention.selectors")
-    report = getattr(reader_module, "report_retention_status", None)
-    if report is None:
+    models = _optional("obsportal.retention.models")
+    holds = _optional("obsportal.retention.holds")
+    if models is None or holds is None:
         return Statement(
             "retention_status",
             "Retention policies and records past their time",
-            "needs obsportal.retention.selectors.report_retention_status(period)",
+            "needs obsportal.retention (RetentionPolicy, holds.held_q)",
             [],
             status=NEEDS,
             note="needs the retention app: no retention policy exists in this portal yet, so "
             "nothing is pruned; the oldest records below show what is kept.",
         )
-    columns, rows, query = report(period.since, period.until)
+    now = timezone.now()
+    active = list(
+        models.RetentionPolicy.objects.filter(status="active").order_by("keep_days", "name")
+    )
+    held = holds.held_q()
+    rows, past_total = [], 0
+    for policy in active:
+        cutoff = now - timedelta(days=policy.keep_days)
+        due = visible_events(events(), reader, "obsportal").filter(_covered(policy), ts__lt=cutoff)
+        # The longest policy wins: an event a longer policy still keeps is not past due.
+        for longer in active:
+            if longer.keep_days > policy.keep_days:
+                due = due.exclude(
+                    _covered(longer) & Q(ts__gte=now - timedelta(days=longer.keep_days))
+                )
+        held_count = due.filter(held).count()
+        past = due.count() - held_count
+        past_total += past
+        rows.append(
+            [
+                policy.name,
+                policy.framework,
+                f"agent {policy.agent_pattern}, action {policy.action_pattern}, "
+                f"result {policy.result_pattern}",
+                policy.keep_days,
+                *("yes" if policy.keep_days >= days else "no" for _, days in FLOORS),
+                past,
+                held_count,
+            ]
+        )
+    holding = models.LegalHold.objects.filter(released_at=None).count()
+    note = (
+        f"{len(active)} active policies; {holding} "
+        "active legal holds. Past their time should be 0 (held events are counted apart)."
+    )
+    if not active:
+        note = "No active retention policy: every event is kept; nothing is past its time."
     return Statement(
         "retention_status",
         "Retention policies and records past their time",
-        query,
-        list(columns),
-        [list(r) for r in rows],
+        "per active RetentionPolicy P: events matching P's patterns with ts < now - P.keep_days, "
+        "less those a longer active policy still keeps; held = covered by an active LegalHold "
+        "(retention.holds.held_q)",
+        [
+            "policy",
+            "framework",
+            "covers",
+            "keep days",
+            *(n for n, _ in FLOORS),
+            "past their time",
+            "held",
+        ],
+        rows,
+        EXCEPTIONS if past_total else OK,
+        note,
     )
 
 

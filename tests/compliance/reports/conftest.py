@@ -16,15 +16,16 @@ from typing import Any
 
 import pytest
 from django.contrib.auth.signals import user_login_failed
+from django.db import transaction
 from django.utils import timezone
 
 from agents_sdk import JournalWriter
 from agents_sdk.audit.chain import compute_hash, hashed_body
 from obsportal.accounts.services import assign_role, issue_agent_credential, revoke_agent_credential
-from obsportal.ingest.models import PersonalDatum
+from obsportal.ingest.models import AuditEvent, PersonalDatum
 from obsportal.ingest.services import admit_batch
 from obsportal.trail.services import record_change
-from tests.factories import tampered, with_role
+from tests.factories import agent_credential, tampered, with_role
 from tests.independent_chain import read_journal
 
 
@@ -33,6 +34,30 @@ def _journal(path: Path, agent: str, rows: list[dict[str, Any]]) -> list[dict[st
         for row in rows:
             journal.append(row.pop("action"), row.pop("result", "success"), **row)
     return read_journal(path)
+
+
+def _pruned_agent(tmp_path: Path, admin) -> None:
+    """agent-c: 5 events, seqs 0-1 pruned by retention (anchor signed, rows deleted); an
+    active policy keeping 0 days, and a legal hold on user u9's events of agent-c."""
+    from obsportal.integrity.anchors import write_prune_anchor
+    from obsportal.retention.models import LegalHold, RetentionPolicy
+
+    rows = [{"action": "tool_execute", "user_id": "u9" if i == 4 else "u8"} for i in range(5)]
+    c = _journal(tmp_path / "c.jsonl", "agent-c", rows)
+    assert admit_batch({"token": agent_credential("agent-c"), "events": c}).admitted == 5
+    with transaction.atomic():
+        write_prune_anchor(
+            stream_id=c[0]["stream"], first_seq=0, last_seq=1, last_hash=c[1]["hash"], count=2,
+            policy="agent-c-0d", plan_id=1, run_id=None, pruned_at=timezone.now(),
+        )  # fmt: skip
+        AuditEvent.objects.filter(stream_id=c[0]["stream"], seq__lte=1).delete()
+    RetentionPolicy.objects.create(
+        name="agent-c-0d", framework="gdpr", agent_pattern="agent-c", keep_days=0, status="active"
+    )
+    LegalHold.objects.create(
+        name="case-1", reason="litigation", owner=admin, agents=["agent-c"], user_ids=["u9"],
+        placed_by=admin,
+    )  # fmt: skip
 
 
 @dataclass
@@ -101,6 +126,7 @@ def world(transactional_db, tmp_path, signing_key, settings, django_user_model):
     fork["hash"] = compute_hash(hashed_body(fork), fork["prev_hash"])
     assert admit_batch({"token": token_a, "events": [fork]}).forks == 1
     user_login_failed.send(sender=__name__, credentials={"username": "mallory"}, request=None)
+    _pruned_agent(tmp_path, admin)
     PersonalDatum.objects.filter(event__event_id=a[0]["event_id"]).delete()  # an erasure
     sign_checkpoint()
     verify_streams()

@@ -64,7 +64,7 @@ def population(doc: dict, section: str, key: str) -> dict:
 def test_soc2_figures_are_the_known_answers(built):
     doc = document(built)
     expected = {
-        ("access", "credentials_at_end"): 1,  # agent-b's was revoked in the period
+        ("access", "credentials_at_end"): 2,  # agent-a's, agent-c's: agent-b's was revoked
         ("access", "credential_issued"): 2,
         ("access", "credential_revoked"): 1,
         ("access", "role_changes"): 2,
@@ -76,11 +76,16 @@ def test_soc2_figures_are_the_known_answers(built):
         ("incidents", "incident_events"): 1,
         ("monitoring", "verification_runs"): 1,
         ("monitoring", "checkpoints"): 1,
-        ("monitoring", "chain_problems"): 1,  # agent-a's stream is forked
         ("changes", "agent_model_change"): 1,
     }
     got = {key: population(doc, *key)["count"] for key in expected}
     assert got == expected
+    # agent-a's stream is forked; agent-c's pruned start is "broken" until verification reads
+    # retention's anchors (the retention branch), then verified.
+    problems = population(doc, "monitoring", "chain_problems")
+    assert problems["count"] in (1, 2)
+    forked = [r for r in problems["sample"]["rows"] if r[3] == "forked"]
+    assert len(forked) == 1
     statuses = {s["key"]: s["status"] for s in doc["sections"]}
     assert statuses["access"] == "exceptions" and statuses["incidents"] == "exceptions"
     [models] = [
@@ -156,6 +161,24 @@ def test_chain_coverage_has_no_gaps_and_names_the_covering_checkpoint(built):
     assert a["verification"]["status"] == "forked" and not a["ok"]
     assert a["verification"]["erased"] == 1
     assert coverage["streams_not_ok"] >= 1
+
+
+def test_a_pruned_range_is_shown_not_counted_as_a_gap_and_retention_is_stated(world):
+    doc = document(build(world, "gdpr"))
+    c = next(s for s in doc["coverage"]["streams"] if s["agent_id"] == "agent-c")
+    assert (c["first_seq"], c["last_seq"], c["events"], c["gaps"]) == (2, 4, 3, 0)
+    assert [(p["from"], p["to"], p["policy"]) for p in c["pruned"]] == [(0, 1, "agent-c-0d")]
+    # Verification reads the anchors once the retention branch's walk lands; until then the
+    # pruned start is a break, and the report says the stream is not ok.
+    assert c["verification"]["status"] in ("verified", "broken")
+    assert c["ok"] == (c["verification"]["status"] == "verified")
+    [retention] = [s for s in doc["sections"] if s["key"] == "retention"]
+    [status] = [st for st in retention["statements"] if st["key"] == "retention_status"]
+    # keep 0 days: agent-c's 3 remaining events are past their time, 1 of them held.
+    assert status["rows"] == [
+        ["agent-c-0d", "gdpr", "agent agent-c, action *, result *", 0, "no", "no", 2, 1]
+    ]
+    assert status["status"] == "exceptions" and retention["status"] == "exceptions"
 
 
 def test_the_same_seed_draws_the_same_sample(world):
