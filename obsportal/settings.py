@@ -66,6 +66,7 @@ INSTALLED_APPS = [
     "obsportal.demo",
     "obsportal.retention",
     "obsportal.compliance",
+    "obsportal.compliance.reports",
     "django_prometheus",
     "obsportal.telemetry",
 ]
@@ -235,6 +236,7 @@ SPECTACULAR_SETTINGS = {
         "SubjectRequestKindEnum": "obsportal.compliance.models.SubjectRequest.Kind",
         "RetentionFrameworkEnum": "obsportal.retention.models.Framework",
         "SubjectRequestFrameworkEnum": "obsportal.compliance.models.SubjectRequest.Framework",
+        "ReportFrameworkEnum": "obsportal.compliance.reports.registry.FRAMEWORKS",
     },
 }
 
@@ -343,6 +345,7 @@ CELERY_TASK_ROUTES = {
     "obsportal.integrity.tasks.build_evidence_export": {"queue": "exports"},
     "obsportal.events.tasks.build_event_export": {"queue": "exports"},
     "obsportal.compliance.tasks.build_subject_export": {"queue": "exports"},
+    "obsportal.compliance.reports.tasks.build_report": {"queue": "exports"},
 }
 # Celery's Django fixup closes the database connection around every task unless told
 # to reuse it: a new PostgreSQL backend (fork, authentication, the catalog caches of
@@ -422,6 +425,15 @@ OBSPORTAL_RETENTION_FLOORS = {
 OBSPORTAL_RETENTION_CHUNK = int(os.environ.get("OBSPORTAL_RETENTION_CHUNK", 50_000))
 # Months of audit-table partitions kept created ahead (PostgreSQL, partitioned table only).
 OBSPORTAL_PARTITIONS_AHEAD = int(os.environ.get("OBSPORTAL_PARTITIONS_AHEAD", 3))
+# Compliance reports (obsportal.compliance.reports): each run's files, kept with their digests.
+OBSPORTAL_REPORT_DIR = Path(os.environ.get("OBSPORTAL_REPORT_DIR", VAR_DIR / "reports"))
+# Render each report's PDF/A (seconds to a minute under WeasyPrint); the tests of figures skip it.
+OBSPORTAL_REPORT_PDF = os.environ.get("OBSPORTAL_REPORT_PDF", "1") != "0"
+# Scheduled reports (monthly, quarterly) are queued by a daily look at what period has ended.
+CELERY_BEAT_SCHEDULE["report-schedules"] = {
+    "task": "obsportal.compliance.reports.tasks.run_due_schedules",
+    "schedule": float(os.environ.get("OBSPORTAL_REPORT_SCHEDULE_INTERVAL", 3600)),
+}
 
 # The portal's own audit trail: an agent of its own, one hash-chained stream.
 OBSPORTAL_TRAIL_AGENT_ID = os.environ.get("OBSPORTAL_TRAIL_AGENT_ID", "obsportal")

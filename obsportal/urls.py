@@ -6,6 +6,7 @@ from obsportal.accounts import oidc
 from obsportal.accounts.permissions import HasCapability
 from obsportal.accounts.roles import Capability
 from obsportal.compliance import api as compliance_api
+from obsportal.compliance.reports import api as reports_api
 from obsportal.events import api as events_api
 from obsportal.ingest import api as ingest_api
 from obsportal.integrity import api as integrity_api
@@ -29,7 +30,7 @@ class SchemaDocsView(SpectacularSwaggerSplitView):
 
 
 # Every app's REST API: its `api.urlpatterns`, all under /api/v1/.
-API_APPS = (events_api, ingest_api, integrity_api, retention_api, compliance_api)
+API_APPS = (events_api, ingest_api, integrity_api, retention_api, compliance_api, reports_api)
 
 api_v1 = [
     *(pattern for app in API_APPS for pattern in app.urlpatterns),
@@ -42,6 +43,7 @@ urlpatterns = [
     path("", include((portal_urls.integrity_urlpatterns, "integrity"))),
     path("people/", include("obsportal.portal.people_urls")),
     path("retention/", include("obsportal.portal.retention_urls")),
+    path("reports/", include("obsportal.portal.reports_urls")),
     path("accounts/", include("django.contrib.auth.urls")),
     path("oidc/authenticate/", oidc.SignOnStart.as_view(), name="oidc_authentication_init"),
     path("oidc/callback/", oidc.SignOnCallback.as_view(), name="oidc_authentication_callback"),

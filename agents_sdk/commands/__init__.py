@@ -96,6 +96,13 @@ def _commands() -> list[Command]:
             bundle.DESCRIPTION,
         ),
         Command(
+            "verify-report",
+            bundle.REPORT_HELP,
+            bundle.add_report_arguments,
+            bundle.run_verify_report,
+            bundle.REPORT_DESCRIPTION,
+        ),
+        Command(
             "crosscheck",
             crosscheck.HELP,
             crosscheck.add_arguments,

@@ -141,3 +141,78 @@ def run_verify_bundle(args: argparse.Namespace) -> int:
     if report.problems:
         return EXIT_PROBLEMS
     return EXIT_VERIFIED if report.ok else EXIT_NOT_PINNED
+
+
+REPORT_HELP = "verify a signed compliance report offline (signature, sections, attached files)"
+REPORT_DESCRIPTION = (
+    "FILE is report.json (its data files are looked for beside it), a .zip holding report.json "
+    "and its files, or the report's PDF/A (needs pypdf to read its attachments). Exit code 0: "
+    "verified against a pinned portal key; 1: refused; 2: unreadable; 3: no key pinned."
+)
+
+
+def add_report_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="report.json, a .zip of the report, or its PDF")
+    parser.add_argument(
+        "--key",
+        help="the portal's note verifier key (name+keyid+base64) or a file holding it",
+    )
+    parser.add_argument("--trust-file", help="a file of trusted portal keys, one a line")
+
+
+def _report_sources(path: Path) -> tuple[bytes, Any]:
+    """(report.json bytes, open_file) from a JSON file, a zip or a PDF's attachments."""
+    with path.open("rb") as handle:
+        magic = handle.read(4)
+    if magic[:2] == b"PK":
+        archive = zipfile.ZipFile(path)
+        names = set(archive.namelist())
+        return archive.read("report.json"), lambda n: archive.open(n) if n in names else None
+    if magic == b"%PDF":
+        import io
+
+        try:
+            from pypdf import PdfReader  # type: ignore[import-not-found, unused-ignore]
+        except ImportError:
+            raise ValueError(
+                "reading a PDF's attachments needs pypdf (pip install pypdf); "
+                "or extract report.json from the PDF and verify that"
+            ) from None
+        attached = {name: data[0] for name, data in PdfReader(path).attachments.items()}
+        if "report.json" not in attached:
+            raise ValueError("the PDF carries no report.json attachment")
+        return attached["report.json"], lambda n: io.BytesIO(attached[n]) if n in attached else None
+    folder = path.parent
+
+    def open_beside(name: str) -> Any:
+        candidate = folder / Path(name).name
+        return candidate.open("rb") if candidate.is_file() else None
+
+    return path.read_bytes(), open_beside
+
+
+def run_verify_report(args: argparse.Namespace) -> int:
+    try:
+        from agents_sdk.offline.report import ReportUnreadable, verify_report
+    except ImportError as exc:
+        print(
+            f"verify-report needs the 'cryptography' package ({exc}); "
+            "install it with: pip install 'agents-sdk[offline]'",
+            file=sys.stderr,
+        )
+        return EXIT_UNREADABLE
+    try:
+        data, open_file = _report_sources(Path(args.file))
+        report = verify_report(data, pinned_keys(args), open_file)
+    except (OSError, ValueError, ReportUnreadable, zipfile.BadZipFile, KeyError) as exc:
+        print(f"cannot read the report {args.file}: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    except (TypeError, AttributeError) as exc:
+        print(f"malformed report {args.file}: {type(exc).__name__}: {exc}", file=sys.stderr)
+        return EXIT_UNREADABLE
+    for line in report.lines:
+        print(line)
+    print(report.verdict())
+    if report.problems:
+        return EXIT_PROBLEMS
+    return EXIT_VERIFIED if report.ok else EXIT_NOT_PINNED

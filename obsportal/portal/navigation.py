@@ -31,6 +31,7 @@ MENU = (
     MenuEntry("Trail", "portal:trail", Capability.TRAIL_READ),
     MenuEntry("Retention", "retention:overview", Capability.RETENTION_READ),
     MenuEntry("Subject requests", "portal:subjects", Capability.SUBJECTS_READ),
+    MenuEntry("Reports", "reports:list", Capability.REPORTS_RUN),
     MenuEntry("Users", "people:users", Capability.USERS_MANAGE),
     MenuEntry("Agent credentials", "people:credentials", Capability.CREDENTIALS_MANAGE),
     MenuEntry("API", "schema-docs", Capability.API_SCHEMA),

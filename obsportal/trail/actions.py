@@ -119,6 +119,11 @@ for _name, _kind, _summary in [
     ("declaration.change", Kind.CHANGE, "declared an agent's processing (purposes, recipients)"),
     ("agent_key.pin", Kind.CHANGE, "pinned an agent's head-signing key to its credential"),
     ("agent_key.retire", Kind.CHANGE, "retired an agent's pinned key, so a new one may be pinned"),
+    ("reports.view", Kind.VIEW, "listed compliance report runs, frameworks or schedules"),
+    ("report.open", Kind.OPEN, "opened a compliance report run"),
+    ("report.run", Kind.EXPORT, "requested a compliance report run"),
+    ("report.download", Kind.EXPORT, "downloaded a compliance report file"),
+    ("report.schedule", Kind.CHANGE, "scheduled a compliance report"),
 ]:
     register(_name, _kind, _summary)
 
@@ -176,6 +181,15 @@ URL_ACTIONS: dict[str, str] = {
     "portal:subjects": "subjects.view",
     "portal:subject": "subjects.view",
     "portal:subject-file": "subject.download",
+    "report-list": "reports.view",
+    "report-frameworks": "reports.view",
+    "report-schedules": "reports.view",
+    "report-detail": "report.open",
+    "report-file": "report.download",
+    "reports:list": "reports.view",
+    "reports:new": "reports.view",
+    "reports:run": "report.open",
+    "reports:file": "report.download",
     "schema": "schema.view",
     # The integrity pages (portal) and their API counterparts
     "integrity:checkpoints": "checkpoints.view",

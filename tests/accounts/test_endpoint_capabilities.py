@@ -74,6 +74,8 @@ def _concrete(route, two_agents) -> str:
         # a subject request that does not exist: an allowed role gets a 404, not a refusal
         "<uuid:pk>": "00000000-0000-4000-8000-000000000000",
         "<str:fmt>": "json",
+        "<int:run_id>": "1",
+        "<str:name>": "report.json",
     }
     path = route.pattern.replace("^", "").replace("\\Z", "").replace("$", "")
     for placeholder, value in values.items():

@@ -26,6 +26,8 @@ def embedded_env(var_dir: Path) -> dict[str, str]:
         if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
     }
     env.update(DJANGO_SETTINGS_MODULE="obsportal.settings", OBSPORTAL_VAR_DIR=str(var_dir))
+    # The demo builds four reports; their PDFs (tens of seconds) are tested in tests/compliance.
+    env.setdefault("OBSPORTAL_REPORT_PDF", "0")
     return env
 
 

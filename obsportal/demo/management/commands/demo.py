@@ -20,6 +20,7 @@ from obsportal.demo import services
 from obsportal.demo.agent import run_scripted_agent
 from obsportal.demo.incidents import stage_incidents
 from obsportal.demo.pages import page_tour
+from obsportal.demo.reports import demo_reports
 from obsportal.demo.schedule import IntegritySchedule
 from obsportal.demo.subjects import run_subject_requests
 from obsportal.integrity.checkpoints import sign_checkpoint
@@ -101,6 +102,7 @@ class Command(BaseCommand):
             self.stdout.write(line)
         if staged:
             self.stdout.write(staged)
+        demo_reports(self.stdout, services.DEMO_USER)
         for login in logins:
             self.stdout.write(
                 self.style.SUCCESS(

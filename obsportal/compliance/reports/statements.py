@@ -1,0 +1,273 @@
+"""Computed statements of a section that are not populations: clocks, retention, fields observed.
+
+Each returns a `Statement`: its rows, the query that made them, and a status. Retention and
+subject requests come from the apps that own them (`obsportal.retention`,
+`obsportal.compliance.subjects`) through the small readers below; when such an app is not
+installed the statement says so ("needs the retention app") instead of printing a guess.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any
+
+from django.db import connection
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
+from obsportal.accounts.permissions import visible_events
+from obsportal.compliance.reports.sources import Period, iso
+from obsportal.events.selectors import events
+from obsportal.ingest.models import IntegrityIncident
+from obsportal.integrity.models import CheckpointIncident
+
+OK, EXCEPTIONS, NEEDS = "ok", "exceptions", "needs app"
+
+
+@dataclass
+class Statement:
+    key: str
+    title: str
+    query: str
+    columns: list[str]
+    rows: list[list[Any]] = field(default_factory=list)
+    status: str = OK
+    note: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "key": self.key,
+            "title": self.title,
+            "query": self.query,
+            "columns": self.columns,
+            "rows": self.rows,
+            "status": self.status,
+            "note": self.note,
+        }
+
+
+# The clocks an incident starts, from detection (the earliest moment the portal knows of it).
+CLOCKS = (
+    ("GDPR Art. 33 (72 h)", timedelta(hours=72)),
+    ("AI Act Art. 73(3) (2 days)", timedelta(days=2)),
+    ("AI Act Art. 73(4) (10 days)", timedelta(days=10)),
+    ("AI Act Art. 73(2) (15 days)", timedelta(days=15)),
+)
+
+
+def incident_clocks(period: Period, reader: Any) -> Statement:
+    rows = []
+    forks = IntegrityIncident.objects.filter(
+        detected_at__gte=period.since, detected_at__lt=period.until
+    ).order_by("detected_at", "id")
+    ckpts = CheckpointIncident.objects.filter(
+        detected_at__gte=period.since, detected_at__lt=period.until
+    ).order_by("detected_at", "id")
+    found = [(f"fork {f.stream_id}#{f.seq}", f.detected_at) for f in forks]
+    found += [(f"checkpoint {c.checkpoint_number}: {c.kind}", c.detected_at) for c in ckpts]
+    for what, detected in sorted(found, key=lambda pair: pair[1]):
+        rows.append([what, iso(detected), *(iso(detected + delta) for _, delta in CLOCKS)])
+    return Statement(
+        "incident_clocks",
+        "Incident clocks from detection",
+        "IntegrityIncident and CheckpointIncident with detected_at in [since, until); "
+        "each mark = detected_at + the period the article allows",
+        ["incident", "detected at", *(name for name, _ in CLOCKS)],
+        rows,
+        EXCEPTIONS if rows else OK,
+        "When the authority or the provider was notified is not recorded in the portal.",
+    )
+
+
+def oldest_records(period: Period, reader: Any) -> Statement:
+    """The earliest record each stream still holds: the evidence a retention floor is met."""
+    qs = (
+        visible_events(events(), reader, "obsportal")
+        .values("stream_id", "agent_id")
+        .annotate(oldest=Min("ts"), first_seq=Min("seq"), events=Count("id"))
+        .order_by("stream_id")
+    )
+    rows = [
+        [r["stream_id"], r["agent_id"], iso(r["oldest"]), r["first_seq"], r["events"]] for r in qs
+    ]
+    return Statement(
+        "oldest_records",
+        "Oldest record each stream holds",
+        str(qs.query),
+        ["stream", "agent", "oldest ts", "first seq kept", "events kept"],
+        rows,
+    )
+
+
+def observed_personal_fields(period: Period, reader: Any) -> Statement:
+    """Which personal-data fields each agent committed in the period (pii_commitments keys)."""
+    scoped = visible_events(events(), reader).filter(ts__gte=period.since, ts__lt=period.until)
+    inner, params = scoped.values("id").query.sql_with_params()
+    keys = (
+        "jsonb_object_keys(e.pii_commitments) AS k(key)"
+        if connection.vendor == "postgresql"
+        else "json_each(e.pii_commitments) AS k"  # the embedded demo's SQLite
+    )
+    sql = (
+        f"SELECT e.agent_id, k.key, count(*) FROM ingest_auditevent e, {keys} "
+        f"WHERE e.id IN ({inner}) GROUP BY 1, 2 ORDER BY 1, 2"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = [list(r) for r in cursor.fetchall()]
+    return Statement(
+        "observed_personal_fields",
+        "Personal-data fields committed, by agent",
+        sql,
+        ["agent", "field", "events"],
+        rows,
+    )
+
+
+def _optional(module: str) -> Any | None:
+    try:
+        return importlib.import_module(module)
+    except ImportError:
+        return None
+
+
+# Statutory floors a policy must not undercut (COMPLIANCE.md: AI Act Art. 19(1)/26(6) six
+# months, the 183 days preloop chose; HIPAA 164.316(b)(2) six years).
+FLOORS = (("AI Act 183 days", 183), ("HIPAA 6 years", 6 * 365))
+
+
+def _pattern_q(field_name: str, pattern: str) -> Q:
+    """A retention pattern (fnmatch: * ? [..]) as a database regex on one column."""
+    if pattern in ("", "*"):
+        return Q()
+    out, i = [], 0
+    while i < len(pattern):
+        c = pattern[i]
+        if c == "*":
+            out.append(".*")
+        elif c == "?":
+            out.append(".")
+        elif c == "[" and "]" in pattern[i + 1 :]:
+            j = pattern.index("]", i + 1)
+            out.append("[" + pattern[i + 1 : j].replace("!", "^", 1) + "]")
+            i = j
+        else:
+            out.append(re.escape(c))
+        i += 1
+    return Q(**{f"{field_name}__regex": "^" + "".join(out) + "$"})
+
+
+def _covered(policy: Any) -> Q:
+    return (
+        _pattern_q("agent_id", policy.agent_pattern)
+        & _pattern_q("action", policy.action_pattern)
+        & _pattern_q("result", policy.result_pattern)
+    )
+
+
+def retention_status(period: Period, reader: Any) -> Statement:
+    models = _optional("obsportal.retention.models")
+    holds = _optional("obsportal.retention.holds")
+    if models is None or holds is None:
+        return Statement(
+            "retention_status",
+            "Retention policies and records past their time",
+            "needs obsportal.retention (RetentionPolicy, holds.held_q)",
+            [],
+            status=NEEDS,
+            note="needs the retention app: no retention policy exists in this portal yet, so "
+            "nothing is pruned; the oldest records below show what is kept.",
+        )
+    now = timezone.now()
+    active = list(
+        models.RetentionPolicy.objects.filter(status="active").order_by("keep_days", "name")
+    )
+    held = holds.held_q()
+    rows, past_total = [], 0
+    for policy in active:
+        cutoff = now - timedelta(days=policy.keep_days)
+        due = visible_events(events(), reader, "obsportal").filter(_covered(policy), ts__lt=cutoff)
+        # The longest policy wins: an event a longer policy still keeps is not past due.
+        for longer in active:
+            if longer.keep_days > policy.keep_days:
+                due = due.exclude(
+                    _covered(longer) & Q(ts__gte=now - timedelta(days=longer.keep_days))
+                )
+        held_count = due.filter(held).count()
+        past = due.count() - held_count
+        past_total += past
+        rows.append(
+            [
+                policy.name,
+                policy.framework,
+                f"agent {policy.agent_pattern}, action {policy.action_pattern}, "
+                f"result {policy.result_pattern}",
+                policy.keep_days,
+                *("yes" if policy.keep_days >= days else "no" for _, days in FLOORS),
+                past,
+                held_count,
+            ]
+        )
+    holding = models.LegalHold.objects.filter(released_at=None).count()
+    note = (
+        f"{len(active)} active policies; {holding} "
+        "active legal holds. Past their time should be 0 (held events are counted apart)."
+    )
+    if not active:
+        note = "No active retention policy: every event is kept; nothing is past its time."
+    return Statement(
+        "retention_status",
+        "Retention policies and records past their time",
+        "per active RetentionPolicy P: events matching P's patterns with ts < now - P.keep_days, "
+        "less those a longer active policy still keeps; held = covered by an active LegalHold "
+        "(retention.holds.held_q)",
+        [
+            "policy",
+            "framework",
+            "covers",
+            "keep days",
+            *(n for n, _ in FLOORS),
+            "past their time",
+            "held",
+        ],
+        rows,
+        EXCEPTIONS if past_total else OK,
+        note,
+    )
+
+
+def subject_requests(period: Period, reader: Any) -> Statement:
+    module = _optional("obsportal.compliance.subjects")
+    report = getattr(module, "report_subject_requests", None)
+    if report is None:
+        return Statement(
+            "subject_requests",
+            "Subject requests with deadlines and outcomes",
+            "needs obsportal.compliance.subjects.report_subject_requests(since, until)",
+            [],
+            status=NEEDS,
+            note="needs the subjects app: subject requests are not recorded in this portal yet.",
+        )
+    columns, rows, query = report(period.since, period.until)
+    late = any("late" in str(cell) for row in rows for cell in row)
+    return Statement(
+        "subject_requests",
+        "Subject requests with deadlines and outcomes",
+        query,
+        list(columns),
+        [list(r) for r in rows],
+        EXCEPTIONS if late else OK,
+    )
+
+
+STATEMENTS: dict[str, Callable[[Period, Any], Statement]] = {
+    "incident_clocks": incident_clocks,
+    "oldest_records": oldest_records,
+    "observed_personal_fields": observed_personal_fields,
+    "retention_status": retention_status,
+    "subject_requests": subject_requests,
+}

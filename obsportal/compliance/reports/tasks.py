@@ -1,0 +1,19 @@
+"""Celery jobs: build a report run; queue the scheduled ones (thin shells around services)."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from obsportal.compliance.reports import build, services
+
+
+# Acknowledged late: a report lost with its worker is rebuilt from its row.
+@shared_task(name="obsportal.compliance.reports.tasks.build_report", acks_late=True)
+def build_report_task(run_id: int) -> dict:
+    run = build.build_report(run_id)
+    return {"run": run.pk, "status": run.status}
+
+
+@shared_task(name="obsportal.compliance.reports.tasks.run_due_schedules", acks_late=False)
+def run_due_schedules() -> dict:
+    return {"queued": [run.pk for run in services.run_due_schedules()]}
