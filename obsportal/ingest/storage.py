@@ -203,6 +203,8 @@ _APPEND_PARAMETERS = (
     ("fields", "text[]"),
     ("values", "text[]"),
     ("salts", "text[]"),
+    ("subject_key", "text"),
+    ("sidecar_keys", "text[]"),
 )
 # Which statements each open driver connection has prepared (a new connection has none).
 _prepared: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
