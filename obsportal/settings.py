@@ -305,6 +305,13 @@ OBSPORTAL_METRICS_TOKEN_FILE = Path(
 OBSPORTAL_SUBJECT_KEY_FILE = Path(
     os.environ.get("OBSPORTAL_SUBJECT_KEY_FILE", VAR_DIR / "keys" / "subject-key")
 )
+# Personal-data fields that identify a person (their last dotted part): docs/subjects.md.
+OBSPORTAL_SUBJECT_FIELDS = frozenset(
+    os.environ.get(
+        "OBSPORTAL_SUBJECT_FIELDS",
+        "user_id,email,subject,subject_email,subject_id,patient_id,username,phone",
+    ).split(",")
+)
 # Named on the cover of every subject export (GDPR Art. 13(1)(a), 15: the controller).
 OBSPORTAL_CONTROLLER_NAME = os.environ.get("OBSPORTAL_CONTROLLER_NAME", "the portal's operator")
 

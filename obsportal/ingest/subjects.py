@@ -80,9 +80,11 @@ def _portal_key() -> bytes:
 
 
 def reset_key_cache() -> None:
-    """Forget the loaded key (tests that change it; a rotated key)."""
+    """Forget the loaded key and field list (tests that change them; a rotated key)."""
     _portal_key.cache_clear()
     subject_key.cache_clear()
+    identifier_fields.cache_clear()
+    _identifying.cache_clear()
 
 
 @lru_cache(maxsize=65536)  # user ids repeat: most events cost a dict lookup, not an HMAC
@@ -92,12 +94,18 @@ def subject_key(identifier: str) -> str:
     return hmac.new(_portal_key(), message, hashlib.sha256).hexdigest()[:KEY_HEX_DIGITS]
 
 
+@lru_cache(maxsize=1)  # read per event at admission: a settings lookup costs more than the HMAC
 def identifier_fields() -> frozenset[str]:
     return frozenset(getattr(settings, "OBSPORTAL_SUBJECT_FIELDS", DEFAULT_IDENTIFIER_FIELDS))
 
 
 def is_identifier_field(name: str, fields: frozenset[str] | None = None) -> bool:
     return name.rsplit(".", 1)[-1] in (fields if fields is not None else identifier_fields())
+
+
+@lru_cache(maxsize=4096)  # a handful of field names, seen on every event that has them
+def _identifying(name: str) -> bool:
+    return is_identifier_field(name, identifier_fields())
 
 
 def _as_identifier(value: Any) -> str | None:
@@ -112,16 +120,17 @@ def event_keys(
     user_id: str | None, pii: dict[str, Any] | None
 ) -> tuple[str | None, dict[str, str]]:
     """(the event's subject key, field -> the subject key of each sidecar)."""
-    fields = identifier_fields()
+    if not pii:
+        return (subject_key(user_id) if user_id else None), {}
     own: dict[str, str] = {}
-    for name, entry in (pii or {}).items():
-        if is_identifier_field(name, fields):
+    for name, entry in pii.items():
+        if _identifying(name):
             identifier = _as_identifier(entry.get("value") if isinstance(entry, dict) else None)
             if identifier is not None:
                 own[name] = subject_key(identifier)
     event_key = subject_key(user_id) if user_id else next(iter(own.values()), None)
     sidecars = {}
-    for name in pii or {}:
+    for name in pii:
         key = own.get(name, event_key)
         if key is not None:
             sidecars[name] = key
