@@ -152,11 +152,14 @@ def locked_heads(agent_id: str, stream_ids: list[str]) -> dict[str, Head]:
     heads = storage.lock_heads(stream_ids)
     missing = [stream_id for stream_id in stream_ids if stream_id not in heads]
     trail = settings.OBSPORTAL_TRAIL_STREAM
-    if trail in missing and agent_id != settings.OBSPORTAL_TRAIL_AGENT_ID:
-        # The portal's own trail is its own agent's: nobody else may start it first.
-        raise BatchRefused(
-            Reason.WRONG_AGENT, f"stream {trail} is the portal's own trail", agent_id
-        )
+    if agent_id != settings.OBSPORTAL_TRAIL_AGENT_ID:
+        # The portal's own trail streams (one per process: `<trail>-<host>-<pid>-...`) are
+        # its own agent's: nobody else may start one first.
+        for stream_id in missing:
+            if stream_id == trail or stream_id.startswith(f"{trail}-"):
+                raise BatchRefused(
+                    Reason.WRONG_AGENT, f"stream {stream_id} is the portal's own trail", agent_id
+                )
     if missing:
         storage.create_streams(agent_id, missing)
         heads = storage.lock_heads(stream_ids)

@@ -129,3 +129,17 @@ def test_a_trail_stream_named_alone_stays_out_of_reach_of_who_may_not_read_the_t
     for scheme in ("Token", "Bearer"):
         stolen = Client(HTTP_AUTHORIZATION=f"{scheme} {token}").get(url)
         assert stolen.status_code in (401, 403)
+
+
+def test_an_agent_cannot_start_a_stream_named_like_the_portals_trail(agent_token, tmp_path):
+    from agents_sdk.audit.journal import JournalWriter
+    from obsportal.ingest.services import admit_batch
+
+    agent, token = agent_token
+    squatter = "obsportal-trail-web1-4242-1a2b3c4d"  # a name a portal process could take
+    with JournalWriter(tmp_path / "squat.jsonl", agent, stream=squatter) as journal:
+        events = [journal.append("step") for _ in range(2)]
+    verdict = admit_batch({"token": token, "events": events})
+    assert (verdict.status, verdict.admitted) == ("rejected", 0)
+    assert "is the portal's own trail" in verdict.reason
+    assert not AuditEvent.objects.filter(stream_id=squatter).exists()
