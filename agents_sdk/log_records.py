@@ -7,6 +7,7 @@ the application names keeps the standard path, since it may serve other handlers
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import sys
@@ -116,7 +117,9 @@ def _emit_directly(logger: logging.Logger, handler: logging.Handler) -> None:
     from agents_sdk.log_handler import BatchingLineHandler
     from agents_sdk.logs import JsonFormatter
 
-    standard_log = logger._log
+    # The class's own method, not the instance's: a logger given to a new Observability for
+    # the same agent would otherwise wrap the previous wrapper, one more each time.
+    standard_log = functools.partial(logging.Logger._log, logger)
     make_record = logger.makeRecord
     emit = handler.emit
     formatter = handler.formatter

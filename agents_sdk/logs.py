@@ -79,6 +79,7 @@ def _json_default(value: Any) -> str:
 
 
 _dumps = orjson.dumps
+_SCALARS = frozenset((int, str, float, bool))  # never a Mapping: skip the ABC check
 _OPTIONS = orjson.OPT_NON_STR_KEYS
 
 
@@ -119,7 +120,12 @@ class JsonFormatter(logging.Formatter):
         stack), without building the record: the agent's own logger's path."""
         message = msg if type(msg) is str else str(msg)
         if args:
-            if len(args) == 1 and isinstance(args[0], Mapping) and args[0]:
+            if (
+                len(args) == 1
+                and type(args[0]) not in _SCALARS
+                and isinstance(args[0], Mapping)
+                and args[0]
+            ):
                 args = args[0]  # as LogRecord: logger.info("%(a)s", {"a": 1})
             message = message % args
         line = self._line(self._ts.format_ns(now_ns), levelname, name, message, extra)

@@ -8,7 +8,7 @@ exposition aggregates every process's values.
 
 The step's own metrics (steps, step duration, SDK overhead, audit events recorded)
 are updated on every step: a prometheus_client `inc` or `observe` takes a lock per
-value (and a histogram walks its buckets in Python), about 2.5 µs each here. Outside
+value (and a histogram walks its buckets in Python), microseconds each. Outside
 multiprocess mode those observations are appended to a deque (atomic, ~0.05 µs) and
 applied in bulk, counts summed and values bucketed with `bisect`, before anything
 reads the registry (every scrape and exposition: a collector registered ahead of the

@@ -9,6 +9,7 @@ import threading
 import time
 from datetime import UTC, datetime
 
+import pytest
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 
 from agents_sdk import JsonFormatter, LoggingConfig, Observability, TracingConfig, log_context
@@ -281,3 +282,42 @@ def test_shutdown_writes_pending_lines_and_stops_the_flush_thread():
     for thread in flushers:
         thread.join(timeout=5)
         assert not thread.is_alive()
+
+
+def test_a_line_of_the_direct_path_is_the_line_its_record_would_give(capsys):
+    out = io.StringIO()
+    # An agent of its own: caplog in other tests leaves its handlers on "agent-7"'s logger.
+    obs = Observability(
+        "agent-direct",
+        logging=LoggingConfig(stream=out, flush_interval=0),
+        tracing=TracingConfig(span_exporter=InMemorySpanExporter()),
+    )
+    assert obs.logger.handlers == [obs.logger.handlers[0]]  # the direct path's condition
+    formatter = JsonFormatter("agent-direct")
+    shared = object()
+    calls = [
+        ("plain", (), None),
+        ("n=%d, %s", (3, "x"), None),
+        ("%(a)s/%(b)s", ({"a": 1, "b": "x"},), None),
+        ("an empty mapping: %s", ({},), None),
+        (CountsFormatting(), (), None),
+        ("extra", (), {"tool": "search", "n": 2, "obj": shared}),
+    ]
+    expected = []
+    with obs.step("s"), log_context(request_id="r-1"):
+        for msg, args, extra in calls:
+            obs.logger.info(msg, *args, extra=extra)
+            record = logging.LogRecord(obs.logger.name, logging.INFO, "", 0, msg, args, None)
+            for key, value in (extra or {}).items():
+                setattr(record, key, value)
+            expected.append(json.loads(formatter.format(record)))
+        obs.logger.info("%d", "not a number")  # reported as logging reports it; no line
+    got = lines(out)
+    assert len(got) == len(calls)
+    for line, want in zip(got, expected, strict=True):
+        assert RFC3339_UTC.match(line.pop("ts")) and want.pop("ts")
+        assert line == want and line["trace_id"] is not None
+    assert "--- Logging error ---" in capsys.readouterr().err
+    with pytest.raises(KeyError):
+        obs.logger.info("clash", extra={"msg": "a LogRecord field"})
+    obs.shutdown()
