@@ -32,9 +32,9 @@ def test_sdk_event_arrives_in_postgres_identical_and_is_returned_by_the_api(
     assert obs.shutdown(timeout=30), obs.shipper.last_error
     journal = read_journal(path)
 
-    stored = [as_envelope(e) for e in AuditEvent.objects.order_by("seq")]
+    stored = [as_envelope(e) for e in AuditEvent.objects.filter(agent_id=agent).order_by("seq")]
     assert stored == [{k: v for k, v in e.items() if k != "pii"} for e in journal]
-    sidecar = AuditEvent.objects.get(seq=1).personal_data.get()
+    sidecar = AuditEvent.objects.get(agent_id=agent, seq=1).personal_data.get()
     assert (sidecar.field, sidecar.value) == ("email", "alice@example.com")
 
     listed = api_client.get("/api/v1/events/?agent_id=agent-7").json()["results"]
@@ -63,7 +63,7 @@ def test_worker_refuses_malformed_batches_and_keeps_ingesting(agent_token, tmp_p
     good = transport.send(events)
     transport.close()
     assert good["admitted"] == 2
-    assert AuditEvent.objects.count() == 2
+    assert AuditEvent.objects.filter(agent_id=agent).count() == 2
     assert RejectedBatch.objects.count() == 3
 
 
@@ -81,9 +81,9 @@ def test_shipper_resumes_after_a_restart_without_loss_or_duplicates(agent_token,
     assert second.drain(deadline=None)
     second.transport.close()
     assert second.shipped_events == 6
-    assert list(AuditEvent.objects.order_by("seq").values_list("hash", flat=True)) == [
-        e["hash"] for e in events
-    ]
+    assert list(
+        AuditEvent.objects.filter(agent_id=agent).order_by("seq").values_list("hash", flat=True)
+    ) == [e["hash"] for e in events]
 
 
 def test_facade_ships_over_http_when_given_the_portal_url(agent_token, live_server, tmp_path):
@@ -93,9 +93,9 @@ def test_facade_ships_over_http_when_given_the_portal_url(agent_token, live_serv
     obs.record_audit("data_access", "denied", user_id="bob", resource="ehr://7")
     obs.record_audit("data_access", "success", user_id="bob", resource="ehr://8")
     assert obs.shutdown(timeout=30), obs.shipper.last_error
-    assert list(AuditEvent.objects.order_by("seq").values_list("hash", flat=True)) == [
-        e["hash"] for e in read_journal(path)
-    ]
+    assert list(
+        AuditEvent.objects.filter(agent_id=agent).order_by("seq").values_list("hash", flat=True)
+    ) == [e["hash"] for e in read_journal(path)]
 
 
 def test_facade_refuses_an_ingest_url_without_a_token(tmp_path, monkeypatch):

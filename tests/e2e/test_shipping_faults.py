@@ -120,7 +120,7 @@ def test_redis_stopped_then_started_again_loses_nothing(agent_token, own_broker,
     events = all_events(path)
     assert len(events) == 400
     assert stored_hashes(events[0]["stream"]) == [e["hash"] for e in events]
-    assert AuditEvent.objects.count() == 400  # exactly once
+    assert AuditEvent.objects.filter(agent_id=agent).count() == 400  # exactly once
 
 
 @pytest.mark.slow
@@ -147,7 +147,7 @@ def test_shipper_restart_over_celery_resumes_without_loss_or_duplicate(
     assert second.shipped_events == 170
     events = all_events(path)
     assert stored_hashes(events[0]["stream"]) == [e["hash"] for e in events]
-    assert AuditEvent.objects.count() == 200
+    assert AuditEvent.objects.filter(agent_id=agent).count() == 200
 
 
 def test_http_transport_ships_every_event_with_a_window(agent_token, live_server, tmp_path):
@@ -183,7 +183,7 @@ def test_http_transport_with_a_wrong_token_is_rejected_and_ships_nothing(
         Shipper(path, transport).ship_once()
     transport.close()
     assert load_cursor(path).seq == -1
-    assert AuditEvent.objects.count() == 0
+    assert AuditEvent.objects.filter(agent_id=agent).count() == 0
 
 
 def test_cli_ship_drains_a_journal_over_http_and_a_rerun_sends_nothing(
@@ -213,7 +213,7 @@ def test_cli_ship_drains_a_journal_over_http_and_a_rerun_sends_nothing(
     again = subprocess.run(command, capture_output=True, text=True, env=env, timeout=120)
     assert again.returncode == 0
     assert "shipped 0 event(s)" in again.stdout
-    assert AuditEvent.objects.count() == 150
+    assert AuditEvent.objects.filter(agent_id=agent).count() == 150
 
 
 @pytest.mark.slow
@@ -247,4 +247,4 @@ def test_cli_ship_over_a_broker(agent_token, own_broker, tmp_path):
     )
     assert proc.returncode == 0, proc.stderr
     assert "shipped 60 event(s)" in proc.stdout
-    assert AuditEvent.objects.count() == 60
+    assert AuditEvent.objects.filter(agent_id=agent).count() == 60
