@@ -525,7 +525,7 @@ def _run_item(
         say(f"{stream}: pruned through {planned_last} already")
         return
     agent_id = Stream.objects.filter(pk=stream).values_list("agent_id", flat=True).first()
-    now_allowed = stream_range(rules, stream, agent_id or "")
+    now_allowed = stream_range(rules, stream, agent_id or "", upto=planned_last, breakdown=False)
     last = min(planned_last, now_allowed.last_seq)
     if now_allowed.held:
         _note_skipped(run, stream, now_allowed.held, planned_last)
