@@ -27,6 +27,7 @@ from obsportal.retention.models import (
     RetentionPolicy,
     RetentionRun,
 )
+from obsportal.retention.services import MAX_KEEP_DAYS
 
 READ, MANAGE, HOLDS = (
     Capability.RETENTION_READ,
@@ -81,12 +82,12 @@ class PolicyInput(serializers.Serializer):
     agent_pattern = serializers.CharField(max_length=200, default="*")
     action_pattern = serializers.CharField(max_length=200, default="*")
     result_pattern = serializers.CharField(max_length=200, default="*")
-    keep_days = serializers.IntegerField(min_value=1)
+    keep_days = serializers.IntegerField(min_value=1, max_value=MAX_KEEP_DAYS)
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class PolicyChangeInput(serializers.Serializer):
-    keep_days = serializers.IntegerField(min_value=1, required=False)
+    keep_days = serializers.IntegerField(min_value=1, max_value=MAX_KEEP_DAYS, required=False)
     agent_pattern = serializers.CharField(max_length=200, required=False)
     action_pattern = serializers.CharField(max_length=200, required=False)
     result_pattern = serializers.CharField(max_length=200, required=False)
