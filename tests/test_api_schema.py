@@ -52,10 +52,15 @@ def credentials(db, django_user_model, tmp_path, signing_key):
 def exercise(operation, mode, headers) -> str | None:
     """Run one operation's generated cases through every check; the failure, if any."""
 
-    # Two rules no OpenAPI schema can state, so these operations skip that one check: which
-    # events hash and link (a schema-valid batch is refused unless it is a real chain), and
-    # that an evidence range's since comes before its until.
-    skips_acceptance = operation.path == "/api/v1/ingest" or "/evidence/" in operation.path
+    # Rules no OpenAPI schema can state, so these operations skip that one check: which
+    # events hash and link (a schema-valid batch is refused unless it is a real chain),
+    # that an evidence range's since comes before its until, and retention's statutory
+    # floors and four eyes (a valid request by its own author is refused approval).
+    skips_acceptance = (
+        operation.path == "/api/v1/ingest"
+        or "/evidence/" in operation.path
+        or "/retention/" in operation.path
+    )
     excluded = [positive_data_acceptance] if skips_acceptance else []
 
     @given(case=operation.as_strategy(generation_mode=mode))

@@ -33,12 +33,12 @@ class PolicyForm(forms.Form):
     agent_pattern = forms.CharField(max_length=200, initial="*")
     action_pattern = forms.CharField(max_length=200, initial="*")
     result_pattern = forms.CharField(max_length=200, initial="*")
-    keep_days = forms.IntegerField(min_value=1)
+    keep_days = forms.IntegerField(min_value=1, max_value=36_500)
     reason = forms.CharField(required=False)
 
 
 class PolicyChangeForm(forms.Form):
-    keep_days = forms.IntegerField(min_value=1, required=False)
+    keep_days = forms.IntegerField(min_value=1, max_value=36_500, required=False)
     delete = forms.BooleanField(required=False)
     reason = forms.CharField(required=False)
 

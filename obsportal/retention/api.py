@@ -11,6 +11,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import extend_schema
 from rest_framework import generics, serializers
 from rest_framework.exceptions import PermissionDenied, ValidationError
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -27,6 +28,7 @@ from obsportal.retention.models import (
     RetentionPolicy,
     RetentionRun,
 )
+from obsportal.retention.services import MAX_KEEP_DAYS
 
 READ, MANAGE, HOLDS = (
     Capability.RETENTION_READ,
@@ -81,12 +83,12 @@ class PolicyInput(serializers.Serializer):
     agent_pattern = serializers.CharField(max_length=200, default="*")
     action_pattern = serializers.CharField(max_length=200, default="*")
     result_pattern = serializers.CharField(max_length=200, default="*")
-    keep_days = serializers.IntegerField(min_value=1)
+    keep_days = serializers.IntegerField(min_value=1, max_value=MAX_KEEP_DAYS)
     reason = serializers.CharField(required=False, allow_blank=True, default="")
 
 
 class PolicyChangeInput(serializers.Serializer):
-    keep_days = serializers.IntegerField(min_value=1, required=False)
+    keep_days = serializers.IntegerField(min_value=1, max_value=MAX_KEEP_DAYS, required=False)
     agent_pattern = serializers.CharField(max_length=200, required=False)
     action_pattern = serializers.CharField(max_length=200, required=False)
     result_pattern = serializers.CharField(max_length=200, required=False)
@@ -96,8 +98,12 @@ class PolicyChangeInput(serializers.Serializer):
 
 
 class ChangeSerializer(serializers.ModelSerializer):
-    requested_by = serializers.CharField(source="requested_by.username", default=None)
-    decided_by = serializers.CharField(source="decided_by.username", default=None)
+    requested_by = serializers.CharField(
+        source="requested_by.username", default=None, allow_null=True, read_only=True
+    )
+    decided_by = serializers.CharField(
+        source="decided_by.username", default=None, allow_null=True, read_only=True
+    )
 
     class Meta:
         model = PolicyChange
@@ -116,8 +122,12 @@ class ChangeSerializer(serializers.ModelSerializer):
 
 
 class HoldSerializer(serializers.ModelSerializer):
-    placed_by = serializers.CharField(source="placed_by.username", default=None)
-    released_by = serializers.CharField(source="released_by.username", default=None)
+    placed_by = serializers.CharField(
+        source="placed_by.username", default=None, allow_null=True, read_only=True
+    )
+    released_by = serializers.CharField(
+        source="released_by.username", default=None, allow_null=True, read_only=True
+    )
     active = serializers.BooleanField(source="is_active", read_only=True)
 
     class Meta:
@@ -159,8 +169,12 @@ class ReasonInput(serializers.Serializer):
 
 
 class PlanSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(source="created_by.username", default=None)
-    approved_by = serializers.CharField(source="approved_by.username", default=None)
+    created_by = serializers.CharField(
+        source="created_by.username", default=None, allow_null=True, read_only=True
+    )
+    approved_by = serializers.CharField(
+        source="approved_by.username", default=None, allow_null=True, read_only=True
+    )
 
     class Meta:
         model = RetentionPlan
@@ -199,6 +213,7 @@ class RunSerializer(serializers.ModelSerializer):
 class PolicyList(generics.ListCreateAPIView):
     """Policies (POST: request a new one; it takes effect once another person approves)."""
 
+    parser_classes = [JSONParser]
     required_capability = {"GET": READ, "POST": MANAGE}
     queryset = RetentionPolicy.objects.all()
     serializer_class = PolicySerializer
@@ -218,6 +233,7 @@ class PolicyDetail(generics.RetrieveAPIView):
     """A policy (POST: request a change; lengthening applies at once, the rest waits for a
     second person; `delete: true` requests its deletion)."""
 
+    parser_classes = [JSONParser]
     required_capability = {"GET": READ, "POST": MANAGE}
     queryset = RetentionPolicy.objects.all()
     serializer_class = PolicySerializer
@@ -254,6 +270,7 @@ class ChangeList(generics.ListAPIView):
 class ChangeDecision(APIView):
     """Approve or reject a pending policy change: never by the person who requested it."""
 
+    parser_classes = [JSONParser]
     required_capability = MANAGE
 
     @extend_schema(request=ReasonInput, responses={200: ChangeSerializer})
@@ -273,6 +290,7 @@ class ChangeDecision(APIView):
 class HoldList(generics.ListCreateAPIView):
     """Legal holds (POST: place one; it takes effect at once)."""
 
+    parser_classes = [JSONParser]
     required_capability = {"GET": READ, "POST": HOLDS}
     queryset = LegalHold.objects.select_related("placed_by", "released_by")
     serializer_class = HoldSerializer
@@ -287,6 +305,7 @@ class HoldList(generics.ListCreateAPIView):
 
 
 class HoldRelease(APIView):
+    parser_classes = [JSONParser]
     required_capability = HOLDS
 
     @extend_schema(request=ReasonInput, responses={200: HoldSerializer})
@@ -311,6 +330,7 @@ class DryRun(APIView):
 class PlanList(generics.ListCreateAPIView):
     """Plans, newest first (POST: freeze the dry run now as a plan for another to approve)."""
 
+    parser_classes = [JSONParser]
     required_capability = {"GET": READ, "POST": MANAGE}
     queryset = RetentionPlan.objects.select_related("created_by", "approved_by")
     serializer_class = PlanSerializer
@@ -333,6 +353,7 @@ class PlanDetail(generics.RetrieveAPIView):
 class PlanDecision(APIView):
     """Approve (four eyes: not its author) or reject a proposed plan."""
 
+    parser_classes = [JSONParser]
     required_capability = MANAGE
 
     @extend_schema(request=ReasonInput, responses={200: PlanSerializer})

@@ -218,14 +218,27 @@ def _ts(value: Any) -> str | None:
     return format_ts(value)
 
 
-def stream_range(rules: Rules, stream_id: str, agent_id: str) -> StreamRange:
-    """The oldest contiguous range of one stream that `rules` let go."""
+def stream_range(
+    rules: Rules,
+    stream_id: str,
+    agent_id: str,
+    *,
+    upto: int | None = None,
+    breakdown: bool = True,
+) -> StreamRange:
+    """The oldest contiguous range of one stream that `rules` let go (no further than
+    seq `upto`); `breakdown=False` skips the per-policy counts and the oldest and newest
+    event (a run counts each chunk as it prunes it)."""
     start = pruned_through(stream_id) + 1
     expired, expired_params = rules.expired_sql()
     where = "stream_id = %s AND seq >= %s"
+    where_params: list[Any] = [stream_id, start]
+    if upto is not None:
+        where += " AND seq <= %s"
+        where_params.append(upto)
     [stop] = _one(
         f"SELECT min(seq) FROM {TABLE} WHERE {where} AND NOT {expired}",
-        [stream_id, start, *expired_params],
+        [*where_params, *expired_params],
     )
     reason = "younger than its policy's period, or covered by no policy" if stop is not None else ""
     held: list[dict[str, Any]] = []
@@ -238,7 +251,7 @@ def stream_range(rules: Rules, stream_id: str, agent_id: str) -> StreamRange:
         first, count = _one(
             f"SELECT min(seq), count(*) FROM {TABLE} WHERE {where}{bound} AND {expired} "
             f"AND {condition}",
-            [stream_id, start, *bound_params, *expired_params, *hold_params],
+            [*where_params, *bound_params, *expired_params, *hold_params],
         )
         if count:
             held.append(
@@ -250,14 +263,14 @@ def stream_range(rules: Rules, stream_id: str, agent_id: str) -> StreamRange:
         stop = held_first[0]
         reason = f"held by legal hold {held_first[1].id} ({held_first[1].name})"
     if stop is None:
-        [last] = _one(f"SELECT max(seq) FROM {TABLE} WHERE {where}", [stream_id, start])
+        [last] = _one(f"SELECT max(seq) FROM {TABLE} WHERE {where}", where_params)
         last = start - 1 if last is None else last
     else:
         last = stop - 1
     result = StreamRange(
         stream_id, agent_id, start, last, stopped_at=stop, stop_reason=reason, held=held
     )
-    if result.empty:
+    if result.empty or not breakdown:
         return result
     deciding, deciding_params = rules.deciding_sql()
     rows = _all(

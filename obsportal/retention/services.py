@@ -74,6 +74,10 @@ def actor_name(user: Any) -> str | None:
     return user.get_username()
 
 
+# A century: longer is "forever", which is what no policy at all means.
+MAX_KEEP_DAYS = 36_500
+
+
 class RetentionRefused(Exception):
     """A retention request that the rules refuse; the message says which rule."""
 
@@ -93,8 +97,8 @@ def _validated(values: dict[str, Any]) -> dict[str, Any]:
     if values.get("framework") not in Framework.values:
         raise RetentionRefused(f"unknown framework {values.get('framework')!r}")
     keep = values.get("keep_days")
-    if not isinstance(keep, int) or isinstance(keep, bool) or keep < 1:
-        raise RetentionRefused("keep_days must be a whole number of days, at least 1")
+    if not isinstance(keep, int) or isinstance(keep, bool) or not 1 <= keep <= MAX_KEEP_DAYS:
+        raise RetentionRefused(f"keep_days must be a whole number of days, 1 to {MAX_KEEP_DAYS}")
     for name in ("agent_pattern", "action_pattern", "result_pattern"):
         if not values.get(name):
             raise RetentionRefused(f"{name} may not be empty (`*` matches everything)")
@@ -525,7 +529,7 @@ def _run_item(
         say(f"{stream}: pruned through {planned_last} already")
         return
     agent_id = Stream.objects.filter(pk=stream).values_list("agent_id", flat=True).first()
-    now_allowed = stream_range(rules, stream, agent_id or "")
+    now_allowed = stream_range(rules, stream, agent_id or "", upto=planned_last, breakdown=False)
     last = min(planned_last, now_allowed.last_seq)
     if now_allowed.held:
         _note_skipped(run, stream, now_allowed.held, planned_last)
