@@ -147,6 +147,9 @@ class DeadLetterList(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return RejectedBatch.objects.none()
+        for name in ("since", "until"):  # the API is strict: an empty bound is no time
+            if name in self.request.query_params and not self.request.query_params[name]:
+                raise ValidationError({name: ["an ISO 8601 date and time with a UTC offset"]})
         try:
             return incidents.dead_letters(self.request.user, self.request.query_params)
         except incidents.InvalidFilter as exc:
@@ -197,7 +200,9 @@ class VerificationRequests(APIView):
         responses={202: VerificationRequestSerializer},
     )
     def post(self, request):
-        stream_id = request.data.get("stream_id") if isinstance(request.data, dict) else None
+        if not isinstance(request.data, dict):
+            raise ValidationError({"detail": 'the body is a JSON object: {"stream_id": ...} or {}'})
+        stream_id = request.data.get("stream_id")
         if stream_id is not None and not isinstance(stream_id, str):
             raise ValidationError({"stream_id": ["a stream id (a string)"]})
         if stream_id is not None and not incidents.stream_in_scope(request.user, stream_id):
