@@ -77,7 +77,8 @@ def test_verify_now_api_is_for_officers_and_in_scope_only(
 
 def test_the_api_refuses_what_is_not_a_request(incidents_made, clients):
     officer = clients["compliance_officer"]
-    posted = officer.post("/api/v1/verifications/requests/", "null", content_type="application/json")
+    url = "/api/v1/verifications/requests/"
+    posted = officer.post(url, "null", content_type="application/json")
     assert posted.status_code == 400
     assert officer.get("/api/v1/dead-letters/", {"until": ""}).status_code == 400
     assert not VerificationRequest.objects.exists()
