@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,6 +21,13 @@ from obsportal.integrity.verify_now import UnknownStream, request_verification
 from obsportal.pagination import CheckedCursorPagination
 
 INCIDENTS_PER_PAGE = 100
+
+
+def refuse_empty(query, names: tuple[str, ...]) -> None:
+    """The API is strict where the pages' forms are not: a filter given empty is a 400."""
+    for name in names:
+        if name in query and not query[name]:
+            raise ValidationError({name: ["give a value, or leave the parameter out"]})
 
 
 class IncidentSerializer(serializers.Serializer):
@@ -53,6 +61,7 @@ class IncidentList(APIView):
         ),
     )
     def get(self, request):
+        refuse_empty(request.query_params, ("kind", "stream", "agent_id", "page"))
         try:
             rows, number = incidents.incident_page(
                 request.user, request.query_params, INCIDENTS_PER_PAGE
@@ -147,9 +156,7 @@ class DeadLetterList(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return RejectedBatch.objects.none()
-        for name in ("since", "until"):  # the API is strict: an empty bound is no time
-            if name in self.request.query_params and not self.request.query_params[name]:
-                raise ValidationError({name: ["an ISO 8601 date and time with a UTC offset"]})
+        refuse_empty(self.request.query_params, ("since", "until", "reason_code", "agent_id"))
         try:
             return incidents.dead_letters(self.request.user, self.request.query_params)
         except incidents.InvalidFilter as exc:
@@ -192,6 +199,7 @@ class VerificationRequests(APIView):
     """POST: verify now (one `stream_id`, or every stream), queued as a job once on the trail."""
 
     required_capability = Capability.INTEGRITY_VERIFY
+    parser_classes = [JSONParser]
 
     @extend_schema(
         request=inline_serializer(

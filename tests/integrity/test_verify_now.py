@@ -82,3 +82,6 @@ def test_the_api_refuses_what_is_not_a_request(incidents_made, clients):
     assert posted.status_code == 400
     assert officer.get("/api/v1/dead-letters/", {"until": ""}).status_code == 400
     assert not VerificationRequest.objects.exists()
+    assert officer.post(url, {"stream_id": "x"}).status_code == 415  # multipart: JSON only
+    for path, name in (("/api/v1/incidents/", "kind"), ("/api/v1/streams/", "state")):
+        assert officer.get(path, {name: ""}).status_code == 400
