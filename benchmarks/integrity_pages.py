@@ -2,6 +2,7 @@
 
     .venv/bin/python benchmarks/integrity_pages.py                       # 10,000 streams
     .venv/bin/python benchmarks/integrity_pages.py --streams 2000 --requests 10   # quick
+    .venv/bin/python benchmarks/integrity_pages.py --reuse     # the pages again, same data
 
 A dedicated database (`obsportal_bench_integrity`, dropped first) is filled with SQL: N
 streams of 100 agents, one stored event each, 24 verification runs over every stream
@@ -102,12 +103,17 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=10_000)
     parser.add_argument("--requests", type=int, default=30)
     parser.add_argument("--database", default="obsportal_bench_integrity")
+    parser.add_argument("--reuse", action="store_true", help="time the pages of a filled database")
     args = parser.parse_args()
-    database_url = fresh_database(args.database)
+    if args.reuse:
+        database_url = f"postgres://postgres@127.0.0.1:5432/{args.database}"
+    else:
+        database_url = fresh_database(args.database)
     started = time.perf_counter()
     with psycopg.connect(psycopg_dsn(database_url), autocommit=True) as conn:
-        conn.execute(FILL.replace("%(n)s", str(args.streams)).replace("%%", "%"))
-        conn.execute("VACUUM ANALYZE")
+        if not args.reuse:
+            conn.execute(FILL.replace("%(n)s", str(args.streams)).replace("%%", "%"))
+            conn.execute("VACUUM ANALYZE")
         counts = {
             table: conn.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
             for table in (
@@ -143,8 +149,10 @@ def main() -> None:
         ("bench-officer", "compliance_officer", None),
         ("bench-scoped", "auditor", ["agent-1", "agent-2"]),
     ):
-        user = get_user_model().objects.create_user(name)
-        RoleAssignment.objects.create(user=user, role=role, scope_agents=agents or [])
+        user, _ = get_user_model().objects.get_or_create(username=name)
+        RoleAssignment.objects.update_or_create(
+            user=user, defaults={"role": role, "scope_agents": agents or []}
+        )
         client = Client()
         client.force_login(user)
         people[name] = client

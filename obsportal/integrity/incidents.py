@@ -16,6 +16,7 @@ the streams of its agents, and no incident that names no stream of theirs.
 from __future__ import annotations
 
 import heapq
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -163,12 +164,16 @@ def stream_states(user: Any) -> list[tuple[str, str, int, str | None]]:
 
 
 def stream_state_counts(user: Any, states: list | None = None) -> dict[str, int]:
-    """How many of the user's streams are in each state."""
+    """How many of the user's streams are in each state (each distinct combination of the
+    three facts is tested once: there are a handful, however many streams)."""
+    rows = states if states is not None else stream_states(user)
+    combos = Counter((status, pending > 0, newest) for _, status, pending, newest in rows)
     counts = dict.fromkeys(["total", *STREAM_STATES], 0)
-    for _, *row in states if states is not None else stream_states(user):
-        counts["total"] += 1
+    for (status, waiting, newest), n in combos.items():
+        counts["total"] += n
         for name, test in _STATE_TESTS.items():
-            counts[name] += test(*row)
+            if test(status, int(waiting), newest):
+                counts[name] += n
     return counts
 
 
@@ -181,7 +186,17 @@ def stream_page(
     if state and state not in STREAM_STATES:
         raise InvalidFilter({"state": f"one of {', '.join(STREAM_STATES)}"})
     rows = states if states is not None else stream_states(user)
-    ids = [row[0] for row in rows if not state or _STATE_TESTS[state](*row[1:])]
+    if state:
+        test, verdicts = _STATE_TESTS[state], {}
+        ids = []
+        for stream_id, status, pending, newest in rows:
+            key = (status, pending > 0, newest)
+            if key not in verdicts:
+                verdicts[key] = test(status, int(pending > 0), newest)
+            if verdicts[key]:
+                ids.append(stream_id)
+    else:
+        ids = [row[0] for row in rows]
     if agent := params.get("agent_id"):
         of_agent = set(Stream.objects.filter(agent_id=agent).values_list("id", flat=True))
         ids = [i for i in ids if i in of_agent]

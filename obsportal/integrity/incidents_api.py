@@ -8,6 +8,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.parsers import JSONParser
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
@@ -20,6 +21,13 @@ from obsportal.integrity.verify_now import UnknownStream, request_verification
 from obsportal.pagination import CheckedCursorPagination
 
 INCIDENTS_PER_PAGE = 100
+
+
+def refuse_empty(query, names: tuple[str, ...]) -> None:
+    """The API is strict where the pages' forms are not: a filter given empty is a 400."""
+    for name in names:
+        if name in query and not query[name]:
+            raise ValidationError({name: ["give a value, or leave the parameter out"]})
 
 
 class IncidentSerializer(serializers.Serializer):
@@ -53,6 +61,7 @@ class IncidentList(APIView):
         ),
     )
     def get(self, request):
+        refuse_empty(request.query_params, ("kind", "stream", "agent_id", "page"))
         try:
             rows, number = incidents.incident_page(
                 request.user, request.query_params, INCIDENTS_PER_PAGE
@@ -147,6 +156,7 @@ class DeadLetterList(generics.ListAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return RejectedBatch.objects.none()
+        refuse_empty(self.request.query_params, ("since", "until", "reason_code", "agent_id"))
         try:
             return incidents.dead_letters(self.request.user, self.request.query_params)
         except incidents.InvalidFilter as exc:
@@ -189,6 +199,7 @@ class VerificationRequests(APIView):
     """POST: verify now (one `stream_id`, or every stream), queued as a job once on the trail."""
 
     required_capability = Capability.INTEGRITY_VERIFY
+    parser_classes = [JSONParser]
 
     @extend_schema(
         request=inline_serializer(
@@ -197,7 +208,9 @@ class VerificationRequests(APIView):
         responses={202: VerificationRequestSerializer},
     )
     def post(self, request):
-        stream_id = request.data.get("stream_id") if isinstance(request.data, dict) else None
+        if not isinstance(request.data, dict):
+            raise ValidationError({"detail": 'the body is a JSON object: {"stream_id": ...} or {}'})
+        stream_id = request.data.get("stream_id")
         if stream_id is not None and not isinstance(stream_id, str):
             raise ValidationError({"stream_id": ["a stream id (a string)"]})
         if stream_id is not None and not incidents.stream_in_scope(request.user, stream_id):

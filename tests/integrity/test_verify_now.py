@@ -73,3 +73,15 @@ def test_verify_now_api_is_for_officers_and_in_scope_only(
     )
     assert VerificationRequest.objects.count() == 1
     assert RejectedBatch.objects.count() == 1 and IntegrityIncident.objects.count() == 1
+
+
+def test_the_api_refuses_what_is_not_a_request(incidents_made, clients):
+    officer = clients["compliance_officer"]
+    url = "/api/v1/verifications/requests/"
+    posted = officer.post(url, "null", content_type="application/json")
+    assert posted.status_code == 400
+    assert officer.get("/api/v1/dead-letters/", {"until": ""}).status_code == 400
+    assert not VerificationRequest.objects.exists()
+    assert officer.post(url, {"stream_id": "x"}).status_code == 415  # multipart: JSON only
+    for path, name in (("/api/v1/incidents/", "kind"), ("/api/v1/streams/", "state")):
+        assert officer.get(path, {name: ""}).status_code == 400
