@@ -200,7 +200,7 @@ class StreamList(generics.ListAPIView):
         return super().get(request, *args, **kwargs)
 
     def get_queryset(self):
-        incidents_api.refuse_empty(self.request.query_params, ("state", "agent_id"))
+        incidents_api.refuse_empty(self.request.query_params, ("state",))
         try:
             return incidents.stream_list(self.request.user, self.request.query_params)
         except incidents.InvalidFilter as exc:
