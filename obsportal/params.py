@@ -14,6 +14,11 @@ def read_moment(text: str) -> datetime:
 
     A bound past either end of what a datetime holds (9999-12-31T23:59-01:00) is held
     at that end: as a filter it means the same, and it must not reach the query."""
+    if not isinstance(text, str):  # a JSON body may carry anything: true, 3, a list
+        raise ValueError(
+            f"{str(text)[:40]!r} is not a string: an ISO 8601 date and time with a UTC "
+            "offset is expected, e.g. 2026-11-01T00:00:00Z."
+        )
     try:
         value = parse_datetime(text)
     except ValueError:

@@ -110,3 +110,18 @@ def test_an_export_body_that_is_no_object_is_refused_not_a_crash(
     assert refused.status_code == 400
     assert "must be a JSON object" in refused.json()["detail"]
     assert not EvidenceExport.objects.exists()
+
+
+@pytest.mark.parametrize("since", [True, 3, ["2026-01-01T00:00:00Z"], {"at": "today"}])
+def test_an_export_bound_that_is_no_string_is_refused_not_a_crash(
+    transactional_db, signing_key, agent_token, api_client, since
+):
+    # Found by schemathesis: `"since": true` reached fromisoformat and crashed (500).
+    refused = api_client.post(
+        "/api/v1/evidence/exports/",
+        {"agent_id": "a", "since": since},
+        content_type="application/json",
+    )
+    assert refused.status_code == 400
+    assert "is not a string" in str(refused.json())
+    assert not EvidenceExport.objects.exists()
