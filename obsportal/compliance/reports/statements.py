@@ -241,13 +241,13 @@ def retention_status(period: Period, reader: Any) -> Statement:
 
 
 def subject_requests(period: Period, reader: Any) -> Statement:
-    module = _optional("obsportal.compliance.subjects")
+    module = _optional("obsportal.compliance.request_report")
     report = getattr(module, "report_subject_requests", None)
     if report is None:
         return Statement(
             "subject_requests",
             "Subject requests with deadlines and outcomes",
-            "needs obsportal.compliance.subjects.report_subject_requests(since, until)",
+            "needs obsportal.compliance.request_report.report_subject_requests(since, until)",
             [],
             status=NEEDS,
             note="needs the subjects app: subject requests are not recorded in this portal yet.",
