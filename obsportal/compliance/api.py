@@ -18,8 +18,9 @@ from rest_framework.views import APIView
 
 from obsportal.accounts.permissions import has_capability
 from obsportal.accounts.roles import Capability
-from obsportal.compliance import renderers, subjects
+from obsportal.compliance import subjects
 from obsportal.compliance.models import AgentDeclaration, SubjectRequest
+from obsportal.compliance.renderers import subject_export as renderers
 from obsportal.pagination import CheckedCursorPagination
 
 

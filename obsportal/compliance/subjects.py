@@ -402,7 +402,7 @@ def request_export(request: SubjectRequest, actor: Any = None) -> SubjectRequest
 
 def build_export(request_id: str) -> SubjectRequest:
     """Build the JSON, CSV and PDF of an access or accounting request (the Celery job)."""
-    from obsportal.compliance import renderers
+    from obsportal.compliance.renderers import subject_export as renderers
 
     request = SubjectRequest.objects.get(pk=request_id)
     if request.status == SubjectRequest.Status.COMPLETED and request.files:

@@ -11,3 +11,9 @@ class RetentionConfig(AppConfig):
         from obsportal.trail.services import record_trail
 
         register_trail_recorder(record_trail)
+
+    def overview_status(self) -> dict:
+        """What the portal's overview shows of retention (it never imports this app)."""
+        from obsportal.retention.overview import overview_status
+
+        return overview_status()

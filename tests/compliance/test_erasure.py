@@ -17,7 +17,7 @@ from obsportal.integrity.checkpoints import sign_checkpoint
 from obsportal.integrity.models import StreamVerification
 from obsportal.integrity.verification import verify_streams
 from obsportal.retention.models import LegalHold
-from obsportal.trail.services import trail_stream
+from obsportal.trail.services import trail_agent_id
 from tests.support.chains import admit_journal, superuser_sql
 
 
@@ -67,7 +67,7 @@ def test_erasure_deletes_only_the_subjects_values_and_the_chain_reads_erased_und
     assert not PersonalDatum.objects.filter(event__stream_id=erin["stream"]).exists()
     assert PersonalDatum.objects.filter(value="frank@example.org").count() == 3
     # the receipt: on the trail, signed, naming the request and the positions, no person
-    receipt = AuditEvent.objects.get(stream_id=trail_stream(), action="subject.erasure")
+    receipt = AuditEvent.objects.get(agent_id=trail_agent_id(), action="subject.erasure")
     body = orjson.loads(receipt.canonical)
     assert body["details"]["reference"] == request.reference
     assert body["details"]["erased"][erin["stream"]][0] == [0, "email"]
@@ -78,7 +78,7 @@ def test_erasure_deletes_only_the_subjects_values_and_the_chain_reads_erased_und
     assert result.status == "verified", result.first_break
     assert len(result.erased) == 12
     assert {e["reference"] for e in result.erased} == {request.reference}
-    assert result_for(run, trail_stream()).status == "verified"
+    assert result_for(run, receipt.stream_id).status == "verified"
     with contextlib.suppress(SystemExit):  # exit 1 would only mean another stream's problem
         call_command("verify_streams", "--no-progress")
     assert f"erased under request {request.reference}: 12 field(s)" in capsys.readouterr().out
@@ -117,8 +117,11 @@ def test_a_receipt_forged_by_a_superuser_is_not_accepted(erin):
             (erin["stream"],),
         )
     )
-    head = AuditEvent.objects.filter(stream_id=trail_stream()).order_by("-seq").first()
-    seq, prev = (head.seq + 1, head.hash) if head else (0, "0" * 64)
+    # the trail stream this process writes (a request puts an event on it): forge its next seq
+    subjects.create_request(kind="access", identifier="someone else")
+    head = AuditEvent.objects.filter(agent_id=trail_agent_id()).order_by("-id").first()
+    stream = head.stream_id
+    seq, prev = head.seq + 1, head.hash
     details = {
         "request": "forged",
         "reference": "R-forged",
@@ -128,7 +131,7 @@ def test_a_receipt_forged_by_a_superuser_is_not_accepted(erin):
     body = {
         "v": 1,
         "event_id": "01a00000-0000-7000-8000-000000000001",
-        "stream": trail_stream(),
+        "stream": stream,
         "seq": seq,
         "ts": "2026-12-01T00:00:00.000000Z",
         "agent_id": "obsportal",
@@ -152,7 +155,7 @@ def test_a_receipt_forged_by_a_superuser_is_not_accepted(erin):
             " %s, now())",
             (
                 body["event_id"],
-                trail_stream(),
+                stream,
                 seq,
                 body["ts"],
                 orjson.dumps(details).decode(),

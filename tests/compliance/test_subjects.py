@@ -12,7 +12,7 @@ from obsportal.compliance.models import AgentDeclaration, SubjectRequest
 from obsportal.ingest.models import AuditEvent, PersonalDatum
 from obsportal.ingest.services import admit_batch
 from obsportal.ingest.subjects import backfill_subject_keys, subject_key
-from obsportal.trail.services import trail_stream
+from obsportal.trail.services import trail_agent_id
 from tests.factories import journal_events
 
 
@@ -76,7 +76,7 @@ def test_an_access_export_holds_events_processing_and_consultations(carol, djang
     request.refresh_from_db()
     assert request.status == "completed", request.error
     assert set(request.files) == {"json", "csv", "pdf"}
-    from obsportal.compliance.renderers import file_path
+    from obsportal.compliance.renderers.subject_export import file_path
 
     content = json.loads(file_path(request, "json").read_bytes())
     assert len(content["events"]) == 4
@@ -88,7 +88,7 @@ def test_an_access_export_holds_events_processing_and_consultations(carol, djang
     assert file_path(request, "pdf").read_bytes().startswith(b"%PDF")
     assert "carol" not in file_path(request, "csv").read_text().split("\n")[0]
     # the request and the export are on the trail, naming the request, not the person
-    trail = AuditEvent.objects.filter(stream_id=trail_stream()).order_by("seq")
+    trail = AuditEvent.objects.filter(agent_id=trail_agent_id()).order_by("id")
     actions = list(trail.values_list("action", flat=True))
     assert actions[:2] == ["subject.request", "subject.export"]
     for row in trail:

@@ -9,8 +9,9 @@ from django.views.decorators.http import require_http_methods
 
 from obsportal.accounts.permissions import capability_required, has_capability
 from obsportal.accounts.roles import Capability
-from obsportal.compliance import renderers, subjects
+from obsportal.compliance import subjects
 from obsportal.compliance.models import SubjectRequest
+from obsportal.compliance.renderers import subject_export as renderers
 
 
 @capability_required(Capability.SUBJECTS_READ)
