@@ -22,6 +22,7 @@ from django.utils import timezone
 from agents_sdk import JournalWriter
 from agents_sdk.audit.chain import compute_hash, hashed_body
 from obsportal.accounts.services import assign_role, issue_agent_credential, revoke_agent_credential
+from obsportal.compliance import subjects
 from obsportal.ingest.models import AuditEvent, PersonalDatum
 from obsportal.ingest.services import admit_batch
 from obsportal.trail.services import record_change
@@ -127,7 +128,12 @@ def world(transactional_db, tmp_path, signing_key, settings, django_user_model):
     assert admit_batch({"token": token_a, "events": [fork]}).forks == 1
     user_login_failed.send(sender=__name__, credentials={"username": "mallory"}, request=None)
     _pruned_agent(tmp_path, admin)
-    PersonalDatum.objects.filter(event__event_id=a[0]["event_id"]).delete()  # an erasure
+    # an erasure (GDPR Art. 17) of the one e-mail address, through the portal's own request
+    erasure = subjects.create_request(
+        kind="erasure", identifier="p@example.com", legal_ground="Art. 17(1)(a)"
+    )
+    assert subjects.erase_subject(erasure).outcome["counts"]["fields_erased"] == 1
+    assert not PersonalDatum.objects.filter(event__event_id=a[0]["event_id"]).exists()
     sign_checkpoint()
     verify_streams()
     until = timezone.now()
