@@ -8,45 +8,24 @@ from tests.support.people import PASSWORD, person
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
+COMMON = ["Overview", "Events", "Streams", "Incidents", "Checkpoints", "Dead letters", "Evidence"]
 MENU = {
+    # Subject requests are the compliance officer's (the auditor reads their deadlines), not the
+    # operator's: an administrator has no right to one person's data.
     "administrator": [
-        "Overview",
-        "Events",
-        "Streams",
-        "Incidents",
-        "Checkpoints",
-        "Dead letters",
-        "Evidence",
+        *COMMON,
         "Trail",
+        "Retention",
+        "Reports",
         "Users",
         "Agent credentials",
         "API",
     ],
-    "compliance_officer": [
-        "Overview",
-        "Events",
-        "Streams",
-        "Incidents",
-        "Checkpoints",
-        "Dead letters",
-        "Evidence",
-        "Trail",
-        "API",
-    ],
-    "auditor": [
-        "Overview",
-        "Events",
-        "Streams",
-        "Incidents",
-        "Checkpoints",
-        "Dead letters",
-        "Evidence",
-        "Trail",
-        "API",
-    ],
+    "compliance_officer": [*COMMON, "Trail", "Retention", "Subject requests", "Reports", "API"],
+    "auditor": [*COMMON, "Trail", "Retention", "Subject requests", "Reports", "API"],
 }
 REFUSED = {
-    "administrator": [],
+    "administrator": ["/subjects/"],
     "compliance_officer": ["/people/", "/people/credentials/"],
     "auditor": ["/people/", "/people/credentials/"],
 }
