@@ -176,7 +176,7 @@ def pin_detail(key: AgentKey) -> dict[str, Any]:
         "agent_id": key.agent_id,
         "public_key": key.public_key,
         "fingerprint": key.fingerprint,
-        "how": key.how,
+        "how": str(key.how),  # the plain value: the trail takes JSON values only
     }
 
 

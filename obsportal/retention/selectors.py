@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from fnmatch import fnmatchcase
 from typing import Any
 
+from django.conf import settings
 from django.db import connection
 
 from obsportal.ingest.envelope import format_ts
@@ -262,6 +263,19 @@ def stream_range(
     if held_first is not None:
         stop = held_first[0]
         reason = f"held by legal hold {held_first[1].id} ({held_first[1].name})"
+    if agent_id == settings.OBSPORTAL_TRAIL_AGENT_ID:
+        # The trail's record of an agent key's pin is evidence verification still reads
+        # (a pinned key without its trail record is a forged pin): it is never pruned.
+        bound = "" if stop is None else " AND seq < %s"
+        [pin] = _one(
+            f"SELECT min(seq) FROM {TABLE} WHERE {where}{bound} AND action = %s",
+            [*where_params, *([] if stop is None else [stop]), "agent_key.pin"],
+        )
+        if pin is not None:
+            stop, reason = (
+                pin,
+                "keeps the trail's record of an agent key pin (verification reads it)",
+            )
     if stop is None:
         [last] = _one(f"SELECT max(seq) FROM {TABLE} WHERE {where}", where_params)
         last = start - 1 if last is None else last

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import signal
 import threading
 import time
@@ -25,6 +26,7 @@ import redis
 from celery import Celery
 
 from agents_sdk import CeleryTransport, JournalWriter, Shipper
+from agents_sdk.audit.head_signing import key_path
 from agents_sdk.shipping.transports import BatchRejected, TransportError
 from tests.e2e.conftest import (
     OwnPostgres,
@@ -56,7 +58,12 @@ def write_journals(directory: Path, agent_id: str, journals: int, events: int) -
 
 
 def ship_all(paths: list[Path], broker_url: str, token: str, deadline: float) -> list[Shipper]:
-    """One shipper thread per journal, each shipping until its journal is drained."""
+    """One shipper thread per journal, each shipping until its journal is drained.
+
+    The journals share one credential, so they share its agent key too (docs/agent-keys.md:
+    one credential has one key; copy the key file to a journal that shares it)."""
+    for path in paths[1:]:
+        shutil.copy2(key_path(paths[0]), key_path(path))
     shippers = [
         Shipper(
             path,
