@@ -52,7 +52,7 @@ from django.conf import settings
 from django.db import DatabaseError, connection, transaction
 from opentelemetry import trace
 
-from agents_sdk.audit.chain import InvalidEvent
+from agents_sdk.audit.chain import CONTROL_CHARACTER, MAX_LENGTHS, InvalidEvent
 from agents_sdk.audit.journal import JournalError, JournalWriter
 from obsportal.ingest import storage
 from obsportal.ingest.services import locked_heads
@@ -101,18 +101,41 @@ def record_trail(
     entry = {
         "action": action,
         "result": result,
-        "user_id": actor,
-        "resource": resource,
-        "details": details or {},
+        "user_id": _storable(actor, MAX_LENGTHS["user_id"]),
+        "resource": _storable(resource, MAX_LENGTHS["resource"]),
+        "details": _json_safe(details or {}),
         "trace_id": format(span.trace_id, "032x") if span.is_valid else None,
         "span_id": format(span.span_id, "016x") if span.is_valid else None,
-        "personal_data": {k: v for k, v in (personal or {}).items() if v not in (None, "")},
+        "personal_data": _json_safe(
+            {k: v for k, v in (personal or {}).items() if v not in (None, "")}
+        ),
     }
     try:
         return _append(entry)
     except TrailUnavailable:
         TRAIL_APPEND_FAILURES.inc()
         raise
+
+
+def _storable(text: str | None, limit: int) -> str | None:
+    """A text field as the envelope takes it. A hostile URL or header (a control character,
+    a lone surrogate) must not keep its request off the trail: such characters are written
+    as escapes, and the value is cut to the field's limit."""
+    if text is None:
+        return None
+    clean = CONTROL_CHARACTER.sub(lambda m: f"\\x{ord(m.group()):02x}", str(text))
+    return clean.encode("utf-8", "backslashreplace").decode("utf-8")[:limit]
+
+
+def _json_safe(value: Any) -> Any:
+    """`value` with every string valid UTF-8 (lone surrogates escaped), keys included."""
+    if isinstance(value, str):
+        return value.encode("utf-8", "backslashreplace").decode("utf-8")
+    if isinstance(value, dict):
+        return {_json_safe(str(k)): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    return value
 
 
 def _append(entry: dict[str, Any]) -> dict[str, Any]:

@@ -220,7 +220,10 @@ def test_worker_killed_with_sigkill_five_times_loses_and_doubles_nothing(
     kills = []
     mid_batch_kills = 0
     # broker_read/write_url win over $CELERY_BROKER_URL, which would override broker=.
-    control = Celery(broker_read_url=own_redis.url, broker_write_url=own_redis.url)
+    # Not the current app: the tests after this one queue their tasks on the portal's own.
+    control = Celery(
+        broker_read_url=own_redis.url, broker_write_url=own_redis.url, set_as_current=False
+    )
     # limit=1: return on the worker's reply instead of waiting out the timeout for others.
     inspector = control.control.inspect(timeout=0.5, limit=1)
     try:
