@@ -14,7 +14,6 @@ from pathlib import Path
 
 import pytest
 import yaml
-from django.apps import apps
 
 from tests.factories import journal_events
 from tests.telemetry.conftest import (
@@ -56,14 +55,14 @@ def unproduced_metrics() -> dict[str, str]:
         missing["obsportal_checkpoint_age_seconds"] = PRODUCED_ELSEWHERE[
             "obsportal_checkpoint_age_seconds"
         ]
-    if not apps.is_installed("obsportal.retention"):
-        for metric in (
-            "obsportal_retention_removed_total",
-            "obsportal_retention_events_past_policy",
-        ):
-            missing[metric] = PRODUCED_ELSEWHERE[metric]
-    if not apps.is_installed("obsportal.compliance"):
-        metric = "obsportal_report_sections_with_exceptions"
+    # The retention and report apps are installed but export no metric of theirs yet (the
+    # stop note names the three panels): until they do, the panels' PromQL is only checked
+    # to be valid, not to return data.
+    for metric in (
+        "obsportal_retention_removed_total",
+        "obsportal_retention_events_past_policy",
+        "obsportal_report_sections_with_exceptions",
+    ):
         missing[metric] = PRODUCED_ELSEWHERE[metric]
     return missing
 
