@@ -76,6 +76,8 @@ def document_errors(result: dict[str, Any], generator, request, public) -> dict[
                 codes += ["401", "403", "404"]
             else:
                 codes += ["404"]
+            if "requestBody" in operation and "415" not in codes:
+                codes.append("415")  # DRF answers 415 to a body of a type it does not parse
             responses = operation.setdefault("responses", {})
             for code in codes:
                 responses.setdefault(code, _error(code))

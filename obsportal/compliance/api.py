@@ -210,6 +210,8 @@ class AgentDeclarationSerializer(serializers.ModelSerializer):
             "updated_at",
         ]
         read_only_fields = ["updated_at"]
+        # a PostgreSQL integer, and no floor beyond a century (a huge one was a 500)
+        extra_kwargs = {"retention_floor_days": {"min_value": 0, "max_value": 36_500}}
 
 
 class AgentDeclarationList(generics.ListAPIView):
@@ -225,7 +227,10 @@ class AgentDeclarationList(generics.ListAPIView):
             raise ValidationError({"detail": "the body must be a JSON object"})
         given = AgentDeclarationSerializer(data=request.data)
         if not given.is_valid():
-            existing = AgentDeclaration.objects.filter(agent_id=str(request.data.get("agent_id")))
+            agent_id = str(request.data.get("agent_id"))
+            if "\x00" in agent_id:  # PostgreSQL text holds no NUL: no such declaration
+                raise ValidationError(given.errors)
+            existing = AgentDeclaration.objects.filter(agent_id=agent_id)
             if not existing.exists():
                 raise ValidationError(given.errors)
             given = AgentDeclarationSerializer(existing.get(), data=request.data)
