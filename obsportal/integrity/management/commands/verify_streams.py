@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import time
+from typing import TextIO
 
 from django.core.management.base import BaseCommand
 
@@ -14,7 +15,9 @@ from obsportal.integrity.verification import CHUNK_SIZE, estimated_events, verif
 class ProgressBar:
     """A one-line progress bar on stderr (redrawn at most 10 times a second)."""
 
-    def __init__(self, total: int, stream=sys.stderr, width: int = 30):
+    def __init__(self, total: int, stream: TextIO, width: int = 30):
+        # The caller passes the stream it has now: a `sys.stderr` default, bound at import
+        # time, may be a capture file closed long since (CI failed on exactly that).
         self.total, self.done, self.stream, self.width = max(total, 1), 0, stream, width
         self.started = time.monotonic()
         self.drawn = 0.0
@@ -48,7 +51,7 @@ class Command(BaseCommand):
         parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handle(self, *args, **options):
-        bar = None if options["no_progress"] else ProgressBar(estimated_events())
+        bar = None if options["no_progress"] else ProgressBar(estimated_events(), sys.stderr)
         run = verify_streams(
             stream_ids=options["stream"],
             trigger="command",
