@@ -68,3 +68,20 @@ def signing_key(settings, tmp_path, monkeypatch):
     settings.OBSPORTAL_SIGNING_KEY_FILE = tmp_path / "keys" / "checkpoint.key"
     settings.OBSPORTAL_CHECKPOINT_DIR = tmp_path / "checkpoints"
     return create_signing_key()
+
+
+@pytest.fixture(scope="session")
+def _migrated_embedded_template(tmp_path_factory):
+    from tests.support.embedded import migrate
+
+    template = tmp_path_factory.mktemp("embedded-template")
+    migrate(template)
+    return template
+
+
+@pytest.fixture
+def migrated_var_dir(_migrated_embedded_template, tmp_path):
+    """An embedded var dir whose database is migrated (a copy, made in a moment)."""
+    from tests.support.embedded import copy_migrated
+
+    return copy_migrated(_migrated_embedded_template, tmp_path / "var")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sqlite3
 import subprocess
@@ -14,39 +13,14 @@ from pathlib import Path
 from urllib.parse import urlencode
 
 from tests.independent_chain import read_journal, verify_chain
+from tests.support.embedded import ROOT, embedded_env, manage
 from tests.support.services import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def embedded_env(var_dir: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
-    }
-    env.update(DJANGO_SETTINGS_MODULE="obsportal.settings", OBSPORTAL_VAR_DIR=str(var_dir))
-    # The demo builds four reports; their PDFs (tens of seconds) are tested in tests/compliance.
-    env.setdefault("OBSPORTAL_REPORT_PDF", "0")
-    return env
-
-
-def manage(env, *args, **kwargs):
-    return subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        **kwargs,
-    )
 
 
 def test_demo_setup_ships_the_scripted_agents_events_and_the_portal_shows_them(tmp_path):
     env = embedded_env(tmp_path)
-    manage(env, "migrate", "--verbosity", "0")
-    out = manage(env, "demo", "--steps", "12").stdout
+    manage(env, "migrate", "--verbosity", "0")  # on an empty dir, as `make demo` does
+    out = manage(env, "demo", "--steps", "12")
 
     recorded = int(re.search(r"Recorded (\d+) audit events in (\S+)", out).group(1))
     journal = Path(re.search(r"Recorded \d+ audit events in (\S+)", out).group(1))

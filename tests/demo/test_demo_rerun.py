@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import re
 import sqlite3
 import subprocess
@@ -15,32 +14,8 @@ from pathlib import Path
 import pytest
 
 from agents_sdk import AuditConfig, HttpTransport, Observability
+from tests.support.embedded import ROOT, copy_migrated, embedded_env, manage
 from tests.support.services import free_port
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def embedded_env(var_dir: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
-    }
-    env.update(DJANGO_SETTINGS_MODULE="obsportal.settings", OBSPORTAL_VAR_DIR=str(var_dir))
-    return env
-
-
-def manage(env: dict[str, str], *args: str) -> str:
-    done = subprocess.run(
-        [sys.executable, "manage.py", *args],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert done.returncode == 0, f"manage.py {' '.join(args)}:\n{done.stdout}\n{done.stderr}"
-    return done.stdout
 
 
 def rows(database: Path, sql: str) -> list[tuple]:
@@ -48,13 +23,12 @@ def rows(database: Path, sql: str) -> list[tuple]:
         return connection.execute(sql).fetchall()
 
 
-def test_the_demo_run_twice_gives_one_stream_and_one_token_and_says_so(tmp_path):
-    env = embedded_env(tmp_path)
-    manage(env, "migrate", "--verbosity", "0")
+def test_the_demo_run_twice_gives_one_stream_and_one_token_and_says_so(migrated_var_dir):
+    env = embedded_env(migrated_var_dir)
     first = manage(env, "demo", "--steps", "4")
     second = manage(env, "demo", "--steps", "4")
 
-    database = tmp_path / "obsportal.sqlite3"
+    database = migrated_var_dir / "obsportal.sqlite3"
     # The demo agent's streams (the portal's own trail, agent `obsportal`, is another).
     streams = rows(
         database, "SELECT id, head_seq FROM ingest_stream WHERE agent_id = 'demo-support-agent'"
@@ -90,10 +64,11 @@ def get(url: str, token: str | None = None) -> tuple[int, str, bytes]:
         return response.status, response.headers.get("Content-Type", ""), response.read()
 
 
-@pytest.fixture
-def served_demo(tmp_path):
-    env = embedded_env(tmp_path)
-    manage(env, "migrate", "--verbosity", "0")
+@pytest.fixture(scope="module")
+def served_demo(_migrated_embedded_template, tmp_path_factory):
+    """One served demo for this module's tests (it takes a while to start)."""
+    tmp_path = tmp_path_factory.mktemp("served-demo")
+    env = embedded_env(copy_migrated(_migrated_embedded_template, tmp_path))
     port = free_port()
     log = (tmp_path / "demo.log").open("w")
     command = ["demo", "--steps", "2", "--serve", f"127.0.0.1:{port}", "--schedule", "1"]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shlex
 import sqlite3
@@ -14,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from tests.support.embedded import embedded_env
 from tests.support.services import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -31,17 +31,6 @@ def first_example() -> tuple[str, str]:
     return shell, python
 
 
-def embedded_env(var_dir: Path) -> dict[str, str]:
-    env = {
-        k: v
-        for k, v in os.environ.items()
-        if k not in ("DATABASE_URL", "CELERY_BROKER_URL", "CELERY_RESULT_BACKEND")
-        and not k.startswith("AGENTS_SDK_")
-    }
-    env.update(DJANGO_SETTINGS_MODULE="obsportal.settings", OBSPORTAL_VAR_DIR=str(var_dir))
-    return env
-
-
 def run(env: dict[str, str], *args: str, cwd: Path = ROOT) -> str:
     done = subprocess.run(list(args), cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0, f"{shlex.join(args)} failed:\n{done.stdout}\n{done.stderr}"
@@ -49,10 +38,9 @@ def run(env: dict[str, str], *args: str, cwd: Path = ROOT) -> str:
 
 
 @pytest.fixture
-def demo_portal(tmp_path):
+def demo_portal(migrated_var_dir):
     """`make demo`'s two steps in an embedded var dir, then its server on a free port."""
-    env = embedded_env(tmp_path / "var")
-    run(env, sys.executable, "manage.py", "migrate", "--verbosity", "0")
+    env = embedded_env(migrated_var_dir)
     run(env, sys.executable, "manage.py", "demo", "--steps", "3")
     port = free_port()
     server = subprocess.Popen(
@@ -70,7 +58,7 @@ def demo_portal(tmp_path):
                 break
             except OSError:
                 time.sleep(0.05)
-        yield env, base, tmp_path / "var" / "obsportal.sqlite3"
+        yield env, base, migrated_var_dir / "obsportal.sqlite3"
     finally:
         server.terminate()
         server.wait(timeout=10)
