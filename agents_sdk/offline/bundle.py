@@ -76,6 +76,7 @@ from agents_sdk.offline.checkpoint import (
     verify_checkpoint,
 )
 from agents_sdk.offline.erasure import erased_positions, receipt_verifies
+from agents_sdk.offline.findings import Findings
 from agents_sdk.offline.merkle import verify_inclusion
 
 BUNDLE_FORMAT = "obsportal-evidence-bundle/2"
@@ -124,11 +125,9 @@ class Query:
 
 
 @dataclass
-class BundleReport:
+class BundleReport(Findings):
     """What a bundle proves, and the located problems if it does not."""
 
-    lines: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
     query: Query | None = None
     key: str = ""
     pinned: bool = False
@@ -148,15 +147,8 @@ class BundleReport:
     agent_unsigned: list[str] = field(default_factory=list)
 
     @property
-    def ok(self) -> bool:
-        return not self.problems and self.pinned
-
-    def say(self, line: str) -> None:
-        self.lines.append(line)
-
-    def problem(self, line: str) -> None:
-        self.problems.append(line)
-        self.lines.append("PROBLEM: " + line)
+    def trusted(self) -> bool:
+        return self.pinned
 
     def verdict(self) -> str:
         """One sentence a compliance officer can paste into a report."""
