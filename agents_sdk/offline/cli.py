@@ -27,13 +27,18 @@ DESCRIPTION = (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="the bundle (.jsonl, or a .zip holding bundle.jsonl)")
+def add_key_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that pin the portal's key (read by `pinned_keys`)."""
     parser.add_argument(
         "--key",
         help="the portal's note verifier key (name+keyid+base64) or a file holding it",
     )
     parser.add_argument("--trust-file", help="a file of trusted portal keys, one a line")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="the bundle (.jsonl, or a .zip holding bundle.jsonl)")
+    add_key_arguments(parser)
     parser.add_argument(
         "--agent-key",
         action="append",
@@ -169,11 +174,7 @@ REPORT_DESCRIPTION = (
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="report.json, a .zip of the report, or its PDF")
-    parser.add_argument(
-        "--key",
-        help="the portal's note verifier key (name+keyid+base64) or a file holding it",
-    )
-    parser.add_argument("--trust-file", help="a file of trusted portal keys, one a line")
+    add_key_arguments(parser)
 
 
 def _report_sources(path: Path) -> tuple[bytes, Any]:
