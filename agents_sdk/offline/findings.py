@@ -23,6 +23,7 @@ class Findings:
 
     @property
     def ok(self) -> bool:
+        """No problem was found, and a pinned key vouches for what was checked."""
         return not self.problems and self.trusted
 
     def say(self, line: str) -> None:
