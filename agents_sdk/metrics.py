@@ -4,32 +4,22 @@ Each `AgentMetrics` owns its own `CollectorRegistry` (the global one only when
 asked), so two agents in one process, or a test, never share counters. Label
 children are cached per label set. Under `PROMETHEUS_MULTIPROC_DIR` (set before
 prometheus_client is imported), values live in that directory's files and the
-exposition aggregates every process's values.
+exposition aggregates every process's values (`agents_sdk.metrics_registries`).
 
 The step's own metrics (steps, step duration, SDK overhead, audit events recorded)
-are updated on every step: a prometheus_client `inc` or `observe` takes a lock per
-value (and a histogram walks its buckets in Python), microseconds each. Outside
-multiprocess mode those observations are appended to a deque (atomic, ~0.05 µs) and
-applied in bulk, counts summed and values bucketed with `bisect`, before anything
-reads the registry (every scrape and exposition: a collector registered ahead of the
-families applies them) or once a few thousand are waiting. What a scrape shows is
-exactly what it would have shown.
+are updated on every step; outside multiprocess mode they are queued and applied in
+bulk before any scrape (`agents_sdk.metrics_batching`). The process's memory and GC
+pauses are `agents_sdk.process_metrics`.
 """
 
 from __future__ import annotations
 
-import gc
 import os
 import threading
-import time
-import weakref
-from bisect import bisect_left
-from collections import deque
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from prometheus_client import (
-    REGISTRY,
     CollectorRegistry,
     Counter,
     Gauge,
@@ -38,116 +28,33 @@ from prometheus_client import (
     start_http_server,
 )
 from prometheus_client import multiprocess as prom_multiprocess
-from prometheus_client.metrics_core import Metric
 
-from agents_sdk import environment as env
 from agents_sdk.custom_metrics import CustomMetrics, MetricType
+from agents_sdk.metrics_batching import PendingObservations
+from agents_sdk.metrics_registries import (
+    MultiProcessView,
+    RefreshingRegistry,
+    global_registry,
+    multiprocess_dir,
+)
+from agents_sdk.process_metrics import resident_memory_bytes, time_gc_pauses
+
+# The names this module has always offered, wherever they now live.
+__all__ = [
+    "GC_PAUSE_BUCKETS",
+    "OVERHEAD_BUCKETS",
+    "STEP_BUCKETS",
+    "AgentMetrics",
+    "global_registry",
+    "multiprocess_dir",
+    "resident_memory_bytes",
+]
 
 # Seconds: agent steps and LLM calls span ms..minutes; tools ms..tens of seconds.
 STEP_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300)
-# Time spent inside the SDK per step: microseconds to a few milliseconds.
 GC_PAUSE_BUCKETS = (1e-5, 1e-4, 5e-4, 1e-3, 5e-3, 1e-2, 5e-2, 0.1, 0.5)
+# Time spent inside the SDK per step: microseconds to a few milliseconds.
 OVERHEAD_BUCKETS = (1e-5, 2.5e-5, 5e-5, 1e-4, 2.5e-4, 5e-4, 1e-3, 2.5e-3, 5e-3, 1e-2)
-
-
-_APPLY_AT = 4096  # observations waiting before the recording thread applies them itself
-
-
-class _Batched:
-    """Observations of one counter or histogram child, waiting to be applied in bulk."""
-
-    __slots__ = ("child", "values", "bounds", "owner")
-
-    def __init__(self, child: Any, owner: _Pending, histogram: bool):
-        self.child = child
-        self.values: deque[float] = deque()
-        self.bounds = list(child._upper_bounds) if histogram else None
-        self.owner = owner
-
-    def inc(self, amount: float = 1.0) -> None:
-        values = self.values
-        values.append(amount)
-        if len(values) >= _APPLY_AT:
-            self.owner.apply()
-
-    observe = inc
-
-    def apply(self) -> None:
-        values = self.values
-        taken = [values.popleft() for _ in range(len(values))]  # appends may go on meanwhile
-        if not taken:
-            return
-        child = self.child
-        bounds = self.bounds
-        if bounds is None:
-            child.inc(sum(taken))
-            return
-        counts = [0] * len(bounds)
-        for value in taken:
-            if value == value:  # as observe(): NaN goes in the sum, in no bucket
-                counts[bisect_left(bounds, value)] += 1
-        buckets = child._buckets
-        for i, count in enumerate(counts):
-            if count:
-                buckets[i].inc(count)
-        child._sum.inc(sum(taken))
-
-
-class _Pending:
-    """Every batched child of one AgentMetrics; a collector, so a scrape applies them first."""
-
-    def __init__(self) -> None:
-        self._children: list[_Batched] = []
-        self._lock = threading.Lock()
-
-    def add(self, child: Any, histogram: bool = False) -> _Batched:
-        batched = _Batched(child, self, histogram)
-        with self._lock:
-            self._children.append(batched)
-        return batched
-
-    def apply(self) -> None:
-        with self._lock:
-            for batched in self._children:
-                batched.apply()
-
-    # The registry's collector protocol: apply, describe and yield nothing of its own.
-    def collect(self) -> Iterable[Metric]:
-        self.apply()
-        return ()
-
-    def describe(self) -> Iterable[Metric]:
-        return ()
-
-
-def multiprocess_dir() -> str | None:
-    return env.text(env.PROMETHEUS_MULTIPROC_DIR)
-
-
-class _RefreshingRegistry(CollectorRegistry):
-    """A registry that lets its owner bring derived values up to date before each scrape."""
-
-    def __init__(self) -> None:
-        super().__init__(auto_describe=True)
-        self.before_collect: Callable[[], None] | None = None
-
-    def collect(self) -> Iterable[Metric]:
-        if self.before_collect is not None:
-            self.before_collect()
-        return super().collect()
-
-
-class _MultiProcessView(CollectorRegistry):
-    """The exposition registry in multiprocess mode: every process's files, refreshed first."""
-
-    def __init__(self, path: str, refresh: Callable[[], None]):
-        super().__init__()
-        prom_multiprocess.MultiProcessCollector(self, path=path)  # type: ignore[no-untyped-call]
-        self._refresh = refresh
-
-    def collect(self) -> Iterable[Metric]:
-        self._refresh()
-        return super().collect()
 
 
 class AgentMetrics:
@@ -157,16 +64,16 @@ class AgentMetrics:
 
     def __init__(self, agent_id: str, registry: CollectorRegistry | None = None):
         self.agent_id = agent_id
-        self.registry = registry if registry is not None else _RefreshingRegistry()
+        self.registry = registry if registry is not None else RefreshingRegistry()
         self._server: Any = None
         self._progress: Callable[[], tuple[int, int]] | None = None
         self._shipped_seen = 0
         self._progress_lock = threading.Lock()
         r = self.registry
         # Registered before the families, so a scrape applies waiting observations first.
-        self._pending: _Pending | None = None
+        self._pending: PendingObservations | None = None
         if multiprocess_dir() is None:
-            self._pending = _Pending()
+            self._pending = PendingObservations()
             r.register(self._pending)
         self.steps = Counter(
             "agent_steps", "Agent steps by outcome.", ["agent_id", "status"], registry=r
@@ -264,11 +171,10 @@ class AgentMetrics:
         self._spans_dropped = self.spans_dropped.labels(a)
         self._overhead = self._batched(self.overhead.labels(a), histogram=True)
         self._memory = self.memory.labels(a)
-        self._gc_pauses = [self.gc_pause.labels(a, str(g)) for g in range(3)]
-        _GC_TIMED.add(self)
+        time_gc_pauses(self, [self.gc_pause.labels(a, str(g)) for g in range(3)])
         self._children: dict[tuple[int, ...] | tuple[Any, ...], Any] = {}
         self.custom = CustomMetrics(agent_id, self.registry)
-        if isinstance(self.registry, _RefreshingRegistry):
+        if isinstance(self.registry, RefreshingRegistry):
             self.registry.before_collect = self.refresh_audit_progress
 
     def _batched(self, child: Any, histogram: bool = False) -> Any:
@@ -379,7 +285,7 @@ class AgentMetrics:
         path = multiprocess_dir()
         if path is None:
             return self.registry
-        return _MultiProcessView(path, self.refresh_audit_progress)
+        return MultiProcessView(path, self.refresh_audit_progress)
 
     def exposition(self) -> bytes:
         """The Prometheus text exposition (what `/metrics` serves)."""
@@ -401,40 +307,3 @@ class AgentMetrics:
         if multiprocess_dir() is not None:
             # Live gauges of this process stop counting; its counters stay in the totals.
             prom_multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
-
-
-def resident_memory_bytes() -> int | None:
-    """This process's resident set size (Linux /proc; None elsewhere)."""
-    try:
-        with open("/proc/self/statm", "rb") as statm:
-            return int(statm.read().split()[1]) * _PAGE_SIZE
-    except (OSError, ValueError, IndexError):
-        return None
-
-
-_PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
-# Every live AgentMetrics of the process observes each collection's pause (one callback).
-_GC_TIMED: weakref.WeakSet[AgentMetrics] = weakref.WeakSet()
-_gc_started: list[float] = []
-
-
-def _time_gc(phase: str, info: dict[str, Any]) -> None:
-    if phase == "start":
-        if _GC_TIMED:
-            _gc_started[:] = [time.perf_counter()]
-        return
-    if not _gc_started:
-        return
-    pause = time.perf_counter() - _gc_started.pop()
-    generation = info.get("generation", 0)
-    for metrics in list(_GC_TIMED):
-        if 0 <= generation < len(metrics._gc_pauses):
-            metrics._gc_pauses[generation].observe(pause)
-
-
-gc.callbacks.append(_time_gc)
-
-
-def global_registry() -> CollectorRegistry:
-    """prometheus_client's process-wide registry, for callers who ask for it explicitly."""
-    return REGISTRY

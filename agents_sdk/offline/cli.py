@@ -10,6 +10,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from agents_sdk.offline.findings import Findings
+
 EXIT_VERIFIED, EXIT_PROBLEMS, EXIT_UNREADABLE, EXIT_NOT_PINNED = 0, 1, 2, 3
 
 # The portal's note verifier key (or a file holding it), when --key is not given.
@@ -25,13 +27,18 @@ DESCRIPTION = (
 )
 
 
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", help="the bundle (.jsonl, or a .zip holding bundle.jsonl)")
+def add_key_arguments(parser: argparse.ArgumentParser) -> None:
+    """The options that pin the portal's key (read by `pinned_keys`)."""
     parser.add_argument(
         "--key",
         help="the portal's note verifier key (name+keyid+base64) or a file holding it",
     )
     parser.add_argument("--trust-file", help="a file of trusted portal keys, one a line")
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", help="the bundle (.jsonl, or a .zip holding bundle.jsonl)")
+    add_key_arguments(parser)
     parser.add_argument(
         "--agent-key",
         action="append",
@@ -98,11 +105,35 @@ def agent_public_keys(args: argparse.Namespace) -> list[bytes]:
     return keys
 
 
+def _first_bytes(path: Path, count: int) -> bytes:
+    """The file's first bytes, which tell a zip (`PK`) or a PDF (`%PDF`) from JSON."""
+    with path.open("rb") as handle:
+        return handle.read(count)
+
+
+def _needs_cryptography(command: str, error: ImportError) -> int:
+    # `cryptography` is an optional dependency of the SDK.
+    print(
+        f"{command} needs the 'cryptography' package ({error}); "
+        "install it with: pip install 'agents-sdk[offline]'",
+        file=sys.stderr,
+    )
+    return EXIT_UNREADABLE
+
+
+def _print_findings(findings: Findings) -> int:
+    """Print a check's lines and verdict; its exit code."""
+    for line in findings.lines:
+        print(line)
+    print(findings.verdict())
+    if findings.problems:
+        return EXIT_PROBLEMS
+    return EXIT_VERIFIED if findings.ok else EXIT_NOT_PINNED
+
+
 def bundle_lines(path: Path) -> Iterator[bytes]:
     """The bundle's lines, streamed from the file or from bundle.jsonl inside a zip."""
-    with path.open("rb") as handle:
-        zipped = handle.read(2) == b"PK"
-    if zipped:
+    if _first_bytes(path, 2) == b"PK":
         with zipfile.ZipFile(path) as archive, archive.open("bundle.jsonl") as member:
             yield from member
         return
@@ -113,13 +144,8 @@ def bundle_lines(path: Path) -> Iterator[bytes]:
 def run_verify_bundle(args: argparse.Namespace) -> int:
     try:  # imported here so that registering the command costs nothing
         from agents_sdk.offline.bundle import BundleUnreadable, verify_bundle
-    except ImportError as exc:  # `cryptography` is an optional dependency of the SDK
-        print(
-            f"verify-bundle needs the 'cryptography' package ({exc}); "
-            "install it with: pip install 'agents-sdk[offline]'",
-            file=sys.stderr,
-        )
-        return EXIT_UNREADABLE
+    except ImportError as exc:
+        return _needs_cryptography("verify-bundle", exc)
     try:
         keys = pinned_keys(args)
         report = verify_bundle(
@@ -135,12 +161,7 @@ def run_verify_bundle(args: argparse.Namespace) -> int:
         # A field of the wrong shape: the file is not a bundle this tool wrote.
         print(f"malformed bundle {args.file}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
-    for line in report.lines:
-        print(line)
-    print(report.verdict())
-    if report.problems:
-        return EXIT_PROBLEMS
-    return EXIT_VERIFIED if report.ok else EXIT_NOT_PINNED
+    return _print_findings(report)
 
 
 REPORT_HELP = "verify a signed compliance report offline (signature, sections, attached files)"
@@ -153,17 +174,12 @@ REPORT_DESCRIPTION = (
 
 def add_report_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("file", help="report.json, a .zip of the report, or its PDF")
-    parser.add_argument(
-        "--key",
-        help="the portal's note verifier key (name+keyid+base64) or a file holding it",
-    )
-    parser.add_argument("--trust-file", help="a file of trusted portal keys, one a line")
+    add_key_arguments(parser)
 
 
 def _report_sources(path: Path) -> tuple[bytes, Any]:
     """(report.json bytes, open_file) from a JSON file, a zip or a PDF's attachments."""
-    with path.open("rb") as handle:
-        magic = handle.read(4)
+    magic = _first_bytes(path, 4)
     if magic[:2] == b"PK":
         archive = zipfile.ZipFile(path)
         names = set(archive.namelist())
@@ -195,12 +211,7 @@ def run_verify_report(args: argparse.Namespace) -> int:
     try:
         from agents_sdk.offline.report import ReportUnreadable, verify_report
     except ImportError as exc:
-        print(
-            f"verify-report needs the 'cryptography' package ({exc}); "
-            "install it with: pip install 'agents-sdk[offline]'",
-            file=sys.stderr,
-        )
-        return EXIT_UNREADABLE
+        return _needs_cryptography("verify-report", exc)
     try:
         data, open_file = _report_sources(Path(args.file))
         report = verify_report(data, pinned_keys(args), open_file)
@@ -210,9 +221,4 @@ def run_verify_report(args: argparse.Namespace) -> int:
     except (TypeError, AttributeError) as exc:
         print(f"malformed report {args.file}: {type(exc).__name__}: {exc}", file=sys.stderr)
         return EXIT_UNREADABLE
-    for line in report.lines:
-        print(line)
-    print(report.verdict())
-    if report.problems:
-        return EXIT_PROBLEMS
-    return EXIT_VERIFIED if report.ok else EXIT_NOT_PINNED
+    return _print_findings(report)

@@ -8,6 +8,9 @@ To expose it in the `agents-sdk` command line: `register(subparsers)` adds a
 `crosscheck` subcommand; for `verify --against`, call `add_against_arguments()`
 in the verify command's arguments and `run_crosscheck(args)` when `args.against`
 is set (it reads `args.journal`, `args.against`, `args.token`, `args.json`).
+
+The portal's API is read in `portal_api`; what one stream's comparison found, and its
+wording, is `crosscheck_result`.
 """
 
 from __future__ import annotations
@@ -16,180 +19,39 @@ import argparse
 import json
 import os
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
-from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from agents_sdk.audit.chain import hashed_body
 from agents_sdk.audit.journal import read_events
+from agents_sdk.offline.crosscheck_result import CrossCheck, describe
+from agents_sdk.offline.portal_api import (
+    ServerUnavailable,
+    pruned_of,
+    server_events,
+    server_personal_data,
+    server_stream,
+    signed_head_of,
+)
 from agents_sdk.shipping.cursor import cursor_path, load_cursor
 
-PAGE_SIZE = 1000
-SHOWN = 20
-
-
-class ServerUnavailable(Exception):
-    """The portal could not be asked (network, HTTP error, bad token)."""
-
-
-@dataclass
-class CrossCheck:
-    stream: str
-    local: int = 0
-    server: int = 0
-    missing: list[int] = field(default_factory=list)  # in the journal, not on the server
-    extra: list[int] = field(default_factory=list)  # on the server, not in the journal
-    different: list[tuple[int, str, str]] = field(default_factory=list)  # seq, local, server
-    # seq -> the envelope fields whose server value differs (same hash, other content)
-    altered_fields: dict[int, list[str]] = field(default_factory=dict)
-    acknowledged_seq: int | None = None  # the last seq the portal acknowledged, if known
-    # Ranges retention pruned, as the portal states them (its signed prune anchors):
-    # {"from", "to", "policy", "date", "last_hash"}; their seqs are not missing.
-    pruned: list[dict[str, Any]] = field(default_factory=list)
-    pruned_count: int = 0
-    # personal data the journal has and the server no longer holds: (seq, field) -> the
-    # reference of the erasure request the portal cites, or None (no request: tampering)
-    personal_gone: dict[tuple[int, str], str | None] = field(default_factory=dict)
-
-    # The portal's latest agent-signed head of the stream (its API's `signed_head`), and
-    # why it does not match this journal and its key, if it does not.
-    signed_head: dict[str, Any] | None = None
-    agent_key_problem: str | None = None
-
-    @property
-    def erased(self) -> dict[tuple[int, str], str]:
-        return {k: v for k, v in self.personal_gone.items() if v is not None}
-
-    @property
-    def unexplained(self) -> list[tuple[int, str]]:
-        return sorted(k for k, v in self.personal_gone.items() if v is None)
-
-    @property
-    def agrees(self) -> bool:
-        return not (
-            self.missing
-            or self.extra
-            or self.different
-            or self.unexplained
-            or self.agent_key_problem
-        )
-
-    @property
-    def lost(self) -> list[int]:
-        """Missing events the portal had acknowledged: deleted or lost on the server."""
-        ack = self.acknowledged_seq
-        return [seq for seq in self.missing if ack is not None and seq <= ack]
-
-    @property
-    def unshipped(self) -> list[int]:
-        ack = self.acknowledged_seq
-        return [seq for seq in self.missing if ack is None or seq > ack]
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "stream": self.stream,
-            "local": self.local,
-            "server": self.server,
-            "missing": self.missing,
-            "extra": self.extra,
-            "different": [
-                {
-                    "seq": s,
-                    "local_hash": a,
-                    "server_hash": b,
-                    "fields": self.altered_fields.get(s, []),
-                }
-                for s, a, b in self.different
-            ],
-            "lost": self.lost,
-            "acknowledged_seq": self.acknowledged_seq,
-            "pruned": self.pruned,
-            "erased": [
-                {"seq": s, "field": f, "request": r} for (s, f), r in sorted(self.erased.items())
-            ],
-            "personal_data_deleted_without_request": [
-                {"seq": s, "field": f} for s, f in self.unexplained
-            ],
-            "signed_head": self.signed_head,
-            "agent_key_problem": self.agent_key_problem,
-        }
-
-
-def server_events(base_url: str, stream: str, token: str | None) -> Iterator[dict[str, Any]]:
-    """Every event of `stream` from `GET /api/v1/events/`, following the cursor pages."""
-    query = urllib.parse.urlencode({"stream": stream, "page_size": PAGE_SIZE})
-    url: str | None = f"{base_url.rstrip('/')}/api/v1/events/?{query}"
-    headers = {"Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Token {token}"
-    while url:
-        request = urllib.request.Request(url, headers=headers)
-        try:
-            with urllib.request.urlopen(request, timeout=30) as response:
-                page = json.load(response)
-        except urllib.error.HTTPError as exc:
-            if exc.code in (400, 404) and _names_unknown_stream(exc):
-                return  # the portal holds no event of the stream: reported as missing
-            raise ServerUnavailable(f"{url}: HTTP {exc.code} {exc.reason}") from exc
-        except (urllib.error.URLError, OSError, ValueError) as exc:
-            raise ServerUnavailable(f"{url}: {exc}") from exc
-        yield from page.get("results", [])
-        url = page.get("next")
-
-
-def server_stream(base_url: str, stream: str, token: str | None) -> dict[str, Any]:
-    """The portal's detail of `stream` (`GET /api/v1/streams/<id>/`): its pruned ranges and
-    its latest agent-signed head; {} when the portal holds no such stream."""
-    url = f"{base_url.rstrip('/')}/api/v1/streams/{urllib.parse.quote(stream, safe='')}/"
-    headers = {"Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Token {token}"
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as r:
-            detail = json.load(r)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return {}
-        raise ServerUnavailable(f"{url}: HTTP {exc.code} {exc.reason}") from exc
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise ServerUnavailable(f"{url}: {exc}") from exc
-    return detail if isinstance(detail, dict) else {}
-
-
-def pruned_of(detail: dict[str, Any]) -> list[dict[str, Any]]:
-    """The ranges the portal says retention pruned (none if it says nothing)."""
-    pruned = detail.get("pruned")
-    return [p for p in pruned if isinstance(p, dict)] if isinstance(pruned, list) else []
-
-
-def signed_head_of(detail: dict[str, Any]) -> dict[str, Any] | None:
-    """The portal's latest agent-signed head of the stream, if it holds one."""
-    head = detail.get("signed_head")
-    return head if isinstance(head, dict) else None
-
-
-def server_personal_data(base_url: str, stream: str, token: str | None) -> dict[str, Any]:
-    """`GET /api/v1/streams/<stream>/personal-data/`: the fields the portal no longer holds
-    and the erasure request it cites for each; {} from a portal without the endpoint."""
-    quoted = urllib.parse.quote(stream, safe="")
-    url = f"{base_url.rstrip('/')}/api/v1/streams/{quoted}/personal-data/"
-    headers = {"Accept": "application/json"}
-    if token:
-        headers["Authorization"] = f"Token {token}"
-    try:
-        with urllib.request.urlopen(urllib.request.Request(url, headers=headers), timeout=30) as r:
-            body = json.load(r)
-    except urllib.error.HTTPError as exc:
-        if exc.code == 404:
-            return {}
-        raise ServerUnavailable(f"{url}: HTTP {exc.code} {exc.reason}") from exc
-    except (urllib.error.URLError, OSError, ValueError) as exc:
-        raise ServerUnavailable(f"{url}: {exc}") from exc
-    return body if isinstance(body, dict) else {}
+# The names this module has always offered, wherever they now live.
+__all__ = [
+    "HELP",
+    "CrossCheck",
+    "ServerUnavailable",
+    "add_against_arguments",
+    "add_arguments",
+    "crosscheck",
+    "describe",
+    "pruned_of",
+    "register",
+    "run_crosscheck",
+    "server_events",
+    "server_personal_data",
+    "server_stream",
+    "signed_head_of",
+]
 
 
 def _agent_key_problem(
@@ -225,15 +87,6 @@ def _agent_key_problem(
             f"{str(head.get('hash'))[:12]}…, which is not an event of this journal"
         )
     return None
-
-
-def _names_unknown_stream(error: urllib.error.HTTPError) -> bool:
-    """A filter refusing an unknown stream id (the stream was deleted on the server)."""
-    try:
-        body = json.loads(error.read() or b"{}")
-    except ValueError:
-        return False
-    return isinstance(body, dict) and "stream" in body
 
 
 def _acknowledged(journal: Path) -> int | None:
@@ -321,17 +174,6 @@ def _body(event: dict[str, Any]) -> dict[str, Any] | None:
         return None
 
 
-def _ranges(seqs: list[int]) -> str:
-    parts, start = [], None
-    for i, seq in enumerate(seqs):
-        start = seq if start is None else start
-        if i + 1 == len(seqs) or seqs[i + 1] != seq + 1:
-            parts.append(str(start) if start == seq else f"{start}..{seq}")
-            start = None
-    shown = parts[:SHOWN]
-    return ", ".join(shown) + (f" (+{len(parts) - SHOWN} more)" if len(parts) > SHOWN else "")
-
-
 def add_against_arguments(parser: argparse.ArgumentParser) -> None:
     """Options of the cross-check, for reuse by `agents-sdk verify --against URL`."""
     parser.add_argument(
@@ -367,67 +209,6 @@ def run_crosscheck(args: argparse.Namespace) -> int:
     for r in results if not as_json else []:
         print(describe(r))
     return 0 if all(r.agrees for r in results) else 1
-
-
-def describe(r: CrossCheck) -> str:
-    """The verdict on one stream, each finding in words that say what happened."""
-    if r.server == 0 and r.local:
-        verdict = "MISSING on the server: the portal holds no event of this stream"
-    else:
-        verdict = "agrees" if r.agrees else "DIFFERS"
-    lines = [f"stream {r.stream}: {verdict} (journal {r.local} events, server {r.server})"]
-    for p in r.pruned:
-        lines.append(
-            f"  pruned {p.get('from')}..{p.get('to')} by policy {p.get('policy')} on "
-            f"{p.get('date')} (the portal's signed anchor; its hash matches the journal)"
-            if r.altered_fields.get(p.get("to", -1)) != ["prune anchor"]
-            else f"  the portal claims seq {p.get('from')}..{p.get('to')} pruned, but its anchor "
-            "does not match the journal: tampering"
-        )
-    if r.lost:
-        lines.append(
-            f"  acknowledged by the portal but gone from it (deleted or lost on the server): "
-            f"seq {_ranges(r.lost)}"
-        )
-    if r.unshipped:
-        known = (
-            "" if r.acknowledged_seq is None else f" (acknowledged up to seq {r.acknowledged_seq})"
-        )
-        lines.append(f"  not on the server, not shipped yet{known}: seq {_ranges(r.unshipped)}")
-    if r.extra:
-        lines.append(f"  on the server but not in the journal: seq {_ranges(r.extra)}")
-    by_request: dict[str, list[int]] = {}
-    for (seq, _name), reference in sorted(r.erased.items()):
-        by_request.setdefault(reference, []).append(seq)
-    for reference, seqs in by_request.items():
-        lines.append(
-            f"  personal data erased under request {reference}: seq {_ranges(sorted(set(seqs)))}"
-        )
-    for seq, name in r.unexplained[:SHOWN]:
-        lines.append(
-            f"  seq {seq}: personal-data field '{name}' is in the journal but gone from the "
-            "server, and no erasure request explains it: deleted without a request (tampering)"
-        )
-    if r.agent_key_problem:
-        lines.append(f"  agent-signed head: {r.agent_key_problem}")
-    elif r.signed_head:
-        lines.append(
-            f"  agent-signed head on the portal: seq {r.signed_head.get('seq')}, this journal's "
-            f"key {r.signed_head.get('fingerprint')}"
-        )
-    for seq, mine, theirs in r.different[:SHOWN]:
-        fields = ", ".join(r.altered_fields.get(seq, [])) or "none"
-        if mine == theirs:
-            lines.append(
-                f"  seq {seq}: same hash {mine[:12]}…, but the server's content differs in "
-                f"{fields}: its copy was altered and no longer matches its hash"
-            )
-        else:
-            lines.append(
-                f"  seq {seq} differs in {fields}: journal hash {mine[:12]}…, "
-                f"server hash {theirs[:12]}…"
-            )
-    return "\n".join(lines)
 
 
 HELP = "compare a local journal with the portal's copy of its stream"

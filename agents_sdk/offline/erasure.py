@@ -15,27 +15,23 @@ import base64
 from collections.abc import Iterator
 from typing import Any
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
-
-from agents_sdk.audit.canonical import canonicalize
+from agents_sdk.offline.signed_json import signature_verifies, unsigned_bytes
 
 RECEIPT_ACTION = "subject.erasure"
 
 
 def receipt_statement(details: dict[str, Any]) -> bytes:
     """The bytes a receipt's signature covers."""
-    return canonicalize({k: v for k, v in details.items() if k != "signature"})
+    return unsigned_bytes(details)
 
 
 def receipt_verifies(details: dict[str, Any], public_key: bytes) -> bool:
     """True when `details` carry a valid signature by the portal key `public_key`."""
     try:
         signature = base64.b64decode(details["signature"], validate=True)
-        Ed25519PublicKey.from_public_bytes(public_key).verify(signature, receipt_statement(details))
-    except (KeyError, TypeError, ValueError, InvalidSignature):
+    except (KeyError, TypeError, ValueError):
         return False
-    return True
+    return signature_verifies(details, signature, public_key)
 
 
 def erased_positions(details: dict[str, Any]) -> Iterator[tuple[str, int, str]]:

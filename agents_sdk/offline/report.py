@@ -14,14 +14,23 @@ import base64
 import hashlib
 import json
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import IO, Any
-
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
 from agents_sdk.audit.canonical import canonicalize
 from agents_sdk.offline.checkpoint import CheckpointError, key_id, parse_verifier_key
+from agents_sdk.offline.findings import Findings
+from agents_sdk.offline.signed_json import signature_verifies, unsigned_bytes
+
+__all__ = [
+    "REPORT_FORMAT",
+    "SIGNED",
+    "ReportCheck",
+    "ReportUnreadable",
+    "sign_document",
+    "unsigned_bytes",
+    "verify_report",
+]
 
 REPORT_FORMAT = "obsportal-report/1"
 SIGNED = "RFC 8785 canonical JSON of this document without its signature member"
@@ -32,21 +41,12 @@ class ReportUnreadable(ValueError):
 
 
 @dataclass
-class ReportCheck:
-    lines: list[str] = field(default_factory=list)
-    problems: list[str] = field(default_factory=list)
+class ReportCheck(Findings):
     signed_by_pinned_key: bool = False
 
     @property
-    def ok(self) -> bool:
-        return not self.problems and self.signed_by_pinned_key
-
-    def say(self, line: str) -> None:
-        self.lines.append(line)
-
-    def problem(self, line: str) -> None:
-        self.problems.append(line)
-        self.lines.append("PROBLEM: " + line)
+    def trusted(self) -> bool:
+        return self.signed_by_pinned_key
 
     def verdict(self) -> str:
         if self.problems:
@@ -54,11 +54,6 @@ class ReportCheck:
         if not self.signed_by_pinned_key:
             return "UNPINNED: the signature verifies, but no pinned portal key was given (--key)"
         return "VERIFIED: signed by the pinned portal key; every check passed"
-
-
-def unsigned_bytes(document: dict[str, Any]) -> bytes:
-    """The bytes the signature covers."""
-    return canonicalize({k: v for k, v in document.items() if k != "signature"})
 
 
 def sign_document(
@@ -137,9 +132,7 @@ def _signature(
             report.say(f"signed by key {kid} ({signature.get('key_name')}); no key pinned")
         return
     name, public = keys[kid]
-    try:
-        Ed25519PublicKey.from_public_bytes(public).verify(raw, unsigned_bytes(document))
-    except InvalidSignature:
+    if not signature_verifies(document, raw, public):
         report.problem(f"the signature by {name} ({kid}) does not verify: the report was changed")
         return
     report.signed_by_pinned_key = True
