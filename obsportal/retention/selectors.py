@@ -171,6 +171,18 @@ def hold_sql(hold: LegalHold) -> tuple[str, list[Any]]:
     return "(" + (" AND ".join(parts) or "1 = 1") + ")", params
 
 
+def held_sql(holds: list[LegalHold]) -> tuple[str, list[Any]]:
+    """The events any of `holds` covers (none: no event), as an SQL condition."""
+    if not holds:
+        return "1 = 0", []
+    parts, params = [], []
+    for hold in holds:
+        condition, hold_params = hold_sql(hold)
+        parts.append(condition)
+        params.extend(hold_params)
+    return "(" + " OR ".join(parts) + ")", params
+
+
 @dataclass
 class StreamRange:
     """What may go from one stream: seq first..last (empty when last < first)."""

@@ -46,8 +46,8 @@ RETENTION = Section(
         Control(F, "Art. 26(6)", "deployers keep logs at least six months"),
     ),
     shows=(
-        "Retention policies against the 183-day floor, and the oldest record each stream still "
-        "holds."
+        "Retention policies against the configured six-month floor, and the oldest record each "
+        "stream still holds."
     ),
     statements=("retention_status", "oldest_records"),
 )
