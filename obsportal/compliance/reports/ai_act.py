@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 from obsportal.compliance.reports.base import (
-    TRAIL,
+    FORKS,
+    INCIDENT_EVENTS,
     Breakdown,
     Control,
     Framework,
@@ -100,13 +101,8 @@ INCIDENTS = Section(
     ),
     shows="Incidents recorded in the period with the 2-, 10- and 15-day marks from detection.",
     populations=(
-        Population("forks", "Forks refused and recorded", "forks", exception=True),
-        Population(
-            "incident_events",
-            "Incidents on the trail",
-            "events",
-            {"agent_id": TRAIL, "action": "integrity.incident"},
-        ),
+        FORKS,
+        INCIDENT_EVENTS,
     ),
     statements=("incident_clocks",),
     limits=(
