@@ -19,10 +19,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Sum
 
 from obsportal.ingest.envelope import format_ts
 from obsportal.ingest.models import AuditEvent, Stream
 from obsportal.integrity.anchors import pruned_through
+from obsportal.integrity.models import PruneAnchor
 from obsportal.retention.holds import HoldRef, active_holds, events_have_subject_key
 from obsportal.retention.models import LegalHold, RetentionPolicy
 
@@ -366,3 +368,10 @@ def dry_run_report(rules: Rules, ranges: list[StreamRange]) -> dict[str, Any]:
         "holds": list(holds.values()),
         "ranges": [r.as_dict() for r in ranges if not r.empty or r.held],
     }
+
+
+def removed_by_policy() -> dict[str, int]:
+    """Events retention has removed, by the policy its anchors name (a chunk that several
+    policies decided names them all, "a + b"): the signed anchors are the record."""
+    rows = PruneAnchor.objects.order_by().values_list("policy").annotate(n=Sum("count"))
+    return {policy: int(n) for policy, n in rows.values_list("policy", "n")}
