@@ -63,3 +63,12 @@ def report_download(run: ReportRun, name: str) -> FileResponse:
     )
     response.trail_details = {"report": run.pk, "file": name, **run.files[name]}
     return response
+
+
+def latest_sections_with_exceptions() -> dict[str, int]:
+    """Per framework, the sections with exceptions of its latest finished run."""
+    latest: dict[str, int] = {}
+    done = ReportRun.objects.filter(status=ReportRun.Status.DONE).order_by("framework", "-id")
+    for framework, count in done.values_list("framework", "sections_with_exceptions"):
+        latest.setdefault(framework, count)
+    return latest
