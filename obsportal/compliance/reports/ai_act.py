@@ -100,10 +100,7 @@ INCIDENTS = Section(
         Control(NIST, "MANAGE 4.3", "incidents communicated"),
     ),
     shows="Incidents recorded in the period with the 2-, 10- and 15-day marks from detection.",
-    populations=(
-        FORKS,
-        INCIDENT_EVENTS,
-    ),
+    populations=(FORKS, INCIDENT_EVENTS),
     statements=("incident_clocks",),
     limits=(
         "Whether an incident is serious (Art. 3(49)) and its causal link are judged outside the "

@@ -66,10 +66,7 @@ BREACHES = Section(
         Control(F, "Art. 33(5)", "documentation of breaches"),
     ),
     shows="Integrity incidents of the period, each with the 72-hour mark from detection.",
-    populations=(
-        FORKS,
-        INCIDENT_EVENTS,
-    ),
+    populations=(FORKS, INCIDENT_EVENTS),
     statements=("incident_clocks",),
     limits=(
         "Whether an incident is a personal-data breach, and when the authority was notified, is "
