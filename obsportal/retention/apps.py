@@ -7,10 +7,12 @@ class RetentionConfig(AppConfig):
     verbose_name = "Retention: policies, legal holds, plans and runs"
 
     def ready(self) -> None:
+        from obsportal.retention import collectors
         from obsportal.retention.services import register_trail_recorder
         from obsportal.trail.services import record_trail
 
         register_trail_recorder(record_trail)
+        collectors.register()
 
     def overview_status(self) -> dict:
         """What the portal's overview shows of retention (it never imports this app)."""

@@ -19,10 +19,12 @@ from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.db.models import Sum
 
 from obsportal.ingest.envelope import format_ts
 from obsportal.ingest.models import AuditEvent, Stream
 from obsportal.integrity.anchors import pruned_through
+from obsportal.integrity.models import PruneAnchor
 from obsportal.retention.holds import HoldRef, active_holds, events_have_subject_key
 from obsportal.retention.models import LegalHold, RetentionPolicy
 
@@ -169,6 +171,18 @@ def hold_sql(hold: LegalHold) -> tuple[str, list[Any]]:
         parts.append("ts <= %s")
         params.append(_when(hold.ts_to))
     return "(" + (" AND ".join(parts) or "1 = 1") + ")", params
+
+
+def held_sql(holds: list[LegalHold]) -> tuple[str, list[Any]]:
+    """The events any of `holds` covers (none: no event), as an SQL condition."""
+    if not holds:
+        return "1 = 0", []
+    parts, params = [], []
+    for hold in holds:
+        condition, hold_params = hold_sql(hold)
+        parts.append(condition)
+        params.extend(hold_params)
+    return "(" + " OR ".join(parts) + ")", params
 
 
 @dataclass
@@ -354,3 +368,10 @@ def dry_run_report(rules: Rules, ranges: list[StreamRange]) -> dict[str, Any]:
         "holds": list(holds.values()),
         "ranges": [r.as_dict() for r in ranges if not r.empty or r.held],
     }
+
+
+def removed_by_policy() -> dict[str, int]:
+    """Events retention has removed, by the policy its anchors name (a chunk that several
+    policies decided names them all, "a + b"): the signed anchors are the record."""
+    rows = PruneAnchor.objects.order_by().values_list("policy").annotate(n=Sum("count"))
+    return {policy: int(n) for policy, n in rows.values_list("policy", "n")}

@@ -10,7 +10,7 @@ read at scrape time by `collectors`.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -53,9 +53,6 @@ INGEST_FORKS = Counter("obsportal_ingest_forks", "Events that forked a stream (i
 TRAIL_APPEND_FAILURES = Counter(
     "obsportal_trail_append_failures",
     "Portal trail events that could not be recorded (each refused what needed it)",
-)
-RETENTION_REMOVED = Counter(
-    "obsportal_retention_removed", "Events removed by retention, by policy", ["policy"]
 )
 
 
@@ -114,13 +111,3 @@ def event_time(event: Mapping[str, Any]) -> datetime | None:
         return datetime.fromisoformat(str(event["ts"]).replace("Z", "+00:00"))
     except (KeyError, ValueError):
         return None
-
-
-def record_retention_removed(removed_by_policy: Mapping[str, int] | Iterable[tuple[str, int]]):
-    """Record what one retention run removed, per policy name."""
-    items = (
-        removed_by_policy.items() if isinstance(removed_by_policy, Mapping) else removed_by_policy
-    )
-    for policy, count in items:
-        if count:
-            RETENTION_REMOVED.labels(policy).inc(count)

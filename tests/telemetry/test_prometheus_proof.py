@@ -33,9 +33,6 @@ ACTIVITY_SECONDS = 40
 # PromQL, and it is named in the test output. Each entry says what feeds it.
 PRODUCED_ELSEWHERE = {
     "obsportal_checkpoint_age_seconds": "the integrity app's latest checkpoint",
-    "obsportal_retention_removed_total": "the retention job",
-    "obsportal_retention_events_past_policy": "the retention app (events past their policy)",
-    "obsportal_report_sections_with_exceptions": "the compliance reports' latest runs",
 }
 
 
@@ -55,16 +52,37 @@ def unproduced_metrics() -> dict[str, str]:
         missing["obsportal_checkpoint_age_seconds"] = PRODUCED_ELSEWHERE[
             "obsportal_checkpoint_age_seconds"
         ]
-    # The retention and report apps are installed but export no metric of theirs yet (the
-    # stop note names the three panels): until they do, the panels' PromQL is only checked
-    # to be valid, not to return data.
-    for metric in (
-        "obsportal_retention_removed_total",
-        "obsportal_retention_events_past_policy",
-        "obsportal_report_sections_with_exceptions",
-    ):
-        missing[metric] = PRODUCED_ELSEWHERE[metric]
     return missing
+
+
+def retention_and_report_activity(tmp_path: Path, settings) -> dict:
+    """What the retention and compliance panels read: a real run that removes an agent's
+    events (its plan on a clock 400 days ahead), and a SOC 2 report with an exception (a role
+    change its own subject made around the portal, recorded on the trail)."""
+    from django.utils import timezone
+
+    from obsportal.accounts.services import issue_agent_token
+    from obsportal.compliance.reports.build import build_report
+    from obsportal.compliance.reports.services import request_report
+    from obsportal.ingest.services import admit_batch
+    from obsportal.retention import services
+    from obsportal.trail.services import record_change
+    from tests.retention.helpers import active_policy, approved_plan, officers
+
+    settings.OBSPORTAL_REPORT_DIR = tmp_path / "reports"
+    settings.OBSPORTAL_REPORT_PDF = False
+    since = timezone.now()
+    events = journal_events(tmp_path, "retention-agent", count=5, name="retention.jsonl")
+    token = issue_agent_token("retention-agent")
+    assert admit_batch({"token": token, "events": events}).admitted == 5
+    alice, bob = officers()
+    active_policy(alice, bob, name="retention-agent 30 days", agent_pattern="retention-agent")
+    assert services.run_plan(approved_plan(alice, bob)).pruned == 5
+    record_change(alice, "role.assign", alice, {"role": "administrator", "previous_role": None})
+    run = request_report("soc2", since, timezone.now(), alice, seed="proof", queue=False)
+    run = build_report(run.pk)
+    assert run.status == "done" and run.sections_with_exceptions >= 1, run.error
+    return {"removed": 5, "soc2_exceptions": run.sections_with_exceptions}
 
 
 def prometheus_config(path: Path, targets: dict[str, str], portal_token_file: Path) -> None:
@@ -82,7 +100,7 @@ def prometheus_config(path: Path, targets: dict[str, str], portal_token_file: Pa
 
 
 def test_every_dashboard_query_and_alert_signal_returns_data(
-    processes, own_redis, test_database_url, tmp_path, signing_key
+    processes, own_redis, test_database_url, tmp_path, signing_key, settings
 ):
     from obsportal.accounts.services import issue_agent_token
     from obsportal.integrity.checkpoints import sign_checkpoint
@@ -93,6 +111,8 @@ def test_every_dashboard_query_and_alert_signal_returns_data(
             pytest.fail(f"{binary} is not installed (.ci/run installs it)")
     agent_token = issue_agent_token("proof-agent")
     http_token = issue_agent_token("http-agent")
+    # Before the portal starts: its count of events past their policy is read once a minute.
+    produced = retention_and_report_activity(tmp_path, settings)
 
     ports = {name: free_port() for name in ("web", "worker", "agent", "node", "prometheus")}
     scrape_token_file = tmp_path / "metrics-token"
@@ -207,6 +227,12 @@ def test_every_dashboard_query_and_alert_signal_returns_data(
     assert "obsportal_checkpoint_age_seconds" not in unproduced
     expected = [q for q in queries if not any(m in q.text for m in unproduced)]
     elsewhere = [q for q in queries if q not in expected]
+    for metric in (
+        "obsportal_retention_removed_total",
+        "obsportal_retention_events_past_policy",
+        "obsportal_report_sections_with_exceptions",
+    ):
+        assert any(metric in q.text for q in expected), f"no panel or alert reads {metric}"
 
     deadline = time.monotonic() + ACTIVITY_SECONDS + 15
     empty = expected
@@ -261,3 +287,17 @@ def test_every_dashboard_query_and_alert_signal_returns_data(
     runs = query(prometheus, 'obsportal_verification_runs_total{outcome="verified"}')
     assert runs[0]["value"][1] == "1"
     assert float(query(prometheus, "obsportal_checkpoint_age_seconds")[0]["value"][1]) < 120
+    # Retention: what the run removed, from its anchors; nothing left past its policy.
+    removed = query(prometheus, "sum by (policy) (obsportal_retention_removed_total)")
+    assert [(r["metric"]["policy"], float(r["value"][1])) for r in removed] == [
+        ("retention-agent 30 days", produced["removed"])
+    ]
+    past = query(prometheus, "sum by (policy) (obsportal_retention_events_past_policy)")
+    assert [(r["metric"]["policy"], r["value"][1]) for r in past] == [
+        ("retention-agent 30 days", "0")
+    ]
+    # Compliance status: the latest SOC 2 run's sections with exceptions.
+    status = query(prometheus, "obsportal_report_sections_with_exceptions")
+    assert [(r["metric"]["framework"], float(r["value"][1])) for r in status] == [
+        ("soc2", produced["soc2_exceptions"])
+    ]

@@ -5,7 +5,8 @@
 from __future__ import annotations
 
 from obsportal.compliance.reports.base import (
-    TRAIL,
+    FORKS,
+    INCIDENT_EVENTS,
     Breakdown,
     Control,
     Framework,
@@ -46,8 +47,8 @@ RETENTION = Section(
         Control(F, "Art. 26(6)", "deployers keep logs at least six months"),
     ),
     shows=(
-        "Retention policies against the 183-day floor, and the oldest record each stream still "
-        "holds."
+        "Retention policies against the configured six-month floor, and the oldest record each "
+        "stream still holds."
     ),
     statements=("retention_status", "oldest_records"),
 )
@@ -99,15 +100,7 @@ INCIDENTS = Section(
         Control(NIST, "MANAGE 4.3", "incidents communicated"),
     ),
     shows="Incidents recorded in the period with the 2-, 10- and 15-day marks from detection.",
-    populations=(
-        Population("forks", "Forks refused and recorded", "forks", exception=True),
-        Population(
-            "incident_events",
-            "Incidents on the trail",
-            "events",
-            {"agent_id": TRAIL, "action": "integrity.incident"},
-        ),
-    ),
+    populations=(FORKS, INCIDENT_EVENTS),
     statements=("incident_clocks",),
     limits=(
         "Whether an incident is serious (Art. 3(49)) and its causal link are judged outside the "

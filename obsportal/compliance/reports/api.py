@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -142,17 +141,9 @@ class ReportFile(APIView):
     def get(self, request, run_id: int, name: str):
         run = get_object_or_404(selectors.visible_runs(request.user), pk=run_id)
         try:
-            file = selectors.report_file(run, name)
+            return selectors.report_download(run, name)
         except selectors.NoSuchFile as exc:
             raise NotFound(str(exc)) from exc
-        response = FileResponse(
-            file.open("rb"),
-            as_attachment=True,
-            filename=name,
-            content_type=selectors.content_type(name),
-        )
-        response.trail_details = {"report": run.pk, "file": name, **run.files[name]}
-        return response
 
 
 class ReportScheduleList(APIView):

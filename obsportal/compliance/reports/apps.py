@@ -10,4 +10,6 @@ class ReportsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
-        from obsportal.compliance.reports import receivers  # noqa: F401 - connects the trail
+        from obsportal.compliance.reports import collectors, receivers  # noqa: F401 - receivers: the trail
+
+        collectors.register()

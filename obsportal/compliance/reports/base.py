@@ -58,6 +58,28 @@ class Breakdown:
     group_by: tuple[str, ...]
 
 
+def trail_events(
+    key: str, title: str, action: str, *, exception: bool = False, predicate: str | None = None
+) -> Population:
+    """The events the portal's own trail recorded with `action` in the period."""
+    return Population(
+        key,
+        title,
+        "events",
+        {"agent_id": TRAIL, "action": action},
+        exception=exception,
+        predicate=predicate,
+    )
+
+
+# Queries several frameworks show under their own controls (labels are data, the query one).
+FORKS = Population("forks", "Forks refused and recorded", "forks", exception=True)
+INCIDENT_EVENTS = trail_events("incident_events", "Incidents on the trail", "integrity.incident")
+EVENTS_BY_AGENT = Breakdown(
+    "events_by_agent", "Events by agent and action", {}, ("agent_id", "action")
+)
+
+
 @dataclass(frozen=True)
 class Section:
     key: str

@@ -4,11 +4,11 @@
 from __future__ import annotations
 
 from obsportal.compliance.reports.base import (
-    TRAIL,
-    Breakdown,
+    EVENTS_BY_AGENT,
+    FORKS,
+    INCIDENT_EVENTS,
     Control,
     Framework,
-    Population,
     Section,
 )
 
@@ -22,9 +22,7 @@ PROCESSING = Section(
         "Per agent, the events recorded and the personal-data fields it committed (the keys of "
         "pii_commitments), to compare with the declared record of processing."
     ),
-    breakdowns=(
-        Breakdown("events_by_agent", "Events by agent and action", {}, ("agent_id", "action")),
-    ),
+    breakdowns=(EVENTS_BY_AGENT,),
     statements=("observed_personal_fields",),
     limits=(
         "The portal holds no declared record of processing: compare this observed list with "
@@ -68,15 +66,7 @@ BREACHES = Section(
         Control(F, "Art. 33(5)", "documentation of breaches"),
     ),
     shows="Integrity incidents of the period, each with the 72-hour mark from detection.",
-    populations=(
-        Population("forks", "Forks refused and recorded", "forks", exception=True),
-        Population(
-            "incident_events",
-            "Incidents on the trail",
-            "events",
-            {"agent_id": TRAIL, "action": "integrity.incident"},
-        ),
-    ),
+    populations=(FORKS, INCIDENT_EVENTS),
     statements=("incident_clocks",),
     limits=(
         "Whether an incident is a personal-data breach, and when the authority was notified, is "

@@ -9,12 +9,14 @@ from __future__ import annotations
 from django.conf import settings
 
 from obsportal.compliance.reports.base import (
+    EVENTS_BY_AGENT,
     TRAIL,
     Breakdown,
     Control,
     Framework,
     Population,
     Section,
+    trail_events,
 )
 from obsportal.compliance.reports.soc2 import MONITORING
 
@@ -42,9 +44,7 @@ def framework() -> Framework:
             "it (chain coverage is in the header)."
         ),
         populations=MONITORING.populations[:3],
-        breakdowns=(
-            Breakdown("events_by_agent", "Events by agent and action", {}, ("agent_id", "action")),
-        ),
+        breakdowns=(EVENTS_BY_AGENT,),
     )
     review = Section(
         key="activity_review",
@@ -55,12 +55,7 @@ def framework() -> Framework:
             "evidence downloads, from the portal's own trail."
         ),
         populations=tuple(
-            Population(
-                f"review_{a.replace('.', '_')}",
-                f"Reviews: {a}",
-                "events",
-                {"agent_id": TRAIL, "action": a},
-            )
+            trail_events(f"review_{a.replace('.', '_')}", f"Reviews: {a}", a)
             for a in REVIEW_ACTIONS
         ),
         breakdowns=tuple(

@@ -6,6 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from django.db.models import QuerySet
+from django.http import FileResponse
 
 from obsportal.accounts.permissions import access_of
 from obsportal.compliance.reports.models import ReportRun, ReportSchedule
@@ -49,3 +50,25 @@ CONTENT_TYPES = {
 
 def content_type(name: str) -> str:
     return CONTENT_TYPES.get(Path(name).suffix, "application/octet-stream")
+
+
+def report_download(run: ReportRun, name: str) -> FileResponse:
+    """A finished run's file as an attachment, with what the trail records of its download
+    (the API and the page both answer with it; each turns NoSuchFile into its 404)."""
+    response = FileResponse(
+        report_file(run, name).open("rb"),
+        as_attachment=True,
+        filename=name,
+        content_type=content_type(name),
+    )
+    response.trail_details = {"report": run.pk, "file": name, **run.files[name]}
+    return response
+
+
+def latest_sections_with_exceptions() -> dict[str, int]:
+    """Per framework, the sections with exceptions of its latest finished run."""
+    latest: dict[str, int] = {}
+    done = ReportRun.objects.filter(status=ReportRun.Status.DONE).order_by("framework", "-id")
+    for framework, count in done.values_list("framework", "sections_with_exceptions"):
+        latest.setdefault(framework, count)
+    return latest

@@ -8,20 +8,18 @@ from __future__ import annotations
 from django.conf import settings
 
 from obsportal.compliance.reports.base import (
-    TRAIL,
+    FORKS,
+    INCIDENT_EVENTS,
     Breakdown,
     Control,
     Framework,
     Population,
     Section,
+    trail_events,
 )
 
 F = "SOC 2"
 NIST = "NIST AI RMF"
-
-
-def _trail(action: str, **more: str) -> dict[str, str]:
-    return {"agent_id": TRAIL, "action": action, **more}
 
 
 def change_actions() -> tuple[str, ...]:
@@ -49,21 +47,16 @@ ACCESS = Section(
             "credentials_at_end", "Agent credentials live at the period's end", "credentials_at_end"
         ),
         Population("roles", "Portal role assignments (as stored when the report ran)", "roles_now"),
-        Population("credential_issued", "Credentials issued", "events", _trail("credential.issue")),
-        Population(
-            "credential_rotated", "Credentials rotated", "events", _trail("credential.rotate")
-        ),
-        Population(
-            "credential_revoked", "Credentials revoked", "events", _trail("credential.revoke")
-        ),
-        Population("user_created", "Users created", "events", _trail("user.create")),
-        Population("user_deactivated", "Users deactivated", "events", _trail("user.deactivate")),
-        Population("role_changes", "Role changes", "events", _trail("role.assign")),
-        Population(
+        trail_events("credential_issued", "Credentials issued", "credential.issue"),
+        trail_events("credential_rotated", "Credentials rotated", "credential.rotate"),
+        trail_events("credential_revoked", "Credentials revoked", "credential.revoke"),
+        trail_events("user_created", "Users created", "user.create"),
+        trail_events("user_deactivated", "Users deactivated", "user.deactivate"),
+        trail_events("role_changes", "Role changes", "role.assign"),
+        trail_events(
             "self_approved",
             "Role changes made by the person whose role changed",
-            "events",
-            _trail("role.assign"),
+            "role.assign",
             exception=True,
             predicate="self_approved",
         ),
@@ -84,7 +77,7 @@ EXTERNAL = Section(
         "actions denied by policy."
     ),
     populations=(
-        Population("failed_logins", "Failed portal logins", "events", _trail("auth.login_failed")),
+        trail_events("failed_logins", "Failed portal logins", "auth.login_failed"),
         Population(
             "refused_credentials",
             "Ingest batches refused for a missing, unknown or revoked credential",
@@ -125,11 +118,8 @@ MONITORING = Section(
             "stream_problems",
             exception=True,
         ),
-        Population(
-            "verification_events",
-            "Verification results on the trail",
-            "events",
-            _trail("integrity.verification"),
+        trail_events(
+            "verification_events", "Verification results on the trail", "integrity.verification"
         ),
     ),
     limits=(
@@ -150,13 +140,11 @@ INCIDENTS = Section(
         "at a stored seq) and checkpoint incidents, with the trail events that record them."
     ),
     populations=(
-        Population("forks", "Forks refused and recorded", "forks", exception=True),
+        FORKS,
         Population(
             "checkpoint_incidents", "Checkpoint incidents", "checkpoint_incidents", exception=True
         ),
-        Population(
-            "incident_events", "Incidents on the trail", "events", _trail("integrity.incident")
-        ),
+        INCIDENT_EVENTS,
     ),
     statements=("incident_clocks",),
     limits=(
@@ -184,9 +172,7 @@ def _change_section() -> Section:
         ),
         populations=(
             *agent_changes,
-            Population(
-                "portal_role_changes", "Portal role changes", "events", _trail("role.assign")
-            ),
+            trail_events("portal_role_changes", "Portal role changes", "role.assign"),
         ),
         breakdowns=(
             Breakdown(

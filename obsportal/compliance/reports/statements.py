@@ -1,22 +1,22 @@
 """Computed statements of a section that are not populations: clocks, retention, fields observed.
 
 Each returns a `Statement`: its rows, the query that made them, and a status. Retention and
-subject requests come from the apps that own them (`obsportal.retention`,
-`obsportal.compliance.subjects`) through the small readers below; when such an app is not
-installed the statement says so ("needs the retention app") instead of printing a guess.
+subject requests come from the apps that own them: retention's floors, rules and count of
+events past their policy (`obsportal.retention`), so the report says what retention itself
+applies; subject requests through `obsportal.compliance.request_report`, and when that is not
+installed the statement says so ("needs the subjects app") instead of printing a guess.
 """
 
 from __future__ import annotations
 
 import importlib
-import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
 from django.db import connection
-from django.db.models import Count, Min, Q
+from django.db.models import Count, Min
 from django.utils import timezone
 
 from obsportal.accounts.permissions import visible_events
@@ -24,6 +24,10 @@ from obsportal.compliance.reports.sources import Period, iso
 from obsportal.events.selectors import events
 from obsportal.ingest.models import IntegrityIncident
 from obsportal.integrity.models import CheckpointIncident
+from obsportal.retention.floors import floors
+from obsportal.retention.models import Framework
+from obsportal.retention.overdue import events_past_policy
+from obsportal.retention.selectors import Rules
 
 OK, EXCEPTIONS, NEEDS = "ok", "exceptions", "needs app"
 
@@ -135,107 +139,58 @@ def _optional(module: str) -> Any | None:
         return None
 
 
-# Statutory floors a policy must not undercut (COMPLIANCE.md: AI Act Art. 19(1)/26(6) six
-# months, the 183 days preloop chose; HIPAA 164.316(b)(2) six years).
-FLOORS = (("AI Act 183 days", 183), ("HIPAA 6 years", 6 * 365))
-
-
-def _pattern_q(field_name: str, pattern: str) -> Q:
-    """A retention pattern (fnmatch: * ? [..]) as a database regex on one column."""
-    if pattern in ("", "*"):
-        return Q()
-    out, i = [], 0
-    while i < len(pattern):
-        c = pattern[i]
-        if c == "*":
-            out.append(".*")
-        elif c == "?":
-            out.append(".")
-        elif c == "[" and "]" in pattern[i + 1 :]:
-            j = pattern.index("]", i + 1)
-            out.append("[" + pattern[i + 1 : j].replace("!", "^", 1) + "]")
-            i = j
-        else:
-            out.append(re.escape(c))
-        i += 1
-    return Q(**{f"{field_name}__regex": "^" + "".join(out) + "$"})
-
-
-def _covered(policy: Any) -> Q:
-    return (
-        _pattern_q("agent_id", policy.agent_pattern)
-        & _pattern_q("action", policy.action_pattern)
-        & _pattern_q("result", policy.result_pattern)
-    )
+def _floor_columns() -> list[tuple[str, int]]:
+    """The configured statutory floors (retention.floors, settings.OBSPORTAL_RETENTION_FLOORS)
+    as column names and days: a policy's row says whether it meets each."""
+    names = dict(Framework.choices)
+    return [
+        (f"{names.get(f.framework, f.framework)} floor {f.days} days", f.days)
+        for f in floors().values()
+    ]
 
 
 def retention_status(period: Period, reader: Any) -> Statement:
-    models = _optional("obsportal.retention.models")
-    holds = _optional("obsportal.retention.holds")
-    if models is None or holds is None:
-        return Statement(
-            "retention_status",
-            "Retention policies and records past their time",
-            "needs obsportal.retention (RetentionPolicy, holds.held_q)",
-            [],
-            status=NEEDS,
-            note="needs the retention app: no retention policy exists in this portal yet, so "
-            "nothing is pruned; the oldest records below show what is kept.",
-        )
-    now = timezone.now()
-    active = list(
-        models.RetentionPolicy.objects.filter(status="active").order_by("keep_days", "name")
-    )
-    held = holds.held_q()
-    rows, past_total = [], 0
-    for policy in active:
-        cutoff = now - timedelta(days=policy.keep_days)
-        due = visible_events(events(), reader, "obsportal").filter(_covered(policy), ts__lt=cutoff)
-        # The longest policy wins: an event a longer policy still keeps is not past due.
-        for longer in active:
-            if longer.keep_days > policy.keep_days:
-                due = due.exclude(
-                    _covered(longer) & Q(ts__gte=now - timedelta(days=longer.keep_days))
-                )
-        held_count = due.filter(held).count()
-        past = due.count() - held_count
-        past_total += past
-        rows.append(
-            [
-                policy.name,
-                policy.framework,
-                f"agent {policy.agent_pattern}, action {policy.action_pattern}, "
-                f"result {policy.result_pattern}",
-                policy.keep_days,
-                *("yes" if policy.keep_days >= days else "no" for _, days in FLOORS),
-                past,
-                held_count,
-            ]
-        )
-    holding = models.LegalHold.objects.filter(released_at=None).count()
+    """Per active policy, whether it meets each floor and how many of the events the reader
+    may see are past its period: retention's own rules (`retention.overdue`), at now."""
+    rules = Rules.now(timezone.now())
+    scope = visible_events(events(), reader, "obsportal")
+    past = events_past_policy(rules, scope)
+    floor_columns = _floor_columns()
+    rows = [
+        [
+            p.name,
+            p.framework,
+            f"agent {p.agent_pattern}, action {p.action_pattern}, result {p.result_pattern}",
+            p.keep_days,
+            *("yes" if p.keep_days >= days else "no" for _, days in floor_columns),
+            due.past,
+            due.held,
+        ]
+        for p, due in zip(rules.policies, past, strict=True)
+    ]
     note = (
-        f"{len(active)} active policies; {holding} "
-        "active legal holds. Past their time should be 0 (held events are counted apart)."
+        f"{len(rules.policies)} active policies; {len(rules.holds)} active legal holds. "
+        "Past their time should be 0 (held events are counted apart)."
     )
-    if not active:
+    if not rules.policies:
         note = "No active retention policy: every event is kept; nothing is past its time."
     return Statement(
         "retention_status",
         "Retention policies and records past their time",
-        "per active RetentionPolicy P: events matching P's patterns with ts < now - P.keep_days, "
-        "less those a longer active policy still keeps; held = covered by an active LegalHold "
-        "(retention.holds.held_q)",
+        "retention.overdue.events_past_policy at now: per active RetentionPolicy, longest "
+        "first, the events whose deciding policy (the longest covering them) has expired; "
+        "held = covered by an active LegalHold (retention.selectors.hold_sql)",
         [
             "policy",
             "framework",
             "covers",
             "keep days",
-            *(n for n, _ in FLOORS),
+            *(name for name, _ in floor_columns),
             "past their time",
             "held",
         ],
         rows,
-        EXCEPTIONS if past_total else OK,
+        EXCEPTIONS if any(due.past for due in past) else OK,
         note,
     )
 

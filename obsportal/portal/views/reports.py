@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from django.http import FileResponse, Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
 from obsportal.accounts.permissions import capability_required
@@ -71,14 +71,6 @@ def report_run(request: HttpRequest, run_id: int) -> HttpResponse:
 def report_file(request: HttpRequest, run_id: int, name: str) -> HttpResponse:
     run = get_object_or_404(selectors.visible_runs(request.user), pk=run_id)
     try:
-        file = selectors.report_file(run, name)
+        return selectors.report_download(run, name)
     except selectors.NoSuchFile as exc:
         raise Http404(str(exc)) from exc
-    response = FileResponse(
-        file.open("rb"),
-        as_attachment=True,
-        filename=name,
-        content_type=selectors.content_type(name),
-    )
-    response.trail_details = {"report": run.pk, "file": name, **run.files[name]}
-    return response

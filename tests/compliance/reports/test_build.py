@@ -181,6 +181,34 @@ def test_a_pruned_range_is_shown_not_counted_as_a_gap_and_retention_is_stated(wo
     assert status["status"] == "exceptions" and retention["status"] == "exceptions"
 
 
+def retention_status(doc: dict) -> dict:
+    [retention] = [s for s in doc["sections"] if s["key"] == "retention"]
+    [status] = [st for st in retention["statements"] if st["key"] == "retention_status"]
+    return status
+
+
+def test_the_floor_columns_and_past_counts_follow_retentions_own_configuration(world, settings):
+    from obsportal.retention.models import RetentionPolicy
+
+    settings.OBSPORTAL_RETENTION_FLOORS = {
+        "gdpr": {"days": 0, "source": "a test's floor"},
+        "eu_ai_act": {"days": 400, "source": "a longer AI Act floor"},
+    }
+    # A longer policy covering agent-c's tool calls decides them (the longest wins): nothing
+    # is past either policy, and a policy meeting a floor says so.
+    RetentionPolicy.objects.create(
+        name="agent-c-long", framework="gdpr", agent_pattern="agent-?", action_pattern="tool_*",
+        keep_days=365, status="active",
+    )  # fmt: skip
+    status = retention_status(document(build(world, "ai_act")))
+    assert status["columns"][4:6] == ["GDPR floor 0 days", "EU AI Act floor 400 days"]
+    assert status["rows"] == [
+        ["agent-c-long", "gdpr", "agent agent-?, action tool_*, result *", 365, "yes", "no", 0, 0],
+        ["agent-c-0d", "gdpr", "agent agent-c, action *, result *", 0, "yes", "no", 0, 0],
+    ]
+    assert status["status"] == "ok"
+
+
 def test_the_same_seed_draws_the_same_sample(world):
     first = document(build(world, "soc2", seed="s-42"))
     second = document(build(world, "soc2", seed="s-42"))
