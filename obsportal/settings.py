@@ -411,10 +411,6 @@ CELERY_BEAT_SCHEDULE["retention-propose-plan"] = {
     "task": "obsportal.retention.tasks.propose_plan",
     "schedule": float(os.environ.get("OBSPORTAL_RETENTION_PROPOSE_INTERVAL", 86400)),
 }
-CELERY_BEAT_SCHEDULE["retention-partitions-ahead"] = {
-    "task": "obsportal.retention.tasks.create_partitions_ahead",
-    "schedule": 86400.0,
-}
 # Retention (obsportal.retention): statutory floors by framework, with their source
 # (a policy of that framework below its floor is refused), and the rows a chunk prunes.
 OBSPORTAL_RETENTION_FLOORS = {
@@ -430,8 +426,6 @@ OBSPORTAL_RETENTION_FLOORS = {
     },
 }
 OBSPORTAL_RETENTION_CHUNK = int(os.environ.get("OBSPORTAL_RETENTION_CHUNK", 50_000))
-# Months of audit-table partitions kept created ahead (PostgreSQL, partitioned table only).
-OBSPORTAL_PARTITIONS_AHEAD = int(os.environ.get("OBSPORTAL_PARTITIONS_AHEAD", 3))
 # Compliance reports (obsportal.compliance.reports): each run's files, kept with their digests.
 OBSPORTAL_REPORT_DIR = Path(os.environ.get("OBSPORTAL_REPORT_DIR", VAR_DIR / "reports"))
 # Render each report's PDF/A (seconds to a minute under WeasyPrint); the tests of figures skip it.

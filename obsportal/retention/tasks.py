@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from obsportal.retention import partitions, services
+from obsportal.retention import services
 from obsportal.retention.models import RetentionPlan
 
 
@@ -35,7 +35,3 @@ def propose_plan() -> dict:
     plan = services.propose_plan(None, note="proposed by the schedule")
     return {"proposed": plan.pk, "events": plan.report["events"]}
 
-
-@shared_task(name="obsportal.retention.tasks.create_partitions_ahead", acks_late=True)
-def create_partitions_ahead() -> dict:
-    return {"created": partitions.create_partitions_ahead()}
