@@ -18,7 +18,6 @@ from rest_framework.views import APIView
 from obsportal.accounts.duties import ApprovalRefused
 from obsportal.accounts.roles import Capability
 from obsportal.pagination import CheckedCursorPagination
-from obsportal.retention import services
 from obsportal.retention.floors import BelowStatutoryFloor, floors
 from obsportal.retention.models import (
     Framework,
@@ -28,7 +27,9 @@ from obsportal.retention.models import (
     RetentionPolicy,
     RetentionRun,
 )
-from obsportal.retention.services import MAX_KEEP_DAYS
+from obsportal.retention.services import legal_holds, plans, policies
+from obsportal.retention.services.policies import MAX_KEEP_DAYS
+from obsportal.retention.services.trail import RetentionRefused
 
 READ, MANAGE, HOLDS = (
     Capability.RETENTION_READ,
@@ -48,7 +49,7 @@ def refused(call, *args: Any, **kwargs: Any) -> Any:
         return call(*args, **kwargs)
     except ApprovalRefused as exc:
         raise PermissionDenied(str(exc)) from exc
-    except (services.RetentionRefused, BelowStatutoryFloor) as exc:
+    except (RetentionRefused, BelowStatutoryFloor) as exc:
         raise ValidationError({"detail": str(exc)}) from exc
 
 
@@ -225,7 +226,7 @@ class PolicyList(generics.ListCreateAPIView):
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
         reason = values.pop("reason")
-        change = refused(services.request_policy, request.user, reason=reason, **values)
+        change = refused(policies.request_policy, request.user, reason=reason, **values)
         return Response(ChangeSerializer(change).data, status=201)
 
 
@@ -250,10 +251,10 @@ class PolicyDetail(generics.RetrieveAPIView):
         values = dict(data.validated_data)
         reason, delete = values.pop("reason"), values.pop("delete")
         if delete:
-            change = refused(services.request_policy_deletion, request.user, policy, reason=reason)
+            change = refused(policies.request_policy_deletion, request.user, policy, reason=reason)
         else:
             change = refused(
-                services.request_policy_change, request.user, policy, reason=reason, **values
+                policies.request_policy_change, request.user, policy, reason=reason, **values
             )
         return Response(ChangeSerializer(change).data, status=201)
 
@@ -277,12 +278,12 @@ class ChangeDecision(APIView):
     def post(self, request, pk: int, decision: str):
         change = get_object_or_404(PolicyChange, pk=pk)
         if decision == "approve":
-            change = refused(services.approve_policy_change, request.user, change)
+            change = refused(policies.approve_policy_change, request.user, change)
         else:
             reason = ReasonInput(data=request.data)
             reason.is_valid(raise_exception=True)
             change = refused(
-                services.reject_policy_change, request.user, change, **reason.validated_data
+                policies.reject_policy_change, request.user, change, **reason.validated_data
             )
         return Response(ChangeSerializer(change).data)
 
@@ -300,7 +301,7 @@ class HoldList(generics.ListCreateAPIView):
     def post(self, request):
         data = HoldInput(data=request.data)
         data.is_valid(raise_exception=True)
-        hold = refused(services.place_legal_hold, request.user, **data.validated_data)
+        hold = refused(legal_holds.place_legal_hold, request.user, **data.validated_data)
         return Response(HoldSerializer(hold).data, status=201)
 
 
@@ -313,7 +314,7 @@ class HoldRelease(APIView):
         hold = get_object_or_404(LegalHold, pk=pk)
         reason = ReasonInput(data=request.data)
         reason.is_valid(raise_exception=True)
-        hold = refused(services.release_legal_hold, request.user, hold, **reason.validated_data)
+        hold = refused(legal_holds.release_legal_hold, request.user, hold, **reason.validated_data)
         return Response(HoldSerializer(hold).data)
 
 
@@ -324,7 +325,7 @@ class DryRun(APIView):
 
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request):
-        return Response(services.dry_run())
+        return Response(plans.dry_run())
 
 
 class PlanList(generics.ListCreateAPIView):
@@ -340,7 +341,7 @@ class PlanList(generics.ListCreateAPIView):
     def post(self, request):
         note = ReasonInput(data=request.data)
         note.is_valid(raise_exception=True)
-        plan = refused(services.propose_plan, request.user, note=note.validated_data["reason"])
+        plan = refused(plans.propose_plan, request.user, note=note.validated_data["reason"])
         return Response(PlanSerializer(plan).data, status=201)
 
 
@@ -360,11 +361,11 @@ class PlanDecision(APIView):
     def post(self, request, pk: int, decision: str):
         plan = get_object_or_404(RetentionPlan, pk=pk)
         if decision == "approve":
-            plan = refused(services.approve_plan, request.user, plan)
+            plan = refused(plans.approve_plan, request.user, plan)
         else:
             reason = ReasonInput(data=request.data)
             reason.is_valid(raise_exception=True)
-            plan = refused(services.reject_plan, request.user, plan, **reason.validated_data)
+            plan = refused(plans.reject_plan, request.user, plan, **reason.validated_data)
         return Response(PlanSerializer(plan).data)
 
 

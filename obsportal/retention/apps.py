@@ -7,7 +7,7 @@ class RetentionConfig(AppConfig):
     verbose_name = "Retention: policies, legal holds, plans and runs"
 
     def ready(self) -> None:
-        from obsportal.retention.services import register_trail_recorder
+        from obsportal.retention.services.trail import register_trail_recorder
         from obsportal.trail.services import record_trail
 
         register_trail_recorder(record_trail)
