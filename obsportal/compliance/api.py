@@ -18,9 +18,9 @@ from rest_framework.views import APIView
 
 from obsportal.accounts.permissions import has_capability
 from obsportal.accounts.roles import Capability
-from obsportal.compliance import subjects
 from obsportal.compliance.models import AgentDeclaration, SubjectRequest
 from obsportal.compliance.renderers import subject_export as renderers
+from obsportal.compliance.subjects import deadlines, declarations, erasure, exports, requests
 from obsportal.pagination import CheckedCursorPagination
 
 
@@ -101,14 +101,14 @@ class SubjectRequestList(generics.ListAPIView):
         ):
             raise PermissionDenied("Your role does not allow subjects.erase.")
         try:
-            created = subjects.create_request(
+            created = requests.create_request(
                 kind=data["kind"],
                 identifier=data["identifier"],
                 framework=data.get("framework"),
                 legal_ground=data.get("legal_ground", ""),
                 actor=request.user,
             )
-        except subjects.RequestRefused as exc:
+        except requests.RequestRefused as exc:
             raise ValidationError({"detail": str(exc)}) from exc
         body = SubjectRequestSerializer(created, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
@@ -132,8 +132,8 @@ class SubjectRequestExport(APIView):
     @extend_schema(request=None, responses={202: SubjectRequestSerializer})
     def post(self, request, pk):
         try:
-            queued = subjects.request_export(_request(pk), actor=request.user)
-        except subjects.RequestRefused as exc:
+            queued = exports.request_export(_request(pk), actor=request.user)
+        except requests.RequestRefused as exc:
             raise ValidationError({"detail": str(exc)}) from exc
         body = SubjectRequestSerializer(queued, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
@@ -147,8 +147,8 @@ class SubjectRequestErase(APIView):
     @extend_schema(request=None, responses={200: SubjectRequestSerializer})
     def post(self, request, pk):
         try:
-            done = subjects.erase_subject(_request(pk), actor=request.user)
-        except subjects.RequestRefused as exc:
+            done = erasure.erase_subject(_request(pk), actor=request.user)
+        except requests.RequestRefused as exc:
             raise ValidationError({"detail": str(exc)}) from exc
         return Response(SubjectRequestSerializer(done, context={"request": request}).data)
 
@@ -167,10 +167,10 @@ class SubjectRequestExtend(APIView):
         given = Extension(data=request.data)
         given.is_valid(raise_exception=True)
         try:
-            extended = subjects.extend_request(
+            extended = requests.extend_request(
                 _request(pk), given.validated_data["reason"], actor=request.user
             )
-        except subjects.RequestRefused as exc:
+        except requests.RequestRefused as exc:
             raise ValidationError({"detail": str(exc)}) from exc
         return Response(SubjectRequestSerializer(extended, context={"request": request}).data)
 
@@ -235,7 +235,7 @@ class AgentDeclarationList(generics.ListAPIView):
                 raise ValidationError(given.errors)
             given = AgentDeclarationSerializer(existing.get(), data=request.data)
             given.is_valid(raise_exception=True)
-        declared = subjects.declare_processing(given.validated_data, actor=request.user)
+        declared = declarations.declare_processing(given.validated_data, actor=request.user)
         return Response(AgentDeclarationSerializer(declared).data)
 
 
@@ -256,7 +256,7 @@ class SubjectRequestCounts(APIView):
 
     @extend_schema(responses={200: _COUNTS})
     def get(self, request):
-        return Response(subjects.request_counts())
+        return Response(deadlines.request_counts())
 
 
 # Included under /api/v1/ by obsportal.urls.
