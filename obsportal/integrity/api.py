@@ -22,7 +22,14 @@ from obsportal import params  # noqa: F401 - registers the stream_id path conver
 from obsportal.accounts.permissions import visible_streams
 from obsportal.accounts.roles import Capability
 from obsportal.ingest.models import Stream
-from obsportal.integrity import evidence_api, incidents, incidents_api, selectors
+from obsportal.integrity import (
+    evidence_api,
+    incidents,
+    incidents_api,
+    reader_scope,
+    selectors,
+    stream_states,
+)
 from obsportal.integrity.anchors import pruned_ranges
 from obsportal.integrity.checkpoints import HeadNotInCheckpoint, inclusion_proof_of
 from obsportal.integrity.erasures import personal_data_state
@@ -192,7 +199,7 @@ class StreamList(generics.ListAPIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("state", str, enum=list(incidents.STREAM_STATES)),
+            OpenApiParameter("state", str, enum=list(stream_states.STREAM_STATES)),
             OpenApiParameter("agent_id", str),
         ]
     )
@@ -202,8 +209,8 @@ class StreamList(generics.ListAPIView):
     def get_queryset(self):
         incidents_api.refuse_empty(self.request.query_params, ("state",))
         try:
-            return incidents.stream_list(self.request.user, self.request.query_params)
-        except incidents.InvalidFilter as exc:
+            return stream_states.stream_list(self.request.user, self.request.query_params)
+        except reader_scope.InvalidFilter as exc:
             raise ValidationError(exc.errors) from exc
 
 
@@ -273,7 +280,7 @@ class CheckpointList(generics.ListAPIView):
     pagination_class = ByNumberNewestFirst
 
     def get_queryset(self):
-        return incidents.visible_checkpoints(self.request.user)
+        return reader_scope.visible_checkpoints(self.request.user)
 
 
 class VerificationRunList(generics.ListAPIView):
@@ -316,7 +323,7 @@ class CheckpointDetail(generics.RetrieveAPIView):
     lookup_field = "number"
 
     def get_queryset(self):
-        return incidents.visible_checkpoints(self.request.user)
+        return reader_scope.visible_checkpoints(self.request.user)
 
 
 class CheckpointNote(APIView):
@@ -326,7 +333,9 @@ class CheckpointNote(APIView):
 
     @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
     def get(self, request, number: int):
-        checkpoint = get_object_or_404(incidents.visible_checkpoints(request.user), number=number)
+        checkpoint = get_object_or_404(
+            reader_scope.visible_checkpoints(request.user), number=number
+        )
         response = HttpResponse(checkpoint.note, content_type="text/plain; charset=utf-8")
         response["Content-Disposition"] = f'inline; filename="checkpoint-{number}.note"'
         return response
@@ -340,7 +349,9 @@ class InclusionProof(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, number: int, stream_id: str):
         ensure_stream_readable(request.user, stream_id)
-        checkpoint = get_object_or_404(incidents.visible_checkpoints(request.user), number=number)
+        checkpoint = get_object_or_404(
+            reader_scope.visible_checkpoints(request.user), number=number
+        )
         try:
             return Response(inclusion_proof_of(checkpoint, stream_id))
         except HeadNotInCheckpoint as exc:
