@@ -45,6 +45,8 @@ from obsportal.integrity.reader_scope import (
 )
 from obsportal.integrity.stream_states import FULL_RUN_TRIGGERS
 
+# -- incidents --------------------------------------------------------------------------
+
 INCIDENT_KINDS = {
     "fork": "fork: a different event offered at a stored seq",
     "gap": "gap: events waiting ahead of a missing range",
