@@ -17,6 +17,13 @@ from obsportal.retention.models import (
 from obsportal.retention.services.policies import MAX_KEEP_DAYS
 
 
+def username_of(person: str) -> serializers.CharField:
+    """The username of a row's person field (who requested, decided, placed...), or null."""
+    return serializers.CharField(
+        source=f"{person}.username", default=None, allow_null=True, read_only=True
+    )
+
+
 class PolicySerializer(serializers.ModelSerializer):
     floor = serializers.SerializerMethodField()
 
@@ -63,12 +70,8 @@ class PolicyChangeInput(serializers.Serializer):
 
 
 class ChangeSerializer(serializers.ModelSerializer):
-    requested_by = serializers.CharField(
-        source="requested_by.username", default=None, allow_null=True, read_only=True
-    )
-    decided_by = serializers.CharField(
-        source="decided_by.username", default=None, allow_null=True, read_only=True
-    )
+    requested_by = username_of("requested_by")
+    decided_by = username_of("decided_by")
 
     class Meta:
         model = PolicyChange
@@ -87,12 +90,8 @@ class ChangeSerializer(serializers.ModelSerializer):
 
 
 class HoldSerializer(serializers.ModelSerializer):
-    placed_by = serializers.CharField(
-        source="placed_by.username", default=None, allow_null=True, read_only=True
-    )
-    released_by = serializers.CharField(
-        source="released_by.username", default=None, allow_null=True, read_only=True
-    )
+    placed_by = username_of("placed_by")
+    released_by = username_of("released_by")
     active = serializers.BooleanField(source="is_active", read_only=True)
 
     class Meta:
@@ -134,12 +133,8 @@ class ReasonInput(serializers.Serializer):
 
 
 class PlanSerializer(serializers.ModelSerializer):
-    created_by = serializers.CharField(
-        source="created_by.username", default=None, allow_null=True, read_only=True
-    )
-    approved_by = serializers.CharField(
-        source="approved_by.username", default=None, allow_null=True, read_only=True
-    )
+    created_by = username_of("created_by")
+    approved_by = username_of("approved_by")
 
     class Meta:
         model = RetentionPlan
