@@ -157,8 +157,8 @@ def main() -> None:
     from obsportal.integrity.checkpoints import sign_checkpoint
     from obsportal.integrity.signing import create_signing_key
     from obsportal.integrity.verification.walk import verify_stream
-    from obsportal.retention import services
     from obsportal.retention.models import LegalHold, RetentionPolicy
+    from obsportal.retention.services import plans, policies, runs
 
     create_signing_key()
     now = datetime.now(UTC)
@@ -179,14 +179,14 @@ def main() -> None:
         {"name": "hipaa 6 years", "framework": "hipaa", "agent_pattern": "hipaa-*",
          "keep_days": 2192},
     ):  # fmt: skip
-        services.approve_policy_change(bob, services.request_policy(alice, **values))
+        policies.approve_policy_change(bob, policies.request_policy(alice, **values))
     LegalHold.objects.create(
         name="case 42", reason="litigation", streams=["bench-3"], ts_from=now - timedelta(days=600)
     )
     assert RetentionPolicy.objects.filter(status="active").count() == 3
 
     started = time.perf_counter()
-    report = services.dry_run()
+    report = plans.dry_run()
     dry = time.perf_counter() - started
     print(
         f"dry run over {args.events:,} events: {dry:.2f} s (goal <= 10 s: "
@@ -202,10 +202,10 @@ def main() -> None:
     # A plan whose moment lets about --prune events of the `bench-*` streams go.
     share = args.prune / (args.events * (args.streams - 5) / args.streams)
     as_of = now - timedelta(days=SPAN_DAYS) + timedelta(days=SPAN_DAYS * share + 365)
-    plan = services.approve_plan(bob, services.propose_plan(alice, as_of=as_of))
+    plan = plans.approve_plan(bob, plans.propose_plan(alice, as_of=as_of))
     print(f"plan {plan.pk}: {plan.report['events']:,} events to prune")
     started = time.perf_counter()
-    outcome = services.run_plan(plan)
+    outcome = runs.run_plan(plan)
     pruned_seconds = time.perf_counter() - started
     rate = outcome.pruned / pruned_seconds
     print(
@@ -219,13 +219,13 @@ def main() -> None:
     n = args.verify_events
     load_chain("verify-unpruned", "verify-u", n, 0, now)
     load_chain("verify-pruned", "verify-p", n + n // 2, n // 2, now)
-    services.approve_policy_change(
+    policies.approve_policy_change(
         bob,
-        services.request_policy(alice, name="verify 30 days", framework="custom",
+        policies.request_policy(alice, name="verify 30 days", framework="custom",
                                 agent_pattern="verify-p", keep_days=30),
     )  # fmt: skip
-    plan = services.approve_plan(bob, services.propose_plan(alice))
-    services.run_plan(plan)
+    plan = plans.approve_plan(bob, plans.propose_plan(alice))
+    runs.run_plan(plan)
     assert pruned_through("verify-pruned") == n // 2 - 1
     sign_checkpoint()
     rates = {}

@@ -164,22 +164,22 @@ def measure(
     # The same append, alternating call by call: the database statement as it was before
     # (Django's cursor, parsed and planned each time, the commit waiting for the WAL
     # flush) and as it is (PREPAREd, committed without waiting: the journal line is out).
-    from obsportal.ingest import storage
+    from obsportal.ingest import head_append
 
-    append_at_head = storage.append_at_head
+    append_at_head = head_append.append_at_head
     as_before, as_now = [], []
     try:
         for index in range(args.requests * 2):
             before = index % 2 == 0
             if before:
-                storage.append_at_head = lambda event, *a, **k: append_at_head(event)
+                head_append.append_at_head = lambda event, *a, **k: append_at_head(event)
             else:
-                storage.append_at_head = append_at_head
+                head_append.append_at_head = append_at_head
             started = time.perf_counter()
             one_append()
             (as_before if before else as_now).append(time.perf_counter() - started)
     finally:
-        storage.append_at_head = append_at_head
+        head_append.append_at_head = append_at_head
 
     contended: list[float] = []
     lock = threading.Lock()

@@ -7,6 +7,9 @@ auditor checks deadlines); the person's identifier, the exports and their files 
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from django.http import FileResponse
 from django.shortcuts import get_object_or_404
 from django.urls import path
@@ -18,10 +21,19 @@ from rest_framework.views import APIView
 
 from obsportal.accounts.permissions import has_capability
 from obsportal.accounts.roles import Capability
-from obsportal.compliance import subjects
 from obsportal.compliance.models import AgentDeclaration, SubjectRequest
 from obsportal.compliance.renderers import subject_export as renderers
+from obsportal.compliance.subjects import deadlines, declarations, erasure, exports, requests
+from obsportal.compliance.subjects.requests import RequestRefused
 from obsportal.pagination import CheckedCursorPagination
+
+
+def refused(call: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    """Run a service; a request it refuses is a 400 saying why."""
+    try:
+        return call(*args, **kwargs)
+    except RequestRefused as exc:
+        raise ValidationError({"detail": str(exc)}) from exc
 
 
 class RequestCursorPagination(CheckedCursorPagination):
@@ -100,16 +112,14 @@ class SubjectRequestList(generics.ListAPIView):
             request.user, Capability.SUBJECTS_ERASE
         ):
             raise PermissionDenied("Your role does not allow subjects.erase.")
-        try:
-            created = subjects.create_request(
-                kind=data["kind"],
-                identifier=data["identifier"],
-                framework=data.get("framework"),
-                legal_ground=data.get("legal_ground", ""),
-                actor=request.user,
-            )
-        except subjects.RequestRefused as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+        created = refused(
+            requests.create_request,
+            kind=data["kind"],
+            identifier=data["identifier"],
+            framework=data.get("framework"),
+            legal_ground=data.get("legal_ground", ""),
+            actor=request.user,
+        )
         body = SubjectRequestSerializer(created, context={"request": request}).data
         return Response(body, status=status.HTTP_201_CREATED)
 
@@ -131,10 +141,7 @@ class SubjectRequestExport(APIView):
 
     @extend_schema(request=None, responses={202: SubjectRequestSerializer})
     def post(self, request, pk):
-        try:
-            queued = subjects.request_export(_request(pk), actor=request.user)
-        except subjects.RequestRefused as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+        queued = refused(exports.request_export, _request(pk), actor=request.user)
         body = SubjectRequestSerializer(queued, context={"request": request}).data
         return Response(body, status=status.HTTP_202_ACCEPTED)
 
@@ -146,10 +153,7 @@ class SubjectRequestErase(APIView):
 
     @extend_schema(request=None, responses={200: SubjectRequestSerializer})
     def post(self, request, pk):
-        try:
-            done = subjects.erase_subject(_request(pk), actor=request.user)
-        except subjects.RequestRefused as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+        done = refused(erasure.erase_subject, _request(pk), actor=request.user)
         return Response(SubjectRequestSerializer(done, context={"request": request}).data)
 
 
@@ -166,12 +170,8 @@ class SubjectRequestExtend(APIView):
     def post(self, request, pk):
         given = Extension(data=request.data)
         given.is_valid(raise_exception=True)
-        try:
-            extended = subjects.extend_request(
-                _request(pk), given.validated_data["reason"], actor=request.user
-            )
-        except subjects.RequestRefused as exc:
-            raise ValidationError({"detail": str(exc)}) from exc
+        reason = given.validated_data["reason"]
+        extended = refused(requests.extend_request, _request(pk), reason, actor=request.user)
         return Response(SubjectRequestSerializer(extended, context={"request": request}).data)
 
 
@@ -235,7 +235,7 @@ class AgentDeclarationList(generics.ListAPIView):
                 raise ValidationError(given.errors)
             given = AgentDeclarationSerializer(existing.get(), data=request.data)
             given.is_valid(raise_exception=True)
-        declared = subjects.declare_processing(given.validated_data, actor=request.user)
+        declared = declarations.declare_processing(given.validated_data, actor=request.user)
         return Response(AgentDeclarationSerializer(declared).data)
 
 
@@ -256,7 +256,7 @@ class SubjectRequestCounts(APIView):
 
     @extend_schema(responses={200: _COUNTS})
     def get(self, request):
-        return Response(subjects.request_counts())
+        return Response(deadlines.request_counts())
 
 
 # Included under /api/v1/ by obsportal.urls.

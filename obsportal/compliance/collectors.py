@@ -16,7 +16,7 @@ class SubjectRequestCollector(Collector):
     """obsportal_subject_requests_open and obsportal_subject_requests_overdue (the alert)."""
 
     def collect(self) -> Iterator[Metric]:
-        from obsportal.compliance.subjects import request_counts
+        from obsportal.compliance.subjects.deadlines import request_counts
 
         try:
             counts = request_counts()

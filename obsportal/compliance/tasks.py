@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from obsportal.compliance import subjects
+from obsportal.compliance.subjects import exports
 
 
 # Acknowledged late: an export lost with its worker is rebuilt from the request row.
 @shared_task(name="obsportal.compliance.tasks.build_subject_export", acks_late=True)
 def build_subject_export(request_id: str) -> dict:
-    request = subjects.build_export(request_id)
+    request = exports.build_export(request_id)
     return {"request": str(request.pk), "status": request.status, "files": request.files}

@@ -6,8 +6,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from obsportal.compliance import subjects
 from obsportal.compliance.models import AgentDeclaration, SubjectRequest
+from obsportal.compliance.subjects import declarations, exports, requests
+from obsportal.compliance.subjects.erasure import erase_subject
 from obsportal.demo.agent import USERS
 
 ACCESS_SUBJECT = USERS[2]  # carol
@@ -30,7 +31,7 @@ def _existing(kind: str, identifier: str) -> SubjectRequest | None:
 def run_subject_requests(agent_id: str) -> DemoRequests:
     """Declare the demo agent's processing, answer an access request and an erasure."""
     if not AgentDeclaration.objects.filter(agent_id=agent_id).exists():
-        subjects.declare_processing(
+        declarations.declare_processing(
             {
                 "agent_id": agent_id,
                 "purposes": ["answering customer support requests"],
@@ -43,13 +44,13 @@ def run_subject_requests(agent_id: str) -> DemoRequests:
         )
     access = _existing("access", ACCESS_SUBJECT)
     if access is None:
-        access = subjects.create_request(kind="access", identifier=ACCESS_SUBJECT)
-        subjects.request_export(access)
-        access = subjects.build_export(str(access.pk))  # idempotent if a worker built it
+        access = requests.create_request(kind="access", identifier=ACCESS_SUBJECT)
+        exports.request_export(access)
+        access = exports.build_export(str(access.pk))  # idempotent if a worker built it
     erasure = _existing("erasure", ERASURE_SUBJECT)
     if erasure is None:
-        erasure = subjects.create_request(
+        erasure = requests.create_request(
             kind="erasure", identifier=ERASURE_SUBJECT, legal_ground=ERASURE_GROUND
         )
-        erasure = subjects.erase_subject(erasure)
+        erasure = erase_subject(erasure)
     return DemoRequests(access=access, erasure=erasure)

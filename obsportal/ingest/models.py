@@ -107,7 +107,7 @@ class AuditEvent(models.Model):
 class EventCount(models.Model):
     """How many events of one agent, action and result were admitted with a `ts` in one hour.
 
-    Kept by admission in the transaction that stores the rows (`storage.count_events`),
+    Kept by admission in the transaction that stores the rows (`event_counts.count_events`),
     so the overview reads a few thousand of these instead of counting millions of rows.
     Counts what was admitted: rows retention later prunes are not subtracted.
     """

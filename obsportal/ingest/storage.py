@@ -5,20 +5,19 @@ PostgreSQL a batch costs a fixed handful of round trips whatever its size: one
 locked read of every head, one lookup of already-stored seqs (only for a resend),
 one COPY of the rows (plus one INSERT of the personal-data sidecars when there are
 any) and one head update. Other databases (the embedded SQLite demo) take the ORM.
-The portal's own trail, retention and erasure are to write through here too.
+The portal's own trail, retention and erasure are to write through here too; the trail's
+single event takes `head_append`, and every stored row is counted by `event_counts`.
 """
 
 from __future__ import annotations
 
-import weakref
-from collections import Counter, defaultdict
+from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 from django.db import connection
-from django.db.models import F
 
 from agents_sdk.audit.chain import canonical_body
 from obsportal.ingest import signals
@@ -27,12 +26,11 @@ from obsportal.ingest.envelope import (
     Canonicals,
     audit_event,
     copy_row,
-    parse_ts,
     personal_data,
 )
+from obsportal.ingest.event_counts import count_events
 from obsportal.ingest.models import (
     AuditEvent,
-    EventCount,
     IntegrityIncident,
     PendingEvent,
     PersonalDatum,
@@ -109,123 +107,6 @@ def save_heads(heads: list[Head]) -> None:
         )
 
 
-# -- one event at its head (the portal's own trail) ----------------------------------------
-
-# A compare-and-set: the head moves and the row (with its sidecar) is stored only if the
-# head is still the one the event links to, so a stale in-process hint can never fork
-# the chain. Measured as the one round trip that keeps a request's recording far below
-# the locked read + COPY + head update of a batch (benchmarks/trail_overhead.py).
-APPEND_AT_HEAD = f"""
-WITH moved AS (
-    UPDATE ingest_stream SET head_seq = %(seq)s, head_hash = %(hash)s, updated_at = now()
-    WHERE id = %(stream)s AND head_seq = %(seq)s - 1 AND head_hash = %(prev_hash)s
-    RETURNING id
-), stored AS (
-    INSERT INTO ingest_auditevent ({", ".join(COPY_COLUMNS)})
-    SELECT %(event_id)s::uuid, moved.id, %(seq)s, %(ts)s::timestamptz, %(agent_id)s,
-           %(action)s, %(result)s, %(user_id)s, %(resource)s, %(details)s::jsonb,
-           %(trace_id)s, %(span_id)s, %(pii_commitments)s::jsonb, %(prev_hash)s, %(hash)s,
-           %(canonical)s, now(), %(subject_key)s
-    FROM moved
-    RETURNING id
-), sidecar AS (
-    INSERT INTO ingest_personaldatum (event_id, field, value, salt, subject_key)
-    SELECT stored.id, s.field, s.value, s.salt, s.subject_key
-    FROM stored, unnest(%(fields)s::text[], %(values)s::jsonb[], %(salts)s::text[],
-                        %(sidecar_keys)s::text[])
-        AS s(field, value, salt, subject_key)
-), counted AS (
-    INSERT INTO ingest_eventcount (hour, agent_id, action, result, count)
-    SELECT date_trunc('hour', %(ts)s::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
-           %(agent_id)s, %(action)s, %(result)s, 1
-    FROM stored
-    ON CONFLICT (hour, agent_id, action, result)
-    DO UPDATE SET count = ingest_eventcount.count + 1
-)
-SELECT count(*) FROM stored
-"""
-
-
-def append_at_head(
-    event: dict[str, Any], statement: str | None = None, *, prepared: bool = False
-) -> bool:
-    """Store `event` if its stream's head is still at seq - 1 with its prev_hash; else False.
-
-    `statement`: APPEND_AT_HEAD with another final SELECT (the trail's commit setting).
-    `prepared`: run it as a statement PREPAREd once per connection: no parsing nor
-    planning per event, the trail's hot path (benchmarks/trail_overhead.py). Django's
-    driver connection has psycopg's automatic preparation off, hence the SQL PREPARE.
-    """
-    pii = event.get("pii", {})
-    key, sidecar_keys = event_keys(event["user_id"], pii)
-    params = {
-        **event,
-        "subject_key": key,
-        "sidecar_keys": [sidecar_keys.get(name) for name in pii],
-        "details": orjson.dumps(event["details"]).decode(),
-        "pii_commitments": orjson.dumps(event["pii_commitments"]).decode(),
-        "canonical": canonical_body(event).decode(),
-        "fields": list(pii),
-        "values": [orjson.dumps(entry["value"]).decode() for entry in pii.values()],
-        "salts": [entry["salt"] for entry in pii.values()],
-    }
-    if prepared and connection.vendor == "postgresql":
-        name = _prepared_on_this_connection(statement or APPEND_AT_HEAD)
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"EXECUTE {name} ({', '.join(['%s'] * len(_APPEND_PARAMETERS))})",
-                [params[parameter] for parameter, _type in _APPEND_PARAMETERS],
-            )
-            return cursor.fetchone()[0] == 1
-    with connection.cursor() as cursor:
-        cursor.execute(statement or APPEND_AT_HEAD, params)
-        return cursor.fetchone()[0] == 1
-
-
-# The parameters of APPEND_AT_HEAD in the order of a prepared statement, with their types.
-_APPEND_PARAMETERS = (
-    ("seq", "bigint"),
-    ("hash", "text"),
-    ("stream", "text"),
-    ("prev_hash", "text"),
-    ("event_id", "text"),
-    ("ts", "text"),
-    ("agent_id", "text"),
-    ("action", "text"),
-    ("result", "text"),
-    ("user_id", "text"),
-    ("resource", "text"),
-    ("details", "text"),
-    ("trace_id", "text"),
-    ("span_id", "text"),
-    ("pii_commitments", "text"),
-    ("canonical", "text"),
-    ("fields", "text[]"),
-    ("values", "text[]"),
-    ("salts", "text[]"),
-    ("subject_key", "text"),
-    ("sidecar_keys", "text[]"),
-)
-# Which statements each open driver connection has prepared (a new connection has none).
-_prepared: weakref.WeakKeyDictionary[Any, dict[str, str]] = weakref.WeakKeyDictionary()
-
-
-def _prepared_on_this_connection(statement: str) -> str:
-    """The name of `statement` PREPAREd on the current connection (prepared on first use)."""
-    connection.ensure_connection()
-    names = _prepared.setdefault(connection.connection, {})
-    if statement not in names:
-        name = f"obsportal_append_at_head_{len(names)}"
-        text = statement
-        for index, (parameter, _type) in enumerate(_APPEND_PARAMETERS, start=1):
-            text = text.replace(f"%({parameter})s", f"${index}")
-        types = ", ".join(kind for _parameter, kind in _APPEND_PARAMETERS)
-        with connection.cursor() as cursor:
-            cursor.execute(f"PREPARE {name} ({types}) AS {text}")
-        names[statement] = name
-    return names[statement]
-
-
 # -- stored events ------------------------------------------------------------------------
 
 
@@ -275,69 +156,6 @@ def store_events(events: list[dict[str, Any]], canonicals: Canonicals | None = N
     else:
         _bulk_create_events(events, texts)
     count_events(events)
-
-
-def count_events(events: list[dict[str, Any]]) -> None:
-    """Add stored events to the hourly counts (EventCount), in the caller's transaction.
-
-    One upsert a batch; keys in sorted order so that two batches adding to the same
-    hours never deadlock. Each key's row is locked until the batch commits: batches of
-    one agent's streams serialize on it for that instant only.
-    """
-    tally: Counter[tuple[datetime, str, str, str]] = Counter()
-    for event in events:
-        hour = parse_ts(event["ts"]).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        tally[(hour, event["agent_id"], event["action"], event["result"])] += 1
-    if not tally:
-        return
-    keys = sorted(tally)
-    if connection.vendor == "postgresql":
-        with connection.cursor() as cursor:
-            cursor.execute(
-                "INSERT INTO ingest_eventcount (hour, agent_id, action, result, count)"
-                " SELECT * FROM unnest(%s::timestamptz[], %s::text[], %s::text[], %s::text[],"
-                "   %s::bigint[])"
-                " ON CONFLICT (hour, agent_id, action, result)"
-                " DO UPDATE SET count = ingest_eventcount.count + excluded.count",
-                [
-                    [k[0] for k in keys],
-                    [k[1] for k in keys],
-                    [k[2] for k in keys],
-                    [k[3] for k in keys],
-                    [tally[k] for k in keys],
-                ],
-            )
-        return
-    for key in keys:
-        hour, agent_id, action, result = key
-        row, created = EventCount.objects.get_or_create(
-            hour=hour,
-            agent_id=agent_id,
-            action=action,
-            result=result,
-            defaults={"count": tally[key]},
-        )
-        if not created:
-            EventCount.objects.filter(pk=row.pk).update(count=F("count") + tally[key])
-
-
-# Rebuilds the counts from the rows themselves: after a bulk load that went around
-# admission (the benchmarks' COPY), and once by the migration that added them.
-REBUILD_EVENT_COUNTS_SQL = """
-DELETE FROM ingest_eventcount;
-INSERT INTO ingest_eventcount (hour, agent_id, action, result, count)
-SELECT date_trunc('hour', ts AT TIME ZONE 'UTC') AT TIME ZONE 'UTC', agent_id, action, result,
-       count(*)
-FROM ingest_auditevent GROUP BY 1, 2, 3, 4;
-"""
-
-
-def rebuild_event_counts() -> None:
-    """Recount every stored row into EventCount (PostgreSQL)."""
-    with connection.cursor() as cursor:
-        cursor.execute(REBUILD_EVENT_COUNTS_SQL)
-        # Fresh statistics: the planner otherwise guesses a hundred rows for a week of counts.
-        cursor.execute("ANALYZE ingest_eventcount")
 
 
 def _copy_events(events: list[dict[str, Any]], texts: list[str]) -> None:

@@ -9,7 +9,6 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import (
     OpenApiParameter,
     extend_schema,
-    extend_schema_field,
     inline_serializer,
 )
 from rest_framework import generics, serializers
@@ -17,156 +16,34 @@ from rest_framework.exceptions import NotFound, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from agents_sdk.audit.head_signing import key_fingerprint
 from obsportal import params  # noqa: F401 - registers the stream_id path converter
 from obsportal.accounts.permissions import visible_streams
 from obsportal.accounts.roles import Capability
 from obsportal.ingest.models import Stream
-from obsportal.integrity import evidence_api, incidents, incidents_api, selectors
-from obsportal.integrity.anchors import pruned_ranges
+from obsportal.integrity import (
+    evidence_api,
+    incidents,
+    incidents_api,
+    reader_scope,
+    selectors,
+    stream_states,
+)
 from obsportal.integrity.checkpoints import HeadNotInCheckpoint, inclusion_proof_of
 from obsportal.integrity.erasures import personal_data_state
 from obsportal.integrity.models import (
-    Checkpoint,
-    CheckpointIncident,
     StreamVerification,
     VerificationRun,
 )
+from obsportal.integrity.serializers import (
+    CheckpointIncidentSerializer,
+    CheckpointSerializer,
+    StreamDetailSerializer,
+    StreamSerializer,
+    StreamVerificationSerializer,
+    VerificationRunSerializer,
+)
 from obsportal.integrity.signing import SigningKeyMissing, load_signing_key
 from obsportal.pagination import CheckedCursorPagination
-
-
-class AgentSignedHeadSerializer(serializers.Serializer):
-    """The latest head its agent signed: what verification holds the stream to."""
-
-    seq = serializers.IntegerField()
-    hash = serializers.CharField()
-    fingerprint = serializers.CharField(help_text="sha256: and 16 hex digits of the agent key")
-    public_key = serializers.CharField(help_text="hex of the agent's 32-byte Ed25519 key")
-    signature = serializers.CharField(help_text="hex of the Ed25519 signature (format v1)")
-
-
-class StreamSerializer(serializers.ModelSerializer):
-    last_verification = serializers.SerializerMethodField()
-    signed_head = serializers.SerializerMethodField()
-
-    class Meta:
-        model = Stream
-        fields = [
-            "id",
-            "agent_id",
-            "head_seq",
-            "head_hash",
-            "status",
-            "pending_count",
-            "last_verification",
-            "signed_head",
-        ]
-
-    @extend_schema_field(AgentSignedHeadSerializer(allow_null=True))
-    def get_signed_head(self, stream: Stream) -> dict | None:
-        signed = getattr(stream, "signed_head", None)
-        if signed is None:
-            return None
-        return {
-            "seq": signed.seq,
-            "hash": signed.hash,
-            "fingerprint": key_fingerprint(bytes.fromhex(signed.public_key)),
-            "public_key": signed.public_key,
-            "signature": signed.signature,
-        }
-
-    def get_last_verification(self, stream: Stream) -> dict | None:
-        run = getattr(stream, "last_verification_run", None)
-        if run is None:
-            return None
-        return {
-            "run": run,
-            "status": stream.last_verification_status,
-            "finished_at": stream.last_verified_at,
-            "problems": stream.last_verification_problems,
-        }
-
-
-class StreamDetailSerializer(StreamSerializer):
-    """One stream, with the ranges retention pruned from it (each by a signed anchor)."""
-
-    pruned = serializers.SerializerMethodField()
-
-    class Meta(StreamSerializer.Meta):
-        fields = [*StreamSerializer.Meta.fields, "pruned"]
-
-    @extend_schema_field(OpenApiTypes.OBJECT)
-    def get_pruned(self, stream: Stream) -> list[dict]:
-        return pruned_ranges(stream.pk)
-
-
-class StreamVerificationSerializer(serializers.ModelSerializer):
-    run_started_at = serializers.DateTimeField(source="run.started_at")
-    run_finished_at = serializers.DateTimeField(source="run.finished_at")
-
-    class Meta:
-        model = StreamVerification
-        fields = [
-            "run",
-            "run_started_at",
-            "run_finished_at",
-            "stream_id",
-            "status",
-            "events_checked",
-            "verified_from",
-            "verified_to",
-            "last_seq",
-            "recorded_head_seq",
-            "first_break",
-            "breaks",
-            "gaps",
-            "forks",
-            "pruned",
-            "erased",
-            "checkpoint_disagreements",
-            "problems",
-            "agent_head",
-        ]
-
-
-class CheckpointSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = Checkpoint
-        fields = [
-            "number",
-            "previous_hash",
-            "issued_at",
-            "origin",
-            "tree_size",
-            "root_hash",
-            "key_id",
-            "note",
-        ]
-
-
-class VerificationRunSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = VerificationRun
-        fields = [
-            "id",
-            "started_at",
-            "finished_at",
-            "trigger",
-            "status",
-            "streams_checked",
-            "streams_with_problems",
-            "events_checked",
-            "checkpoints_checked",
-            "checkpoint_problems",
-            "error",
-        ]
-
-
-class CheckpointIncidentSerializer(serializers.ModelSerializer):
-    class Meta:
-        model = CheckpointIncident
-        fields = ["id", "detected_at", "checkpoint_number", "kind", "reason"]
 
 
 class ById(CheckedCursorPagination):
@@ -192,7 +69,7 @@ class StreamList(generics.ListAPIView):
 
     @extend_schema(
         parameters=[
-            OpenApiParameter("state", str, enum=list(incidents.STREAM_STATES)),
+            OpenApiParameter("state", str, enum=list(stream_states.STREAM_STATES)),
             OpenApiParameter("agent_id", str),
         ]
     )
@@ -202,8 +79,8 @@ class StreamList(generics.ListAPIView):
     def get_queryset(self):
         incidents_api.refuse_empty(self.request.query_params, ("state",))
         try:
-            return incidents.stream_list(self.request.user, self.request.query_params)
-        except incidents.InvalidFilter as exc:
+            return stream_states.stream_list(self.request.user, self.request.query_params)
+        except reader_scope.InvalidFilter as exc:
             raise ValidationError(exc.errors) from exc
 
 
@@ -273,7 +150,7 @@ class CheckpointList(generics.ListAPIView):
     pagination_class = ByNumberNewestFirst
 
     def get_queryset(self):
-        return incidents.visible_checkpoints(self.request.user)
+        return reader_scope.visible_checkpoints(self.request.user)
 
 
 class VerificationRunList(generics.ListAPIView):
@@ -316,7 +193,7 @@ class CheckpointDetail(generics.RetrieveAPIView):
     lookup_field = "number"
 
     def get_queryset(self):
-        return incidents.visible_checkpoints(self.request.user)
+        return reader_scope.visible_checkpoints(self.request.user)
 
 
 class CheckpointNote(APIView):
@@ -326,7 +203,9 @@ class CheckpointNote(APIView):
 
     @extend_schema(responses={(200, "text/plain"): OpenApiTypes.STR})
     def get(self, request, number: int):
-        checkpoint = get_object_or_404(incidents.visible_checkpoints(request.user), number=number)
+        checkpoint = get_object_or_404(
+            reader_scope.visible_checkpoints(request.user), number=number
+        )
         response = HttpResponse(checkpoint.note, content_type="text/plain; charset=utf-8")
         response["Content-Disposition"] = f'inline; filename="checkpoint-{number}.note"'
         return response
@@ -340,7 +219,9 @@ class InclusionProof(APIView):
     @extend_schema(responses={200: OpenApiTypes.OBJECT})
     def get(self, request, number: int, stream_id: str):
         ensure_stream_readable(request.user, stream_id)
-        checkpoint = get_object_or_404(incidents.visible_checkpoints(request.user), number=number)
+        checkpoint = get_object_or_404(
+            reader_scope.visible_checkpoints(request.user), number=number
+        )
         try:
             return Response(inclusion_proof_of(checkpoint, stream_id))
         except HeadNotInCheckpoint as exc:

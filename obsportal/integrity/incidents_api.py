@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from obsportal import params  # noqa: F401 - registers the stream_id path converter
 from obsportal.accounts.roles import Capability
 from obsportal.ingest.models import RejectedBatch
-from obsportal.integrity import incidents
+from obsportal.integrity import incidents, reader_scope
 from obsportal.integrity.models import VerificationRequest
 from obsportal.integrity.verify_now import UnknownStream, request_verification
 from obsportal.pagination import CheckedCursorPagination
@@ -68,7 +68,7 @@ class IncidentList(APIView):
             rows, number = incidents.incident_page(
                 request.user, request.query_params, INCIDENTS_PER_PAGE
             )
-        except incidents.InvalidFilter as exc:
+        except reader_scope.InvalidFilter as exc:
             raise ValidationError(exc.errors) from exc
         shown = rows[:INCIDENTS_PER_PAGE]
         return Response(
@@ -161,7 +161,7 @@ class DeadLetterList(generics.ListAPIView):
         refuse_empty(self.request.query_params, ("since", "until"))
         try:
             return incidents.dead_letters(self.request.user, self.request.query_params)
-        except incidents.InvalidFilter as exc:
+        except reader_scope.InvalidFilter as exc:
             raise ValidationError(exc.errors) from exc
 
 
@@ -215,9 +215,9 @@ class VerificationRequests(APIView):
         stream_id = request.data.get("stream_id")
         if "stream_id" in request.data and not isinstance(stream_id, str):
             raise ValidationError({"stream_id": ["a stream id (a string)"]})
-        if stream_id is not None and not incidents.stream_in_scope(request.user, stream_id):
+        if stream_id is not None and not reader_scope.stream_in_scope(request.user, stream_id):
             raise NotFound(f"no stream {stream_id}")
-        if stream_id is None and not incidents.sees_everything(request.user):
+        if stream_id is None and not reader_scope.sees_everything(request.user):
             raise ValidationError({"stream_id": ["a scoped role verifies one stream at a time"]})
         try:
             job = request_verification(request.user, stream_id)
@@ -235,7 +235,7 @@ class VerificationRequestDetail(generics.RetrieveAPIView):
     def get_queryset(self):
         if getattr(self, "swagger_fake_view", False):
             return VerificationRequest.objects.none()
-        return incidents.visible_verification_requests(self.request.user)
+        return reader_scope.visible_verification_requests(self.request.user)
 
 
 urlpatterns = [

@@ -12,7 +12,6 @@ from django.views.decorators.http import require_POST
 from obsportal.accounts.duties import ApprovalRefused
 from obsportal.accounts.permissions import capability_required, has_capability
 from obsportal.accounts.roles import Capability
-from obsportal.retention import services
 from obsportal.retention.floors import BelowStatutoryFloor, floors
 from obsportal.retention.models import (
     Framework,
@@ -22,9 +21,11 @@ from obsportal.retention.models import (
     RetentionPolicy,
     RetentionRun,
 )
+from obsportal.retention.services import legal_holds, plans, policies
+from obsportal.retention.services.trail import RetentionRefused
 
 SHOWN = 50
-REFUSALS = (services.RetentionRefused, BelowStatutoryFloor, ApprovalRefused)
+REFUSALS = (RetentionRefused, BelowStatutoryFloor, ApprovalRefused)
 
 
 class PolicyForm(forms.Form):
@@ -121,7 +122,7 @@ def policy_request(request: HttpRequest) -> HttpResponse:
     values = dict(form.cleaned_data)
     reason = values.pop("reason")
     try:
-        services.request_policy(request.user, reason=reason, **values)
+        policies.request_policy(request.user, reason=reason, **values)
     except REFUSALS as exc:
         return _overview(request, 400, policy_form=form, problem=str(exc))
     return _overview(
@@ -139,9 +140,9 @@ def policy_change(request: HttpRequest, pk: int) -> HttpResponse:
     data = form.cleaned_data
     try:
         if data["delete"]:
-            services.request_policy_deletion(request.user, policy, reason=data["reason"])
+            policies.request_policy_deletion(request.user, policy, reason=data["reason"])
         else:
-            services.request_policy_change(
+            policies.request_policy_change(
                 request.user, policy, reason=data["reason"], keep_days=data["keep_days"]
             )
     except REFUSALS as exc:
@@ -155,9 +156,9 @@ def change_decision(request: HttpRequest, pk: int, decision: str) -> HttpRespons
     change = get_object_or_404(PolicyChange, pk=pk)
     try:
         if decision == "approve":
-            services.approve_policy_change(request.user, change)
+            policies.approve_policy_change(request.user, change)
         else:
-            services.reject_policy_change(
+            policies.reject_policy_change(
                 request.user, change, reason=request.POST.get("reason", "")
             )
     except REFUSALS as exc:
@@ -172,7 +173,7 @@ def hold_place(request: HttpRequest) -> HttpResponse:
     if not form.is_valid():
         return _overview(request, 400, hold_form=form, problem="The hold is incomplete.")
     try:
-        hold = services.place_legal_hold(
+        hold = legal_holds.place_legal_hold(
             request.user,
             name=form.cleaned_data["name"],
             reason=form.cleaned_data["reason"],
@@ -188,7 +189,7 @@ def hold_place(request: HttpRequest) -> HttpResponse:
 def hold_release(request: HttpRequest, pk: int) -> HttpResponse:
     hold = get_object_or_404(LegalHold, pk=pk)
     try:
-        services.release_legal_hold(request.user, hold, reason=request.POST.get("reason", ""))
+        legal_holds.release_legal_hold(request.user, hold, reason=request.POST.get("reason", ""))
     except REFUSALS as exc:
         return _refused(request, exc)
     return _overview(request, notice=f"Legal hold {hold.pk} released.")
@@ -198,7 +199,7 @@ def hold_release(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def plan_propose(request: HttpRequest) -> HttpResponse:
     try:
-        plan = services.propose_plan(request.user, note=request.POST.get("reason", ""))
+        plan = plans.propose_plan(request.user, note=request.POST.get("reason", ""))
     except REFUSALS as exc:
         return _refused(request, exc)
     return plan_detail(request, plan.pk)
@@ -210,9 +211,9 @@ def plan_decision(request: HttpRequest, pk: int, decision: str) -> HttpResponse:
     plan = get_object_or_404(RetentionPlan, pk=pk)
     try:
         if decision == "approve":
-            services.approve_plan(request.user, plan)
+            plans.approve_plan(request.user, plan)
         else:
-            services.reject_plan(request.user, plan, reason=request.POST.get("reason", ""))
+            plans.reject_plan(request.user, plan, reason=request.POST.get("reason", ""))
     except REFUSALS as exc:
         return _refused(request, exc)
     return _overview(request, notice=f"Plan {plan.pk}: {decision}d.")

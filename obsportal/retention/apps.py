@@ -8,7 +8,7 @@ class RetentionConfig(AppConfig):
 
     def ready(self) -> None:
         from obsportal.retention import collectors
-        from obsportal.retention.services import register_trail_recorder
+        from obsportal.retention.services.trail import register_trail_recorder
         from obsportal.trail.services import record_trail
 
         register_trail_recorder(record_trail)

@@ -17,8 +17,8 @@ from django.contrib.auth import get_user_model
 from django.utils import timezone
 
 from obsportal.ingest.models import Stream
-from obsportal.retention import services
 from obsportal.retention.models import LegalHold, RetentionPlan, RetentionPolicy
+from obsportal.retention.services import legal_holds, plans, policies, runs
 
 POLICY = "Demo: everything, 1 day"
 HOLD = "Demo: complaint 2026-114"
@@ -34,7 +34,7 @@ def ensure_retention_demo(agent_id: str, author: str, approver: str) -> list[str
     lines = []
     policy = RetentionPolicy.objects.filter(name=POLICY).first()
     if policy is None:
-        change = services.request_policy(
+        change = policies.request_policy(
             officer,
             name=POLICY,
             framework="custom",
@@ -42,10 +42,10 @@ def ensure_retention_demo(agent_id: str, author: str, approver: str) -> list[str
             keep_days=1,
             reason="demo",
         )
-        services.approve_policy_change(admin, change)
+        policies.approve_policy_change(admin, change)
         lines.append(f"Retention policy '{POLICY}' requested by {author}, approved by {approver}")
     if not LegalHold.objects.filter(name=HOLD, released_at=None).exists():
-        services.place_legal_hold(
+        legal_holds.place_legal_hold(
             officer,
             name=HOLD,
             reason="customer complaint: keep every action of the support agent",
@@ -53,7 +53,7 @@ def ensure_retention_demo(agent_id: str, author: str, approver: str) -> list[str
         )
         lines.append(f"Legal hold '{HOLD}' placed by {author} on {agent_id}")
     if not RetentionPlan.objects.filter(status=RetentionPlan.Status.EXECUTED).exists():
-        plan = services.propose_plan(
+        plan = plans.propose_plan(
             officer,
             as_of=timezone.now() + timedelta(days=2),
             simulated_clock=True,
@@ -67,8 +67,8 @@ def ensure_retention_demo(agent_id: str, author: str, approver: str) -> list[str
             lines.append(
                 f"  legal hold {hold['hold']} ({hold['name']}) keeps {hold['events']} events"
             )
-        services.approve_plan(admin, plan)
-        outcome = services.run_plan(plan, user=admin, via="demo")
+        plans.approve_plan(admin, plan)
+        outcome = runs.run_plan(plan, user=admin, via="demo")
         lines.append(
             f"Retention plan {plan.pk} approved by {approver} and run: {outcome.pruned} events "
             f"pruned behind {outcome.anchors} signed anchor(s)"

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from obsportal.retention import partitions, services
 from obsportal.retention.models import RetentionPlan
+from obsportal.retention.services import plans, runs
+from obsportal.retention.services.trail import RetentionRefused
 
 
 # Acknowledged on receipt: a run can outlast the broker's visibility timeout, and a run
@@ -13,10 +14,10 @@ from obsportal.retention.models import RetentionPlan
 @shared_task(name="obsportal.retention.tasks.run_approved_plans", acks_late=False)
 def run_approved_plans() -> dict:
     done = []
-    for plan in services.approved_plans_to_run():
+    for plan in plans.approved_plans_to_run():
         try:
-            outcome = services.run_plan(plan, via="schedule")
-        except services.RetentionRefused as exc:
+            outcome = runs.run_plan(plan, via="schedule")
+        except RetentionRefused as exc:
             done.append({"plan": plan.pk, "refused": str(exc)})
             continue
         done.append({"plan": plan.pk, "run": outcome.run.pk, "pruned": outcome.pruned})
@@ -29,13 +30,8 @@ def propose_plan() -> dict:
     a person approves: four eyes over policies that four eyes approved)."""
     if RetentionPlan.objects.filter(status=RetentionPlan.Status.PROPOSED).exists():
         return {"proposed": None, "reason": "a proposed plan awaits approval"}
-    report = services.dry_run()
+    report = plans.dry_run()
     if not report["events"]:
         return {"proposed": None, "reason": "nothing to prune"}
-    plan = services.propose_plan(None, note="proposed by the schedule")
+    plan = plans.propose_plan(None, note="proposed by the schedule")
     return {"proposed": plan.pk, "events": plan.report["events"]}
-
-
-@shared_task(name="obsportal.retention.tasks.create_partitions_ahead", acks_late=True)
-def create_partitions_ahead() -> dict:
-    return {"created": partitions.create_partitions_ahead()}

@@ -54,7 +54,7 @@ from opentelemetry import trace
 
 from agents_sdk.audit.chain import CONTROL_CHARACTER, MAX_LENGTHS, InvalidEvent
 from agents_sdk.audit.journal import JournalError, JournalWriter
-from obsportal.ingest import storage
+from obsportal.ingest import head_append, storage
 from obsportal.ingest.services import locked_heads
 from obsportal.ingest.verdicts import BatchRefused
 from obsportal.telemetry.metrics import TRAIL_APPEND_FAILURES
@@ -157,7 +157,7 @@ class _HeadMoved(Exception):
     """The database's head of this process's stream is not the journal's."""
 
 
-_APPEND_ASYNC_COMMIT = storage.APPEND_AT_HEAD.replace(
+_APPEND_ASYNC_COMMIT = head_append.APPEND_AT_HEAD.replace(
     "SELECT count(*) FROM stored",
     "SELECT (SELECT count(*) FROM stored), set_config('synchronous_commit', 'off', true)",
 )
@@ -225,7 +225,7 @@ class _ProcessTrail:
                 settings, "OBSPORTAL_TRAIL_SYNCHRONOUS_COMMIT", False
             )
             statement = _APPEND_ASYNC_COMMIT if quick else None
-            if not storage.append_at_head(event, statement, prepared=True):
+            if not head_append.append_at_head(event, statement, prepared=True):
                 raise _HeadMoved(event["stream"])
             return
         with transaction.atomic():

@@ -10,8 +10,8 @@ import orjson
 import pytest
 from django.core.management import call_command
 
-from obsportal.compliance import subjects
 from obsportal.compliance.models import AgentDeclaration
+from obsportal.compliance.subjects import erasure, requests
 from obsportal.ingest.models import AuditEvent, PersonalDatum
 from obsportal.integrity.checkpoints import sign_checkpoint
 from obsportal.integrity.models import StreamVerification
@@ -51,12 +51,12 @@ def erin(transactional_db, agent_token, tmp_path, signing_key):
 
 
 def test_erasure_deletes_only_the_subjects_values_and_the_chain_reads_erased_under_r(erin, capsys):
-    request = subjects.create_request(
+    request = requests.create_request(
         kind="erasure",
         identifier="erin, erin@example.org",
         legal_ground="Art. 17(1)(a) no longer necessary",
     )
-    done = subjects.erase_subject(request)
+    done = erasure.erase_subject(request)
     assert done.status == "completed"
     assert done.outcome["counts"] == {
         "fields_erased": 12,
@@ -85,10 +85,10 @@ def test_erasure_deletes_only_the_subjects_values_and_the_chain_reads_erased_und
 
 
 def test_a_sidecar_deleted_in_psql_after_an_erasure_is_tampering_located(erin):
-    request = subjects.create_request(
+    request = requests.create_request(
         kind="erasure", identifier="erin, erin@example.org", legal_ground="Art. 17(1)(d)"
     )
-    subjects.erase_subject(request)
+    erasure.erase_subject(request)
     frank = erin["other"][0]["stream"]
     superuser_sql(
         (
@@ -118,7 +118,7 @@ def test_a_receipt_forged_by_a_superuser_is_not_accepted(erin):
         )
     )
     # the trail stream this process writes (a request puts an event on it): forge its next seq
-    subjects.create_request(kind="access", identifier="someone else")
+    requests.create_request(kind="access", identifier="someone else")
     head = AuditEvent.objects.filter(agent_id=trail_agent_id()).order_by("-id").first()
     stream = head.stream_id
     seq, prev = head.seq + 1, head.hash
@@ -183,10 +183,10 @@ def test_a_held_event_keeps_its_values_and_the_receipt_names_the_hold(erin):
         streams=[erin["stream"]],
         ts_from=held.order_by("seq").first().ts,
     )
-    request = subjects.create_request(
+    request = requests.create_request(
         kind="erasure", identifier="erin, erin@example.org", legal_ground="Art. 17(1)(a)"
     )
-    done = subjects.erase_subject(request)
+    done = erasure.erase_subject(request)
     assert done.outcome["counts"]["fields_kept_held"] == 4
     assert done.outcome["exceptions"] == [{"kind": "legal_hold", "hold": hold.pk, "fields": 4}]
     assert done.outcome["holds"][0]["name"] == "case 2026-17"
@@ -204,10 +204,10 @@ def test_a_statutory_floor_keeps_values_and_is_reported(erin):
         retention_floor_days=6 * 365,
         floor_source="HIPAA 45 CFR 164.316(b)(2)",
     )
-    request = subjects.create_request(
+    request = requests.create_request(
         kind="erasure", identifier="erin, erin@example.org", legal_ground="Art. 17(1)(a)"
     )
-    done = subjects.erase_subject(request)
+    done = erasure.erase_subject(request)
     assert done.outcome["counts"]["fields_erased"] == 0
     assert done.outcome["exceptions"] == [
         {"kind": "statutory_floor", "source": "HIPAA 45 CFR 164.316(b)(2)", "fields": 12}
@@ -216,5 +216,5 @@ def test_a_statutory_floor_keeps_values_and_is_reported(erin):
 
 
 def test_an_erasure_names_its_legal_ground(transactional_db):
-    with pytest.raises(subjects.RequestRefused, match="legal ground"):
-        subjects.create_request(kind="erasure", identifier="erin, erin@example.org")
+    with pytest.raises(requests.RequestRefused, match="legal ground"):
+        requests.create_request(kind="erasure", identifier="erin, erin@example.org")

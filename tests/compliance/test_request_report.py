@@ -7,9 +7,9 @@ from datetime import datetime, timedelta
 import pytest
 from django.utils import timezone
 
-from obsportal.compliance import subjects
 from obsportal.compliance.reports.sources import Period
 from obsportal.compliance.reports.statements import EXCEPTIONS, OK, subject_requests
+from obsportal.compliance.subjects import requests
 
 pytestmark = pytest.mark.django_db
 
@@ -21,10 +21,10 @@ def _period(days: int = 90) -> Period:
 
 def test_the_section_lists_the_periods_requests_by_reference_with_their_clocks():
     now = timezone.now()
-    late = subjects.create_request(
+    late = requests.create_request(
         kind="access", identifier="dora@example.org", received_at=now - timedelta(days=40)
     )
-    answered = subjects.create_request(
+    answered = requests.create_request(
         kind="erasure",
         identifier="erik@example.org",
         legal_ground="Art. 17(1)(a)",
@@ -32,7 +32,7 @@ def test_the_section_lists_the_periods_requests_by_reference_with_their_clocks()
     )
     answered.status, answered.completed_at = "completed", now - timedelta(days=1)
     answered.save()
-    before = subjects.create_request(
+    before = requests.create_request(
         kind="access", identifier="old@example.org", received_at=now - timedelta(days=400)
     )
 
@@ -51,7 +51,7 @@ def test_the_section_lists_the_periods_requests_by_reference_with_their_clocks()
 
 def test_a_period_whose_requests_were_all_answered_in_time_is_ok():
     now = timezone.now()
-    request = subjects.create_request(kind="access", identifier="fay", received_at=now)
+    request = requests.create_request(kind="access", identifier="fay", received_at=now)
     request.status, request.completed_at = "completed", now
     request.save()
     statement = subject_requests(_period(), reader=None)

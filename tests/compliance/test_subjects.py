@@ -7,8 +7,8 @@ from datetime import UTC, datetime
 
 import pytest
 
-from obsportal.compliance import subjects
 from obsportal.compliance.models import AgentDeclaration, SubjectRequest
+from obsportal.compliance.subjects import deadlines, exports, records, requests
 from obsportal.ingest.models import AuditEvent, PersonalDatum
 from obsportal.ingest.services import admit_batch
 from obsportal.ingest.subjects import backfill_subject_keys, subject_key
@@ -68,11 +68,11 @@ def test_an_access_export_holds_events_processing_and_consultations(carol, djang
     from tests.factories import with_role
 
     with_role(officer, "compliance_officer")
-    request = subjects.create_request(
+    request = requests.create_request(
         kind="access", identifier="carol, carol@example.org", actor=officer
     )
     assert request.due_at.month in (request.received_at.month % 12 + 1,)
-    subjects.request_export(request, actor=officer)  # eager Celery in tests: built now
+    exports.request_export(request, actor=officer)  # eager Celery in tests: built now
     request.refresh_from_db()
     assert request.status == "completed", request.error
     assert set(request.files) == {"json", "csv", "pdf"}
@@ -102,7 +102,7 @@ def test_consultations_list_searches_that_named_the_subject(carol, client, djang
     with_role(officer, "compliance_officer")
     client.force_login(officer)
     assert client.get("/api/v1/events/", {"user_id": "carol"}).status_code == 200
-    found = subjects.consultations([subject_key("carol")], [])
+    found = records.consultations([subject_key("carol")], [])
     assert [c["purpose"] for c in found] == ["search of audit events"]
     assert found[0]["role"] == "compliance officer"
 
@@ -125,7 +125,7 @@ def test_accounting_of_disclosures_lists_marked_events(transactional_db, agent_t
         )
         journal.append("llm_call", "success", user_id="pat-1", details={})
     assert admit_batch({"token": token, "events": read_journal(path)}).admitted == 2
-    found = subjects.disclosures([subject_key("pat-1")])
+    found = records.disclosures([subject_key("pat-1")])
     assert [(d["recipient"], d["purpose"], d["description"]) for d in found] == [
         ("Acme Labs", "treatment", "lab results")
     ]
@@ -133,21 +133,21 @@ def test_accounting_of_disclosures_lists_marked_events(transactional_db, agent_t
 
 def test_deadlines_gdpr_one_month_plus_two_hipaa_sixty_plus_thirty(transactional_db):
     received = datetime(2026, 1, 31, 12, tzinfo=UTC)
-    gdpr = subjects.create_request(kind="access", identifier="x", received_at=received)
+    gdpr = requests.create_request(kind="access", identifier="x", received_at=received)
     assert gdpr.due_at == datetime(2026, 2, 28, 12, tzinfo=UTC)
-    with pytest.raises(subjects.RequestRefused):
-        subjects.extend_request(gdpr, "  ")
-    subjects.extend_request(gdpr, "the request is complex (Art. 12(3))")
+    with pytest.raises(requests.RequestRefused):
+        requests.extend_request(gdpr, "  ")
+    requests.extend_request(gdpr, "the request is complex (Art. 12(3))")
     assert gdpr.deadline == datetime(2026, 4, 28, 12, tzinfo=UTC)
-    with pytest.raises(subjects.RequestRefused):
-        subjects.extend_request(gdpr, "again")
-    hipaa = subjects.create_request(kind="accounting", identifier="x", received_at=received)
+    with pytest.raises(requests.RequestRefused):
+        requests.extend_request(gdpr, "again")
+    hipaa = requests.create_request(kind="accounting", identifier="x", received_at=received)
     assert hipaa.framework == "hipaa"
     assert (hipaa.due_at - received).days == 60
-    subjects.extend_request(hipaa, "records are off site")
+    requests.extend_request(hipaa, "records are off site")
     assert (hipaa.deadline - received).days == 90
-    assert {r.pk for r in subjects.overdue_requests()} == {gdpr.pk, hipaa.pk}
-    assert subjects.request_counts()["overdue"] == 2
+    assert {r.pk for r in deadlines.overdue_requests()} == {gdpr.pk, hipaa.pk}
+    assert deadlines.request_counts()["overdue"] == 2
     assert SubjectRequest.objects.count() == 2
 
 
@@ -157,8 +157,8 @@ def test_the_overdue_metric_counts_requests_past_their_deadline(transactional_db
     from obsportal.compliance.collectors import SubjectRequestCollector
 
     old = datetime(2025, 1, 1, tzinfo=UTC)
-    subjects.create_request(kind="access", identifier="late", received_at=old)
-    subjects.create_request(kind="access", identifier="fresh")
+    requests.create_request(kind="access", identifier="late", received_at=old)
+    requests.create_request(kind="access", identifier="fresh")
     registry = CollectorRegistry()
     registry.register(SubjectRequestCollector())
     exposition = generate_latest(registry).decode()

@@ -16,8 +16,8 @@ import pytest
 
 from agents_sdk.offline.bundle import verify_bundle
 from obsportal.accounts.services import issue_api_token
-from obsportal.compliance import subjects
 from obsportal.compliance.models import SubjectRequest
+from obsportal.compliance.subjects import requests
 from obsportal.ingest.subjects import reset_key_cache
 from obsportal.integrity.checkpoints import sign_checkpoint
 from obsportal.integrity.evidence import plan_bundle, write_bundle
@@ -120,7 +120,7 @@ def test_export_by_the_worker_then_erasure_read_everywhere_as_erased_under_r(
     client.force_login(officer)
 
     # access: recorded, queued, built by the worker
-    access = subjects.create_request(kind="access", identifier="grace, grace@example.org")
+    access = requests.create_request(kind="access", identifier="grace, grace@example.org")
     assert client.post(f"/subjects/{access.pk}/", {"action": "export"}).status_code == 302
     deadline = time.monotonic() + 120
     while (access := SubjectRequest.objects.get(pk=access.pk)).status != "completed":
@@ -131,7 +131,7 @@ def test_export_by_the_worker_then_erasure_read_everywhere_as_erased_under_r(
     assert "build_subject_export" in subjects_worker.read_text()
 
     # erasure
-    erasure = subjects.create_request(
+    erasure = requests.create_request(
         kind="erasure", identifier="grace, grace@example.org", legal_ground="Art. 17(1)(a)"
     )
     assert client.post(f"/subjects/{erasure.pk}/", {"action": "erase"}).status_code == 302

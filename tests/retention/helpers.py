@@ -7,7 +7,7 @@ from datetime import timedelta
 from django.contrib.auth import get_user_model
 from django.utils import timezone
 
-from obsportal.retention import services
+from obsportal.retention.services import plans, policies
 from tests.factories import with_role
 
 
@@ -20,14 +20,14 @@ def officers():
 
 def active_policy(author, approver, **values):
     values = {"name": "agents 30 days", "framework": "custom", "keep_days": 30} | values
-    change = services.request_policy(author, reason="test", **values)
-    services.approve_policy_change(approver, change)
+    change = policies.request_policy(author, reason="test", **values)
+    policies.approve_policy_change(approver, change)
     change.policy.refresh_from_db()
     return change.policy
 
 
 def approved_plan(author, approver, days_ahead: int = 400):
-    plan = services.propose_plan(
+    plan = plans.propose_plan(
         author, as_of=timezone.now() + timedelta(days=days_ahead), simulated_clock=True
     )
-    return services.approve_plan(approver, plan)
+    return plans.approve_plan(approver, plan)

@@ -7,9 +7,9 @@ import pytest
 
 from obsportal.accounts.duties import ApprovalRefused
 from obsportal.ingest.models import AuditEvent
-from obsportal.retention import services
 from obsportal.retention.floors import BelowStatutoryFloor
 from obsportal.retention.selectors import policies_covering
+from obsportal.retention.services import policies
 from tests.retention.helpers import active_policy, officers
 
 
@@ -23,11 +23,11 @@ def trail_actions() -> list[str]:
 
 def test_a_policy_takes_effect_only_once_another_person_approves_it(db):
     alice, bob = officers()
-    change = services.request_policy(alice, name="p", framework="gdpr", keep_days=30)
+    change = policies.request_policy(alice, name="p", framework="gdpr", keep_days=30)
     assert change.policy.status == "proposed"
     with pytest.raises(ApprovalRefused, match="cannot also approve"):
-        services.approve_policy_change(alice, change)
-    services.approve_policy_change(bob, change)
+        policies.approve_policy_change(alice, change)
+    policies.approve_policy_change(bob, change)
     change.policy.refresh_from_db()
     assert change.policy.status == "active"
     assert trail_actions() == ["retention.policy.request", "retention.policy.approve"]
@@ -39,44 +39,44 @@ def test_a_policy_takes_effect_only_once_another_person_approves_it(db):
 def test_a_policy_below_its_statutory_floor_is_refused(db, framework, days, floor):
     alice, _ = officers()
     with pytest.raises(BelowStatutoryFloor, match=f"below the statutory floor of {floor} days"):
-        services.request_policy(alice, name="short", framework=framework, keep_days=days)
-    assert services.request_policy(alice, name="ok", framework=framework, keep_days=floor)
+        policies.request_policy(alice, name="short", framework=framework, keep_days=days)
+    assert policies.request_policy(alice, name="ok", framework=framework, keep_days=floor)
 
 
 def test_the_floor_names_its_source(db):
     alice, _ = officers()
     with pytest.raises(BelowStatutoryFloor, match=r"164\.316\(b\)\(2\)"):
-        services.request_policy(alice, name="h", framework="hipaa", keep_days=365)
+        policies.request_policy(alice, name="h", framework="hipaa", keep_days=365)
     with pytest.raises(BelowStatutoryFloor, match=r"Art\. 19\(1\).*Art\. 26\(6\)"):
-        services.request_policy(alice, name="a", framework="eu_ai_act", keep_days=30)
+        policies.request_policy(alice, name="a", framework="eu_ai_act", keep_days=30)
 
 
 def test_floors_are_configurable(db, settings):
     settings.OBSPORTAL_RETENTION_FLOORS = {"gdpr": {"days": 10, "source": "our DPA"}}
     alice, _ = officers()
     with pytest.raises(BelowStatutoryFloor, match="our DPA"):
-        services.request_policy(alice, name="g", framework="gdpr", keep_days=9)
-    services.request_policy(alice, name="h", framework="hipaa", keep_days=9)
+        policies.request_policy(alice, name="g", framework="gdpr", keep_days=9)
+    policies.request_policy(alice, name="h", framework="hipaa", keep_days=9)
 
 
 def test_shortening_needs_approval_and_cannot_go_below_the_floor(db):
     alice, bob = officers()
     policy = active_policy(alice, bob, framework="eu_ai_act", keep_days=400)
-    change = services.request_policy_change(bob, policy, keep_days=200)
+    change = policies.request_policy_change(bob, policy, keep_days=200)
     assert change.kind == "shorten" and change.status == "pending"
     policy.refresh_from_db()
     assert policy.keep_days == 400
-    services.approve_policy_change(alice, change)
+    policies.approve_policy_change(alice, change)
     policy.refresh_from_db()
     assert policy.keep_days == 200
     with pytest.raises(BelowStatutoryFloor):
-        services.request_policy_change(alice, policy, keep_days=100)
+        policies.request_policy_change(alice, policy, keep_days=100)
 
 
 def test_lengthening_applies_at_once(db):
     alice, bob = officers()
     policy = active_policy(alice, bob, keep_days=30)
-    change = services.request_policy_change(alice, policy, keep_days=90)
+    change = policies.request_policy_change(alice, policy, keep_days=90)
     assert (change.kind, change.status) == ("lengthen", "approved")
     policy.refresh_from_db()
     assert policy.keep_days == 90
@@ -85,10 +85,10 @@ def test_lengthening_applies_at_once(db):
 def test_deleting_needs_approval(db):
     alice, bob = officers()
     policy = active_policy(alice, bob)
-    change = services.request_policy_deletion(alice, policy, reason="obsolete")
+    change = policies.request_policy_deletion(alice, policy, reason="obsolete")
     with pytest.raises(ApprovalRefused):
-        services.approve_policy_change(alice, change)
-    services.approve_policy_change(bob, change)
+        policies.approve_policy_change(alice, change)
+    policies.approve_policy_change(bob, change)
     policy.refresh_from_db()
     assert policy.status == "retired"
 
@@ -100,9 +100,9 @@ def test_an_auditor_cannot_approve(db, django_user_model):
     auditor = with_role(
         django_user_model.objects.create_user("aud", password="pw-aud-1234567"), "auditor"
     )
-    change = services.request_policy(alice, name="p", framework="custom", keep_days=3)
+    change = policies.request_policy(alice, name="p", framework="custom", keep_days=3)
     with pytest.raises(ApprovalRefused, match="does not allow"):
-        services.approve_policy_change(auditor, change)
+        policies.approve_policy_change(auditor, change)
 
 
 def test_the_longest_covering_policy_wins(db, stored):

@@ -7,8 +7,9 @@ import pytest
 from obsportal.ingest.models import AuditEvent
 from obsportal.integrity.models import PruneAnchor
 from obsportal.integrity.verification import verify_streams
-from obsportal.retention import services
 from obsportal.retention.models import LegalHold
+from obsportal.retention.services import legal_holds, plans, runs
+from obsportal.retention.services.trail import RetentionRefused
 from tests.retention.helpers import active_policy, approved_plan, officers
 from tests.support.chains import superuser_sql
 
@@ -22,7 +23,7 @@ def setup(two_chains):
 
 def test_a_run_prunes_and_verification_reports_the_pruned_range(setup):
     plan = approved_plan(setup["alice"], setup["bob"])
-    outcome = services.run_plan(plan, chunk_size=4)
+    outcome = runs.run_plan(plan, chunk_size=4)
     assert outcome.pruned == 20
     stream_a = setup["a"][0]["stream"]
     assert not AuditEvent.objects.filter(stream_id=stream_a).exists()
@@ -48,7 +49,7 @@ def test_one_more_row_deleted_without_an_anchor_is_tampering_located(setup):
         streams=[stream_a],
         ts_from=AuditEvent.objects.get(stream_id=stream_a, seq=5).ts,
     )
-    services.run_plan(approved_plan(alice, bob))
+    runs.run_plan(approved_plan(alice, bob))
     assert AuditEvent.objects.filter(stream_id=stream_a).count() == 5
     assert verify_streams().streams.get(stream_id=stream_a).status == "verified"
     superuser_sql(("DELETE FROM ingest_auditevent WHERE stream_id = %s AND seq = 5", (stream_a,)))
@@ -60,10 +61,10 @@ def test_one_more_row_deleted_without_an_anchor_is_tampering_located(setup):
 
 def test_a_held_event_survives_and_the_run_says_which_hold_kept_it(setup):
     stream_b = setup["b"][0]["stream"]
-    hold = services.place_legal_hold(
+    hold = legal_holds.place_legal_hold(
         setup["alice"], name="case 7", reason="litigation", streams=[stream_b]
     )
-    outcome = services.run_plan(approved_plan(setup["alice"], setup["bob"]))
+    outcome = runs.run_plan(approved_plan(setup["alice"], setup["bob"]))
     assert AuditEvent.objects.filter(stream_id=stream_b).count() == 10
     assert outcome.pruned == 10
     assert outcome.run.skipped[0]["hold"] == hold.pk
@@ -73,8 +74,8 @@ def test_a_held_event_survives_and_the_run_says_which_hold_kept_it(setup):
 
 def test_a_second_run_of_the_same_plan_prunes_nothing_more(setup):
     plan = approved_plan(setup["alice"], setup["bob"])
-    services.run_plan(plan)
-    again = services.run_plan(plan)
+    runs.run_plan(plan)
+    again = runs.run_plan(plan)
     assert again.pruned == 0
     assert PruneAnchor.objects.count() == 2
 
@@ -82,16 +83,16 @@ def test_a_second_run_of_the_same_plan_prunes_nothing_more(setup):
 def test_a_self_approved_plan_is_refused(setup):
     from obsportal.accounts.duties import ApprovalRefused
 
-    plan = services.propose_plan(setup["alice"])
+    plan = plans.propose_plan(setup["alice"])
     with pytest.raises(ApprovalRefused):
-        services.approve_plan(setup["alice"], plan)
-    with pytest.raises(services.RetentionRefused):
-        services.run_plan(plan)
+        plans.approve_plan(setup["alice"], plan)
+    with pytest.raises(RetentionRefused):
+        runs.run_plan(plan)
 
 
 def test_a_deleted_anchor_turns_the_pruned_range_into_tampering(setup):
     stream_a = setup["a"][0]["stream"]
-    services.run_plan(approved_plan(setup["alice"], setup["bob"]), chunk_size=5)
+    runs.run_plan(approved_plan(setup["alice"], setup["bob"]), chunk_size=5)
     superuser_sql(
         ("DELETE FROM integrity_pruneanchor WHERE stream_id = %s AND first_seq = 0", (stream_a,))
     )

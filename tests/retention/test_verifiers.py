@@ -11,7 +11,7 @@ from obsportal.accounts.services import issue_api_token
 from obsportal.ingest.models import AuditEvent
 from obsportal.integrity.signing import load_signing_key
 from obsportal.integrity.verification import verify_streams
-from obsportal.retention import services
+from obsportal.retention.services import legal_holds, runs
 from tests.retention.helpers import active_policy, approved_plan, officers
 from tests.sdk.offline.test_crosscheck import run_crosscheck, write_journal
 from tests.sdk.offline.test_evidence_bundle import fetch_bundle, last_line, verify_offline
@@ -25,9 +25,9 @@ def pruned(two_chains):
     policy = active_policy(alice, bob, name="P", agent_pattern="agent-7")
     stream_a, stream_b = two_chains["a"][0]["stream"], two_chains["b"][0]["stream"]
     fifth = AuditEvent.objects.get(stream_id=stream_a, seq=5).ts
-    services.place_legal_hold(alice, name="case", reason="r", streams=[stream_a], ts_from=fifth)
-    services.place_legal_hold(alice, name="case b", reason="r", streams=[stream_b])
-    outcome = services.run_plan(approved_plan(alice, bob), chunk_size=2)
+    legal_holds.place_legal_hold(alice, name="case", reason="r", streams=[stream_a], ts_from=fifth)
+    legal_holds.place_legal_hold(alice, name="case b", reason="r", streams=[stream_b])
+    outcome = runs.run_plan(approved_plan(alice, bob), chunk_size=2)
     assert outcome.pruned == 5
     date = outcome.run.finished_at.date().isoformat()
     return {**two_chains, "stream": stream_a, "policy": policy, "date": date, "alice": alice}

@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 from obsportal.accounts.permissions import capability_required
 from obsportal.accounts.roles import Capability
 from obsportal.ingest.verdicts import Reason
-from obsportal.integrity import incidents
+from obsportal.integrity import incidents, keyset, reader_scope
 from obsportal.integrity.models import CheckpointIncident
 from obsportal.integrity.signing import SigningKeyMissing, load_signing_key
 from obsportal.integrity.verify_now import UnknownStream, request_verification
@@ -37,7 +37,7 @@ def _pretty_sample(sample: object) -> str:
     return json.dumps(sample, indent=2, ensure_ascii=False)
 
 
-def _bad_filter(request: HttpRequest, template: str, exc: incidents.InvalidFilter, **context):
+def _bad_filter(request: HttpRequest, template: str, exc: reader_scope.InvalidFilter, **context):
     return render(request, template, {**context, "error": exc.errors}, status=400)
 
 
@@ -50,7 +50,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
     }
     try:
         rows, number = incidents.incident_page(request.user, request.GET, PER_PAGE)
-    except incidents.InvalidFilter as exc:
+    except reader_scope.InvalidFilter as exc:
         return _bad_filter(request, "portal/incident_list.html", exc, rows=[], **context)
     query = request.GET.copy()
     query.pop("page", None)
@@ -96,7 +96,7 @@ def checkpoint_incident_detail(request: HttpRequest, pk: int) -> HttpResponse:
     if incident is None:
         raise Http404(f"no checkpoint incident {pk}")
     checkpoint = (
-        incidents.visible_checkpoints(request.user)
+        reader_scope.visible_checkpoints(request.user)
         .filter(number=incident.checkpoint_number)
         .first()
     )
@@ -127,25 +127,25 @@ def _public_key() -> dict | None:
 
 @capability_required(Capability.STREAMS_READ)
 def checkpoint_list(request: HttpRequest) -> HttpResponse:
-    rows = incidents.visible_checkpoints(request.user)
+    rows = reader_scope.visible_checkpoints(request.user)
     try:
-        page = incidents.keyset_page(rows, "number", request.GET, PER_PAGE, newest_first=True)
+        page = keyset.keyset_page(rows, "number", request.GET, PER_PAGE, newest_first=True)
     except (ValueError, TypeError):
         raise Http404("no such page of checkpoints") from None
     context = {
         "page": page,
         "public_key": _public_key(),
-        "scoped": not incidents.sees_everything(request.user),
+        "scoped": not reader_scope.sees_everything(request.user),
     }
     return render(request, "portal/checkpoint_list.html", context)
 
 
 @capability_required(Capability.STREAMS_READ)
 def checkpoint_detail(request: HttpRequest, number: int) -> HttpResponse:
-    checkpoint = incidents.visible_checkpoints(request.user).filter(number=number).first()
+    checkpoint = reader_scope.visible_checkpoints(request.user).filter(number=number).first()
     if checkpoint is None:
         raise Http404(f"no checkpoint {number}")
-    heads = incidents.checkpoint_heads_for(request.user, checkpoint)
+    heads = reader_scope.checkpoint_heads_for(request.user, checkpoint)
     if stream := request.GET.get("stream"):
         heads = heads.filter(stream_id=stream)
     context = {
@@ -153,7 +153,7 @@ def checkpoint_detail(request: HttpRequest, number: int) -> HttpResponse:
         "heads": list(heads[:HEADS_SHOWN]),
         "heads_shown": HEADS_SHOWN,
         "public_key": _public_key(),
-        "scoped": not incidents.sees_everything(request.user),
+        "scoped": not reader_scope.sees_everything(request.user),
         "stream": stream or "",
     }
     return render(request, "portal/checkpoint_detail.html", context)
@@ -168,8 +168,8 @@ def dead_letter_list(request: HttpRequest) -> HttpResponse:
     }
     try:
         rows = incidents.dead_letters(request.user, request.GET)
-        page = incidents.keyset_page(rows, "id", request.GET, PER_PAGE, newest_first=True)
-    except incidents.InvalidFilter as exc:
+        page = keyset.keyset_page(rows, "id", request.GET, PER_PAGE, newest_first=True)
+    except reader_scope.InvalidFilter as exc:
         return _bad_filter(request, "portal/dead_letter_list.html", exc, page=None, **context)
     except (ValueError, TypeError):
         raise Http404("no such page of dead letters") from None
@@ -197,9 +197,9 @@ def dead_letter_detail(request: HttpRequest, pk: int) -> HttpResponse:
 def verify_now(request: HttpRequest) -> HttpResponse:
     """Queue a verification of one stream (or all): on the trail first, then the job."""
     stream_id = request.POST.get("stream_id")
-    if stream_id is not None and not incidents.stream_in_scope(request.user, stream_id):
+    if stream_id is not None and not reader_scope.stream_in_scope(request.user, stream_id):
         raise Http404(f"no stream {stream_id}")
-    if stream_id is None and not incidents.sees_everything(request.user):
+    if stream_id is None and not reader_scope.sees_everything(request.user):
         raise Http404("a scoped role verifies one stream at a time")
     try:
         job = request_verification(request.user, stream_id)
@@ -212,7 +212,7 @@ def verify_now(request: HttpRequest) -> HttpResponse:
 
 @capability_required(Capability.STREAMS_READ)
 def verification_request(request: HttpRequest, pk: int) -> HttpResponse:
-    job = incidents.visible_verification_requests(request.user).filter(pk=pk).first()
+    job = reader_scope.visible_verification_requests(request.user).filter(pk=pk).first()
     if job is None:
         raise Http404(f"no verification request {pk}")
     return render(request, "portal/verification_request.html", {"job": job})

@@ -7,7 +7,7 @@ from django.shortcuts import render
 
 from obsportal.accounts.permissions import capability_required, has_capability
 from obsportal.accounts.roles import Capability
-from obsportal.integrity import incidents, selectors
+from obsportal.integrity import incidents, reader_scope, selectors, stream_states
 from obsportal.integrity.evidence import BundleRefused
 from obsportal.integrity.signing import SigningKeyMissing
 from obsportal.integrity.verify_now import requests_for
@@ -25,19 +25,19 @@ def stream_list(request: HttpRequest) -> HttpResponse:
         "latest_checkpoint": selectors.latest_checkpoint(),
         # Streams whose rows are gone but which signed checkpoints still name.
         "vanished": selectors.vanished_streams(latest_run)
-        if latest_run and incidents.sees_everything(request.user)
+        if latest_run and reader_scope.sees_everything(request.user)
         else [],
-        "states": {name: about for name, (about, _) in incidents.STREAM_STATES.items()},
+        "states": {name: about for name, (about, _) in stream_states.STREAM_STATES.items()},
         "values": request.GET,
         "agents": selectors.visible_agents(request.user),
         "may_verify": has_capability(request.user, Capability.INTEGRITY_VERIFY)
-        and incidents.sees_everything(request.user),
+        and reader_scope.sees_everything(request.user),
     }
-    states = incidents.stream_states(request.user)
-    context["counts"] = incidents.stream_state_counts(request.user, states)
+    states = stream_states.stream_states(request.user)
+    context["counts"] = stream_states.stream_state_counts(request.user, states)
     try:
-        page = incidents.stream_page(request.user, request.GET, STREAMS_PER_PAGE, states)
-    except incidents.InvalidFilter as exc:
+        page = stream_states.stream_page(request.user, request.GET, STREAMS_PER_PAGE, states)
+    except reader_scope.InvalidFilter as exc:
         context.update(error=exc.errors, page=None)
         return render(request, "portal/stream_list.html", context, status=400)
     query = request.GET.copy()

@@ -9,9 +9,9 @@ from django.views.decorators.http import require_http_methods
 
 from obsportal.accounts.permissions import capability_required, has_capability
 from obsportal.accounts.roles import Capability
-from obsportal.compliance import subjects
 from obsportal.compliance.models import SubjectRequest
 from obsportal.compliance.renderers import subject_export as renderers
+from obsportal.compliance.subjects import deadlines, erasure, exports, requests
 
 
 @capability_required(Capability.SUBJECTS_READ)
@@ -25,14 +25,14 @@ def subject_requests(request: HttpRequest) -> HttpResponse:
         if not has_capability(request.user, needed):
             return HttpResponse(f"Your role does not allow {needed}.", status=403)
         try:
-            created = subjects.create_request(
+            created = requests.create_request(
                 kind=kind,
                 identifier=request.POST.get("identifier", ""),
                 framework=request.POST.get("framework") or None,
                 legal_ground=request.POST.get("legal_ground", ""),
                 actor=request.user,
             )
-        except subjects.RequestRefused as exc:
+        except requests.RequestRefused as exc:
             error = str(exc)
         else:
             return redirect("portal:subject", pk=created.pk)
@@ -45,7 +45,7 @@ def subject_requests(request: HttpRequest) -> HttpResponse:
         "requests": [
             {"r": r, "overdue": r.status != "completed" and r.deadline < now} for r in rows
         ],
-        "counts": subjects.request_counts(now),
+        "counts": deadlines.request_counts(now),
         "may_see_person": has_capability(request.user, Capability.SUBJECTS_EXPORT),
         "may_erase": has_capability(request.user, Capability.SUBJECTS_ERASE),
         "kinds": SubjectRequest.Kind.choices,
@@ -67,14 +67,14 @@ def subject_request(request: HttpRequest, pk) -> HttpResponse:
             return HttpResponse(f"Your role does not allow {needed}.", status=403)
         try:
             if action == "export":
-                subjects.request_export(subject, actor=request.user)
+                exports.request_export(subject, actor=request.user)
             elif action == "erase":
-                subjects.erase_subject(subject, actor=request.user)
+                erasure.erase_subject(subject, actor=request.user)
             elif action == "extend":
-                subjects.extend_request(subject, request.POST.get("reason", ""), actor=request.user)
+                requests.extend_request(subject, request.POST.get("reason", ""), actor=request.user)
             else:
                 error = f"unknown action {action!r}"
-        except subjects.RequestRefused as exc:
+        except requests.RequestRefused as exc:
             error = str(exc)
         if error is None:
             return redirect("portal:subject", pk=subject.pk)

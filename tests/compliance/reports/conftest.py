@@ -22,7 +22,8 @@ from django.utils import timezone
 from agents_sdk import JournalWriter
 from agents_sdk.audit.chain import compute_hash, hashed_body
 from obsportal.accounts.services import assign_role, issue_agent_credential, revoke_agent_credential
-from obsportal.compliance import subjects
+from obsportal.compliance.subjects import requests
+from obsportal.compliance.subjects.erasure import erase_subject
 from obsportal.ingest.models import AuditEvent, PersonalDatum
 from obsportal.ingest.services import admit_batch
 from obsportal.trail.services import record_change
@@ -129,10 +130,10 @@ def world(transactional_db, tmp_path, signing_key, settings, django_user_model):
     user_login_failed.send(sender=__name__, credentials={"username": "mallory"}, request=None)
     _pruned_agent(tmp_path, admin)
     # an erasure (GDPR Art. 17) of the one e-mail address, through the portal's own request
-    erasure = subjects.create_request(
+    erasure = requests.create_request(
         kind="erasure", identifier="p@example.com", legal_ground="Art. 17(1)(a)"
     )
-    assert subjects.erase_subject(erasure).outcome["counts"]["fields_erased"] == 1
+    assert erase_subject(erasure).outcome["counts"]["fields_erased"] == 1
     assert not PersonalDatum.objects.filter(event__event_id=a[0]["event_id"]).exists()
     sign_checkpoint()
     verify_streams()

@@ -18,9 +18,10 @@ from django.core.management.base import BaseCommand, CommandError
 
 from obsportal.accounts.duties import ApprovalRefused
 from obsportal.ingest.envelope import parse_ts
-from obsportal.retention import services
 from obsportal.retention.floors import BelowStatutoryFloor
 from obsportal.retention.models import RetentionPlan
+from obsportal.retention.services import plans, runs
+from obsportal.retention.services.trail import RetentionRefused
 
 
 class Command(BaseCommand):
@@ -53,7 +54,7 @@ class Command(BaseCommand):
                 self._dry_run(as_of, options["json"])
                 return
             if options["propose"]:
-                plan = services.propose_plan(
+                plan = plans.propose_plan(
                     user, as_of=as_of, simulated_clock=options["simulated_clock"]
                 )
                 self.stdout.write(
@@ -62,18 +63,18 @@ class Command(BaseCommand):
                 )
                 return
             if options["approve"]:
-                plan = services.approve_plan(user, RetentionPlan.objects.get(pk=options["approve"]))
+                plan = plans.approve_plan(user, RetentionPlan.objects.get(pk=options["approve"]))
                 self.stdout.write(f"plan {plan.pk} approved by {user.get_username()}")
                 return
-            plans = (
+            to_run = (
                 [RetentionPlan.objects.get(pk=options["plan"])]
                 if options["plan"]
-                else services.approved_plans_to_run()
+                else plans.approved_plans_to_run()
             )
-            if not plans:
+            if not to_run:
                 self.stdout.write("no approved plan to run")
-            for plan in plans:
-                outcome = services.run_plan(
+            for plan in to_run:
+                outcome = runs.run_plan(
                     plan,
                     user=user,
                     chunk_size=options["chunk_size"],
@@ -86,7 +87,7 @@ class Command(BaseCommand):
                     )
         except RetentionPlan.DoesNotExist as exc:
             raise CommandError("no such plan") from exc
-        except (services.RetentionRefused, ApprovalRefused, BelowStatutoryFloor) as exc:
+        except (RetentionRefused, ApprovalRefused, BelowStatutoryFloor) as exc:
             raise CommandError(str(exc)) from exc
 
     def _user(self, name: str | None):
@@ -106,7 +107,7 @@ class Command(BaseCommand):
             raise CommandError(f"--as-of {text!r} is not an RFC 3339 UTC time") from exc
 
     def _dry_run(self, as_of: datetime | None, as_json: bool) -> None:
-        report = services.dry_run(as_of)
+        report = plans.dry_run(as_of)
         if as_json:
             self.stdout.write(json.dumps(report, indent=1))
             return
