@@ -72,6 +72,29 @@ def glob_to_like(pattern: str) -> str:
     return "".join(out)
 
 
+def glob_to_regex(pattern: str) -> str:
+    """A shell pattern with `[...]` classes as an anchored PostgreSQL regular expression that
+    matches what `fnmatchcase` matches: classes kept (`[!...]` negated), everything else
+    literal (a backslash before any non-alphanumeric character is that character)."""
+    out, i = ["^"], 0
+    while i < len(pattern):
+        char = pattern[i]
+        first = i + 1 + (pattern[i + 1 : i + 2] == "!")  # as fnmatch: `]` first is literal
+        end = pattern.find("]", first + (pattern[first : first + 1] == "]"))
+        if char == "[" and end != -1:
+            body = pattern[i + 1 : end]
+            if body.startswith("!"):
+                body = "^" + body[1:]
+            elif body.startswith("^"):
+                body = "\\^" + body[1:]
+            out.append("[" + body.replace("\\", "\\\\") + "]")
+            i = end + 1
+            continue
+        out.append({"*": ".*", "?": "."}.get(char, char if char.isalnum() else "\\" + char))
+        i += 1
+    return "".join(out) + "$"
+
+
 def _like(column: str, pattern: str, params: list[Any]) -> str | None:
     if pattern == "*":
         return None
@@ -79,6 +102,9 @@ def _like(column: str, pattern: str, params: list[Any]) -> str | None:
         # SQLite's LIKE ignores case; its GLOB is the shell pattern itself, case and all.
         params.append(pattern)
         return f"{column} GLOB %s"
+    if "[" in pattern:  # LIKE has no classes: the policy's `[...]` must mean what fnmatch says
+        params.append(glob_to_regex(pattern))
+        return f"{column} ~ %s"
     params.append(glob_to_like(pattern))
     return f"{column} LIKE %s ESCAPE '\\'"
 

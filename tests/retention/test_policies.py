@@ -113,3 +113,36 @@ def test_the_longest_covering_policy_wins(db, stored):
     tool = AuditEvent.objects.filter(action="tool_execute").first()
     assert [p.name for p in policies_covering(llm)] == ["long", "short"]
     assert [p.name for p in policies_covering(tool)] == ["short"]
+
+
+PATTERNS = [
+    "agent-[12]",
+    "agent-[!1]*",
+    "a?ent-*",
+    "[]x]*",
+    "[^a]*",
+    "100%",
+    "under_score",
+    "a\\b*",
+]
+VALUES = ["agent-1", "agent-2", "agent-3", "agent-12", "aXent-9", "]y", "xy", "^z", "az", "100%"]
+VALUES += ["1000", "under_score", "underXscore", "a\\bc", "abc", "agent-\n1"]
+
+
+@pytest.mark.parametrize("pattern", PATTERNS)
+def test_a_pattern_matches_in_the_database_what_it_matches_on_the_page(db, pattern):
+    """The run selects in SQL, the event page asks `fnmatchcase`: both read a pattern alike,
+    `[...]` classes included (PostgreSQL's LIKE has none)."""
+    from fnmatch import fnmatchcase
+
+    from django.db import connection
+
+    from obsportal.retention.selectors import _like
+
+    params: list = []
+    clause = _like("v", pattern, params)
+    rows = ", ".join(["(%s)"] * len(VALUES))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT v FROM (VALUES {rows}) AS t(v) WHERE {clause}", [*VALUES, *params])
+        matched = {v for (v,) in cursor.fetchall()}
+    assert matched == {v for v in VALUES if fnmatchcase(v, pattern)}
