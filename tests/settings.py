@@ -4,6 +4,11 @@ import os
 
 os.environ.setdefault("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/obsportal")
 os.environ.setdefault("CELERY_BROKER_URL", "redis://127.0.0.1:6379/15")
+# Under pytest-xdist each worker has its own test database (pytest-django adds the suffix)
+# and here its own Redis database, so one worker's Celery workers never take another's tasks.
+if _xdist := os.environ.get("PYTEST_XDIST_WORKER"):
+    _base, _, _db = os.environ["CELERY_BROKER_URL"].rpartition("/")
+    os.environ["CELERY_BROKER_URL"] = f"{_base}/{int(_db) - 1 - int(_xdist.removeprefix('gw'))}"
 
 from obsportal.settings import *  # noqa: E402,F403
 

@@ -8,10 +8,10 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from obsportal.retention import services
 from obsportal.retention.collectors import RetentionCollector
 from obsportal.retention.overdue import events_past_policy
 from obsportal.retention.selectors import Rules
+from obsportal.retention.services import legal_holds, runs
 from tests.retention.helpers import active_policy, approved_plan, officers
 
 
@@ -36,12 +36,12 @@ def test_past_policy_counts_what_the_run_then_removes_and_what_a_hold_keeps(setu
     assert [(p.policy, p.past, p.held) for p in events_past_policy(Rules.now(timezone.now()))] == [
         ("agents 30 days", 0, 0)
     ]
-    services.place_legal_hold(
+    legal_holds.place_legal_hold(
         setup["alice"], name="case 7", reason="litigation", streams=[setup["b"][0]["stream"]]
     )
     assert [(p.past, p.held) for p in events_past_policy(Rules.now(later))] == [(10, 10)]
 
-    outcome = services.run_plan(approved_plan(setup["alice"], setup["bob"]), chunk_size=4)
+    outcome = runs.run_plan(approved_plan(setup["alice"], setup["bob"]), chunk_size=4)
 
     assert outcome.pruned == 10
     assert [(p.past, p.held) for p in events_past_policy(Rules.now(later))] == [(0, 10)]

@@ -65,7 +65,7 @@ def retention_and_report_activity(tmp_path: Path, settings) -> dict:
     from obsportal.compliance.reports.build import build_report
     from obsportal.compliance.reports.services import request_report
     from obsportal.ingest.services import admit_batch
-    from obsportal.retention import services
+    from obsportal.retention.services import runs
     from obsportal.trail.services import record_change
     from tests.retention.helpers import active_policy, approved_plan, officers
 
@@ -77,7 +77,7 @@ def retention_and_report_activity(tmp_path: Path, settings) -> dict:
     assert admit_batch({"token": token, "events": events}).admitted == 5
     alice, bob = officers()
     active_policy(alice, bob, name="retention-agent 30 days", agent_pattern="retention-agent")
-    assert services.run_plan(approved_plan(alice, bob)).pruned == 5
+    assert runs.run_plan(approved_plan(alice, bob)).pruned == 5
     record_change(alice, "role.assign", alice, {"role": "administrator", "previous_role": None})
     run = request_report("soc2", since, timezone.now(), alice, seed="proof", queue=False)
     run = build_report(run.pk)
