@@ -92,7 +92,7 @@ def prepare() -> None:
     from django.utils import timezone
 
     from obsportal.ingest.models import Stream
-    from obsportal.ingest.storage import rebuild_event_counts
+    from obsportal.ingest.counts import rebuild_event_counts
     from obsportal.integrity.checkpoints import sign_checkpoint
     from obsportal.integrity.models import StreamVerification, VerificationRun
     from obsportal.integrity.signing import create_signing_key

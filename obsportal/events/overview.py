@@ -1,5 +1,5 @@
 """The overview's figures, read from what is already kept small: the hourly event counts
-(EventCount, kept by admission), the stream heads, the latest verification run and
+by agent and result (ResultCount, kept by admission), the stream heads, the latest verification run and
 checkpoint, and the incident and dead-letter tables. Nothing here counts audit rows, so
 the page costs the same at five million events as at five hundred.
 """
@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from obsportal.accounts.permissions import access_of
 from obsportal.accounts.roles import Capability
-from obsportal.ingest.models import EventCount, IntegrityIncident, RejectedBatch, Stream
+from obsportal.ingest.models import IntegrityIncident, RejectedBatch, ResultCount, Stream
 from obsportal.integrity.models import (
     Checkpoint,
     CheckpointIncident,
@@ -80,7 +80,7 @@ def overview(user: Any, since: datetime, until: datetime) -> Overview:
     scope = access.scope
     since = since.replace(minute=0, second=0, microsecond=0)
     result = Overview(since=since, until=until)
-    counts = EventCount.objects.filter(hour__gte=since, hour__lt=until)
+    counts = ResultCount.objects.filter(hour__gte=since, hour__lt=until)
     if scope.since is not None:
         counts = counts.filter(hour__gte=scope.since.replace(minute=0, second=0, microsecond=0))
     if scope.until is not None:
