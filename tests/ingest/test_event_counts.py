@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 from django.db.models import Sum
 
+from obsportal.ingest.counts import rebuild_event_counts
 from obsportal.ingest.models import AuditEvent, EventCount
 from obsportal.ingest.services import admit_batch
-from obsportal.ingest.counts import rebuild_event_counts
 from tests.factories import journal_events
 
 pytestmark = pytest.mark.django_db
