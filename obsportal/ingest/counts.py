@@ -40,9 +40,9 @@ counted AS (
 def count_events(events: list[dict[str, Any]]) -> None:
     """Add stored events to the hourly counts, in the caller's transaction.
 
-    One upsert a table and batch; keys in sorted order so that two batches adding to the
-    same hours never deadlock. Each key's row is locked until the batch commits: batches
-    of one agent's streams serialize on it for that instant only.
+    One statement a batch (both tables' upserts); keys in sorted order so that two
+    batches adding to the same hours never deadlock. Each key's row is locked until the
+    batch commits: batches of one agent's streams serialize on it for that instant only.
     """
     tally: Counter[tuple[datetime, str, str, str]] = Counter()
     for event in events:
@@ -56,20 +56,24 @@ def count_events(events: list[dict[str, Any]]) -> None:
     keys, sums = sorted(tally), sorted(summed)
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
+            # Both tables in one statement: a batch's round trips stay fixed.
             cursor.execute(
-                "INSERT INTO ingest_eventcount (hour, agent_id, action, result, count)"
+                "WITH counted AS ("
+                " INSERT INTO ingest_eventcount (hour, agent_id, action, result, count)"
                 " SELECT * FROM unnest(%s::timestamptz[], %s::text[], %s::text[], %s::text[],"
                 "   %s::bigint[])"
                 " ON CONFLICT (hour, agent_id, action, result)"
-                " DO UPDATE SET count = ingest_eventcount.count + excluded.count",
-                [*([k[i] for k in keys] for i in range(4)), [tally[k] for k in keys]],
-            )
-            cursor.execute(
-                "INSERT INTO ingest_resultcount (hour, agent_id, result, count)"
+                " DO UPDATE SET count = ingest_eventcount.count + excluded.count)"
+                " INSERT INTO ingest_resultcount (hour, agent_id, result, count)"
                 " SELECT * FROM unnest(%s::timestamptz[], %s::text[], %s::text[], %s::bigint[])"
                 " ON CONFLICT (hour, agent_id, result)"
                 " DO UPDATE SET count = ingest_resultcount.count + excluded.count",
-                [*([k[i] for k in sums] for i in range(3)), [summed[k] for k in sums]],
+                [
+                    *([k[i] for k in keys] for i in range(4)),
+                    [tally[k] for k in keys],
+                    *([k[i] for k in sums] for i in range(3)),
+                    [summed[k] for k in sums],
+                ],
             )
         return
     for key in keys:
