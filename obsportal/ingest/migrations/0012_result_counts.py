@@ -25,6 +25,17 @@ def sum_event_counts(apps, schema_editor):
     )
 
 
+def carry_the_count(apps, schema_editor):
+    """On PostgreSQL the same unique key, with the count in its index (INCLUDE): the
+    overview's sums are an index-only scan. SQLite has no such index; the key stays plain."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    schema_editor.execute(
+        "ALTER TABLE ingest_resultcount DROP CONSTRAINT result_count_key,"
+        " ADD CONSTRAINT result_count_key UNIQUE (hour, agent_id, result) INCLUDE (count)"
+    )
+
+
 class Migration(migrations.Migration):
     dependencies = [
         ("ingest", "0011_merge_20261201_2344"),
@@ -48,12 +59,11 @@ class Migration(migrations.Migration):
             options={
                 "constraints": [
                     models.UniqueConstraint(
-                        fields=("hour", "agent_id", "result"),
-                        include=("count",),
-                        name="result_count_key",
+                        fields=("hour", "agent_id", "result"), name="result_count_key"
                     )
                 ],
             },
         ),
+        migrations.RunPython(carry_the_count, migrations.RunPython.noop),
         migrations.RunPython(sum_event_counts, migrations.RunPython.noop),
     ]
