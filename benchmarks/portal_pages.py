@@ -91,7 +91,7 @@ def prepare() -> None:
     """Counts rebuilt from the rows, a checkpoint signed, a verification run recorded."""
     from django.utils import timezone
 
-    from obsportal.ingest.event_counts import rebuild_event_counts
+    from obsportal.ingest.counts import rebuild_event_counts
     from obsportal.ingest.models import Stream
     from obsportal.integrity.checkpoints import sign_checkpoint
     from obsportal.integrity.models import StreamVerification, VerificationRun

@@ -17,6 +17,7 @@ from agents_sdk.audit.chain import canonical_body
 from obsportal.ingest.envelope import (
     COPY_COLUMNS,
 )
+from obsportal.ingest.counts import APPEND_COUNTS_SQL
 from obsportal.ingest.subjects import event_keys
 
 # A compare-and-set: the head moves and the row (with its sidecar) is stored only if the
@@ -42,14 +43,7 @@ WITH moved AS (
     FROM stored, unnest(%(fields)s::text[], %(values)s::jsonb[], %(salts)s::text[],
                         %(sidecar_keys)s::text[])
         AS s(field, value, salt, subject_key)
-), counted AS (
-    INSERT INTO ingest_eventcount (hour, agent_id, action, result, count)
-    SELECT date_trunc('hour', %(ts)s::timestamptz AT TIME ZONE 'UTC') AT TIME ZONE 'UTC',
-           %(agent_id)s, %(action)s, %(result)s, 1
-    FROM stored
-    ON CONFLICT (hour, agent_id, action, result)
-    DO UPDATE SET count = ingest_eventcount.count + 1
-)
+), {APPEND_COUNTS_SQL}
 SELECT count(*) FROM stored
 """
 

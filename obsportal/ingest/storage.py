@@ -6,7 +6,7 @@ locked read of every head, one lookup of already-stored seqs (only for a resend)
 one COPY of the rows (plus one INSERT of the personal-data sidecars when there are
 any) and one head update. Other databases (the embedded SQLite demo) take the ORM.
 The portal's own trail, retention and erasure are to write through here too; the trail's
-single event takes `head_append`, and every stored row is counted by `event_counts`.
+single event takes `head_append`, and every stored row is counted by `counts`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from django.db import connection
 
 from agents_sdk.audit.chain import canonical_body
 from obsportal.ingest import signals
+from obsportal.ingest.counts import APPEND_COUNTS_SQL, count_events
 from obsportal.ingest.envelope import (
     COPY_COLUMNS,
     Canonicals,
@@ -28,7 +29,7 @@ from obsportal.ingest.envelope import (
     copy_row,
     personal_data,
 )
-from obsportal.ingest.event_counts import count_events
+from obsportal.ingest.counts import count_events
 from obsportal.ingest.models import (
     AuditEvent,
     IntegrityIncident,

@@ -7,13 +7,17 @@ from typing import Any
 
 from django.urls import reverse
 
+from obsportal.queries import counts
 from obsportal.retention.models import LegalHold, RetentionPlan, RetentionPolicy, RetentionRun
 
 
 def overview_status() -> dict[str, Any]:
-    policies = RetentionPolicy.objects.filter(status=RetentionPolicy.Status.ACTIVE).count()
-    holds = LegalHold.objects.filter(released_at__isnull=True).count()
-    waiting = RetentionPlan.objects.filter(status=RetentionPlan.Status.PROPOSED).count()
+    counted = counts(  # one round trip
+        policies=RetentionPolicy.objects.filter(status=RetentionPolicy.Status.ACTIVE),
+        holds=LegalHold.objects.filter(released_at__isnull=True),
+        waiting=RetentionPlan.objects.filter(status=RetentionPlan.Status.PROPOSED),
+    )
+    policies, holds, waiting = counted["policies"], counted["holds"], counted["waiting"]
     last = RetentionRun.objects.order_by("-started_at").first()
     parts = [
         f"{policies} active polic{'y' if policies == 1 else 'ies'}",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.db.models import Sum
 
-from obsportal.ingest.event_counts import rebuild_event_counts
+from obsportal.ingest.counts import rebuild_event_counts
 from obsportal.ingest.models import AuditEvent, EventCount
 from obsportal.ingest.services import admit_batch
 from tests.factories import journal_events
@@ -41,4 +41,31 @@ def test_the_trail_is_counted_too_and_a_rebuild_agrees(
     assert counted(agent_id="obsportal") == AuditEvent.objects.filter(agent_id="obsportal").count()
     rebuild_event_counts()
     after = {(c.hour, c.agent_id, c.action, c.result): c.count for c in EventCount.objects.all()}
+    assert before == after
+
+
+def test_the_overviews_sums_over_actions_agree_with_the_counts(
+    agent_token, tmp_path, client, django_user_model
+):
+    from obsportal.ingest.counts import counts_disagreeing
+    from obsportal.ingest.models import ResultCount
+    from tests.factories import with_role
+
+    agent, token = agent_token
+    batch = journal_events(tmp_path, agent, count=3, action="llm_call", result="denied")
+    admit_batch({"token": token, "events": batch})  # a batch: count_events
+    more = journal_events(
+        tmp_path, agent, count=2, name="b.jsonl", action="tool_execute", result="denied"
+    )
+    assert admit_batch({"token": token, "events": more}).admitted == 2  # same hours, summed
+    client.force_login(with_role(django_user_model.objects.create_user("o")))
+    client.get("/events/")  # the trail: one event at its head
+    assert counts_disagreeing() == []
+    kept = ResultCount.objects.filter(agent_id=agent, result="denied")
+    assert sum(r.count for r in kept) == AuditEvent.objects.filter(agent_id=agent).count()
+    assert ResultCount.objects.filter(agent_id="obsportal").exists()
+    before = {(r.hour, r.agent_id, r.result): r.count for r in ResultCount.objects.all()}
+    rebuild_event_counts()
+    assert counts_disagreeing() == []
+    after = {(r.hour, r.agent_id, r.result): r.count for r in ResultCount.objects.all()}
     assert before == after
