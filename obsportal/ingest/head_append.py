@@ -14,10 +14,10 @@ import orjson
 from django.db import connection
 
 from agents_sdk.audit.chain import canonical_body
+from obsportal.ingest.counts import APPEND_COUNTS_SQL
 from obsportal.ingest.envelope import (
     COPY_COLUMNS,
 )
-from obsportal.ingest.counts import APPEND_COUNTS_SQL
 from obsportal.ingest.subjects import event_keys
 
 # A compare-and-set: the head moves and the row (with its sidecar) is stored only if the

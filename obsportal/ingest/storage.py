@@ -21,7 +21,7 @@ from django.db import connection
 
 from agents_sdk.audit.chain import canonical_body
 from obsportal.ingest import signals
-from obsportal.ingest.counts import APPEND_COUNTS_SQL, count_events
+from obsportal.ingest.counts import count_events
 from obsportal.ingest.envelope import (
     COPY_COLUMNS,
     Canonicals,
@@ -29,7 +29,6 @@ from obsportal.ingest.envelope import (
     copy_row,
     personal_data,
 )
-from obsportal.ingest.counts import count_events
 from obsportal.ingest.models import (
     AuditEvent,
     IntegrityIncident,

@@ -27,6 +27,7 @@ from obsportal.integrity.anchors import pruned_through
 from obsportal.integrity.models import PruneAnchor
 from obsportal.retention.holds import HoldRef, active_holds, events_have_subject_key
 from obsportal.retention.models import LegalHold, RetentionPolicy
+from obsportal.retention.patterns import pattern_sql
 
 TABLE = AuditEvent._meta.db_table
 
@@ -57,65 +58,13 @@ def policies_covering(event: AuditEvent | dict[str, Any]) -> list[RetentionPolic
     return [p for p in active_policies() if policy_covers(p, event)]
 
 
-def glob_to_like(pattern: str) -> str:
-    """A shell pattern (`*`, `?`) as a LIKE pattern with `\\` as its escape."""
-    out = []
-    for char in pattern:
-        if char in "\\%_":
-            out.append("\\" + char)
-        elif char == "*":
-            out.append("%")
-        elif char == "?":
-            out.append("_")
-        else:
-            out.append(char)
-    return "".join(out)
-
-
-def glob_to_regex(pattern: str) -> str:
-    """A shell pattern with `[...]` classes as an anchored PostgreSQL regular expression that
-    matches what `fnmatchcase` matches: classes kept (`[!...]` negated), everything else
-    literal (a backslash before any non-alphanumeric character is that character)."""
-    out, i = ["^"], 0
-    while i < len(pattern):
-        char = pattern[i]
-        first = i + 1 + (pattern[i + 1 : i + 2] == "!")  # as fnmatch: `]` first is literal
-        end = pattern.find("]", first + (pattern[first : first + 1] == "]"))
-        if char == "[" and end != -1:
-            body = pattern[i + 1 : end]
-            if body.startswith("!"):
-                body = "^" + body[1:]
-            elif body.startswith("^"):
-                body = "\\^" + body[1:]
-            out.append("[" + body.replace("\\", "\\\\") + "]")
-            i = end + 1
-            continue
-        out.append({"*": ".*", "?": "."}.get(char, char if char.isalnum() else "\\" + char))
-        i += 1
-    return "".join(out) + "$"
-
-
-def _like(column: str, pattern: str, params: list[Any]) -> str | None:
-    if pattern == "*":
-        return None
-    if connection.vendor == "sqlite":
-        # SQLite's LIKE ignores case; its GLOB is the shell pattern itself, case and all.
-        params.append(pattern)
-        return f"{column} GLOB %s"
-    if "[" in pattern:  # LIKE has no classes: the policy's `[...]` must mean what fnmatch says
-        params.append(glob_to_regex(pattern))
-        return f"{column} ~ %s"
-    params.append(glob_to_like(pattern))
-    return f"{column} LIKE %s ESCAPE '\\'"
-
-
 def _policy_match(policy: RetentionPolicy, params: list[Any]) -> str:
     parts = [
         clause
         for clause in (
-            _like("agent_id", policy.agent_pattern, params),
-            _like("action", policy.action_pattern, params),
-            _like("result", policy.result_pattern, params),
+            pattern_sql("agent_id", policy.agent_pattern, params),
+            pattern_sql("action", policy.action_pattern, params),
+            pattern_sql("result", policy.result_pattern, params),
         )
         if clause
     ]

@@ -137,10 +137,10 @@ def test_a_pattern_matches_in_the_database_what_it_matches_on_the_page(db, patte
 
     from django.db import connection
 
-    from obsportal.retention.selectors import _like
+    from obsportal.retention.patterns import pattern_sql
 
     params: list = []
-    clause = _like("v", pattern, params)
+    clause = pattern_sql("v", pattern, params)
     rows = ", ".join(["(%s)"] * len(VALUES))
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT v FROM (VALUES {rows}) AS t(v) WHERE {clause}", [*VALUES, *params])
