@@ -75,12 +75,15 @@ _STATE_TESTS = {
 
 # Each stream's newest verification status, for every stream in a scope, in one pass: the
 # newest full run's result (one scan of its rows) unless a later run (verify now) has one.
+# Plain SQL that SQLite runs too (the embedded demo): no DISTINCT ON.
 _STREAM_STATES_SQL = """
     WITH full_run AS (
         SELECT stream_id, status FROM integrity_streamverification WHERE run_id = %s
     ), later AS (
-        SELECT DISTINCT ON (stream_id) stream_id, status FROM integrity_streamverification
-        WHERE run_id > %s ORDER BY stream_id, id DESC
+        SELECT stream_id, status FROM integrity_streamverification WHERE id IN (
+            SELECT max(id) FROM integrity_streamverification WHERE run_id > %s
+            GROUP BY stream_id
+        )
     )
     SELECT s.id, s.status, s.pending_count, COALESCE(l.status, f.status)
     FROM ingest_stream s

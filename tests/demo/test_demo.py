@@ -72,6 +72,14 @@ def test_demo_setup_ships_the_scripted_agents_events_and_the_portal_shows_them(t
         assert "Overview" in page
         events = opener.open(f"{base}/events/?page_size=100").read().decode()
         assert events.count("<tr data-event-id=") == min(recorded, 100)
+        # Every page of the officer's menu opens on the embedded SQLite, as on PostgreSQL
+        # (the streams list once answered 500 here: its SQL was PostgreSQL's alone).
+        menu = re.search(r'<nav aria-label="Portal">(.*?)</nav>', page, re.S).group(1)
+        paths = re.findall(r'<a href="(/[^"]*)"', menu)
+        assert {"/streams/", "/incidents/", "/retention/", "/subjects/", "/reports/"} <= set(paths)
+        for path in paths:
+            with opener.open(f"{base}{path}") as response:
+                assert response.status == 200, path
     finally:
         server.terminate()
         server.wait(timeout=10)
