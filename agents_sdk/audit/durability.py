@@ -2,7 +2,7 @@
 
 `GroupCommit` is the file half of `JournalWriter`: the writer builds each line under
 its chain lock and appends it to `_pending`; this writes the pending bytes in one
-`write` + `fsync` for everyone (every `BATCH_FLUSH_INTERVAL`, or at once for
+`write` + `fsync` for everyone (within `BATCH_FLUSH_INTERVAL` of the first, or at once for
 fsync="always"), publishes how far the journal is durable, and rotates files.
 """
 
@@ -19,7 +19,7 @@ from agents_sdk.audit.segments import JournalPosition, fsync_directory, segment_
 
 # Group-commit window for fsync="batch": the longest an event waits to be durable.
 BATCH_FLUSH_INTERVAL = 0.002
-# fsync="write": how often an idle writer's thread wakes (time-based rotation).
+# How often an idle writer's thread wakes (time-based rotation).
 IDLE_WAKE_INTERVAL = 1.0
 # A flush is started early once this much is pending.
 MAX_PENDING_BYTES = 1 << 20
@@ -113,11 +113,14 @@ class GroupCommit:
                 self._durable.wait(0.1)
 
     def _flush_loop(self) -> None:
-        # fsync="write": woken by each append (nothing to do otherwise), so an idle
-        # writer does not wake every few milliseconds; once a second for rotation.
-        interval = IDLE_WAKE_INTERVAL if self.fsync_mode == "write" else BATCH_FLUSH_INTERVAL
+        # Woken by the append that finds nothing pending (fsync="write": by each append),
+        # so an idle writer does not wake, taking the GIL from the agent's thread, every
+        # few milliseconds; once a second for rotation. fsync="batch"/"never": once woken,
+        # the events of the next BATCH_FLUSH_INTERVAL join the same write and fsync.
+        grouped = self.fsync_mode != "write"
         while True:
-            self._wake.wait(interval)
+            if self._wake.wait(IDLE_WAKE_INTERVAL) and grouped and not self._closed:
+                time.sleep(BATCH_FLUSH_INTERVAL)
             self._wake.clear()
             closed = self._closed
             self._flush_pending()
