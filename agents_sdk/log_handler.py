@@ -15,7 +15,11 @@ import weakref
 from typing import IO
 
 DEFAULT_FLUSH_INTERVAL = 0.1  # seconds a logged line may wait before it is written
-_MAX_PENDING = 1024  # lines; past this the logging thread writes them itself
+# Lines past which the background thread writes at once rather than at the interval: a
+# busy agent's lines go out in small writes (one of 1,024 lines costs about ten times one
+# of 256, and the agent's thread waits for the GIL meanwhile), by that thread, not its own.
+_EARLY_WRITE = 256
+_MAX_PENDING = 1024  # lines; past this (the thread fell behind) the logging thread writes
 
 
 class BatchingLineHandler(logging.Handler):
@@ -41,6 +45,7 @@ class BatchingLineHandler(logging.Handler):
         self._pending: list[str] = []
         self.write_failures = 0  # flushes whose lines could not be written
         self._wake = threading.Event()
+        self._hurry = threading.Event()  # write now, without waiting for the interval
         # Not `_closed`: logging.Handler keeps a flag of its own under that name.
         self._stopping = threading.Event()
         self._flusher_pid = 0  # the process whose flusher thread runs; 0 before the first
@@ -65,6 +70,8 @@ class BatchingLineHandler(logging.Handler):
             self.flush()
         elif len(pending) == 1:
             self._arm_flusher()
+        elif len(pending) == _EARLY_WRITE:
+            self._hurry.set()
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
@@ -82,6 +89,7 @@ class BatchingLineHandler(logging.Handler):
 
     def close(self) -> None:
         self._stopping.set()
+        self._hurry.set()
         self._wake.set()
         self.flush()
         super().close()
@@ -93,7 +101,13 @@ class BatchingLineHandler(logging.Handler):
                     self._flusher_pid = os.getpid()
                     thread = threading.Thread(
                         target=_flush_periodically,
-                        args=(weakref.ref(self), self._wake, self._stopping, self.flush_interval),
+                        args=(
+                            weakref.ref(self),
+                            self._wake,
+                            self._hurry,
+                            self._stopping,
+                            self.flush_interval,
+                        ),
                         name="agents-sdk-log-flush",
                         daemon=True,
                     )
@@ -104,6 +118,7 @@ class BatchingLineHandler(logging.Handler):
         self.createLock()
         self._pending = []
         self._wake = threading.Event()
+        self._hurry = threading.Event()
         self._stopping = threading.Event()
         self._flusher_pid = 0
 
@@ -116,15 +131,18 @@ def _forget_parent_of(handler: BatchingLineHandler | None) -> None:
 def _flush_periodically(
     ref: weakref.ref[BatchingLineHandler],
     wake: threading.Event,
+    hurry: threading.Event,
     closed: threading.Event,
     interval: float,
 ) -> None:
     # Holds the handler weakly, so a handler nobody uses any more can be collected;
-    # close() ends the wait at once (it writes what is pending itself).
+    # close() ends the wait at once (it writes what is pending itself), and so does
+    # `_EARLY_WRITE` lines pending.
     while not closed.is_set():
         wake.wait()
-        closed.wait(interval)
+        hurry.wait(interval)
         wake.clear()
+        hurry.clear()
         handler = ref()
         if handler is None:
             return
