@@ -15,11 +15,11 @@ import weakref
 from typing import IO
 
 DEFAULT_FLUSH_INTERVAL = 0.1  # seconds a logged line may wait before it is written
-# Lines past which the background thread writes at once rather than at the interval: a
-# busy agent's lines go out in small writes (one of 1,024 lines costs about ten times one
-# of 256, and the agent's thread waits for the GIL meanwhile), by that thread, not its own.
-_EARLY_WRITE = 256
-_MAX_PENDING = 1024  # lines; past this (the thread fell behind) the logging thread writes
+_MAX_PENDING = 1024  # lines; past this the logging thread writes them itself
+# Lines joined into one string per write: past ~64 KiB a join costs more per line (its
+# memory is fresh pages each time), and the GIL is held for the whole join. 1,024 lines
+# in chunks of 256 take 100 µs here, in one piece 250 µs.
+_WRITE_CHUNK = 256
 
 
 class BatchingLineHandler(logging.Handler):
@@ -45,7 +45,6 @@ class BatchingLineHandler(logging.Handler):
         self._pending: list[str] = []
         self.write_failures = 0  # flushes whose lines could not be written
         self._wake = threading.Event()
-        self._hurry = threading.Event()  # write now, without waiting for the interval
         # Not `_closed`: logging.Handler keeps a flag of its own under that name.
         self._stopping = threading.Event()
         self._flusher_pid = 0  # the process whose flusher thread runs; 0 before the first
@@ -70,17 +69,18 @@ class BatchingLineHandler(logging.Handler):
             self.flush()
         elif len(pending) == 1:
             self._arm_flusher()
-        elif len(pending) == _EARLY_WRITE:
-            self._hurry.set()
 
     def flush(self) -> None:
         with self.lock:  # type: ignore[union-attr]
             if not self._pending:
                 return
-            text = "\n".join(self._pending) + "\n"
-            self._pending.clear()
+            # A copy and a delete, each one step under the GIL: a line another thread
+            # appends meanwhile stays pending, never lost.
+            lines = self._pending[:]
+            del self._pending[: len(lines)]
             try:
-                self.stream.write(text)
+                for start in range(0, len(lines), _WRITE_CHUNK):
+                    self.stream.write("\n".join(lines[start : start + _WRITE_CHUNK]) + "\n")
                 self.stream.flush()
             except Exception as exc:  # a closed or broken stream must not break the agent
                 self.write_failures += 1
@@ -89,7 +89,6 @@ class BatchingLineHandler(logging.Handler):
 
     def close(self) -> None:
         self._stopping.set()
-        self._hurry.set()
         self._wake.set()
         self.flush()
         super().close()
@@ -101,13 +100,7 @@ class BatchingLineHandler(logging.Handler):
                     self._flusher_pid = os.getpid()
                     thread = threading.Thread(
                         target=_flush_periodically,
-                        args=(
-                            weakref.ref(self),
-                            self._wake,
-                            self._hurry,
-                            self._stopping,
-                            self.flush_interval,
-                        ),
+                        args=(weakref.ref(self), self._wake, self._stopping, self.flush_interval),
                         name="agents-sdk-log-flush",
                         daemon=True,
                     )
@@ -118,7 +111,6 @@ class BatchingLineHandler(logging.Handler):
         self.createLock()
         self._pending = []
         self._wake = threading.Event()
-        self._hurry = threading.Event()
         self._stopping = threading.Event()
         self._flusher_pid = 0
 
@@ -131,18 +123,15 @@ def _forget_parent_of(handler: BatchingLineHandler | None) -> None:
 def _flush_periodically(
     ref: weakref.ref[BatchingLineHandler],
     wake: threading.Event,
-    hurry: threading.Event,
     closed: threading.Event,
     interval: float,
 ) -> None:
     # Holds the handler weakly, so a handler nobody uses any more can be collected;
-    # close() ends the wait at once (it writes what is pending itself), and so does
-    # `_EARLY_WRITE` lines pending.
+    # close() ends the wait at once (it writes what is pending itself).
     while not closed.is_set():
         wake.wait()
-        hurry.wait(interval)
+        closed.wait(interval)
         wake.clear()
-        hurry.clear()
         handler = ref()
         if handler is None:
             return
