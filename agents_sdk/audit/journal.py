@@ -197,6 +197,7 @@ class JournalWriter(GroupCommit):
         self._durable_position = JournalPosition(self._file_base, file_size)
         self._durable = threading.Condition()
         self._committing = False
+        self._idle = False
         # One growing buffer rather than a list of lines: thousands of ~500-byte
         # objects per flush fragment the allocator and RSS never comes back down.
         self._pending = bytearray()
@@ -312,8 +313,8 @@ class JournalWriter(GroupCommit):
             else:
                 self._pending += line
                 backlog = len(self._pending)
-                # The first line of a group wakes the thread (its window starts then).
-                if backlog == len(line) or backlog >= MAX_PENDING_BYTES:
+                # The first line after an idle spell wakes the thread (its window starts).
+                if (backlog == len(line) and self._idle) or backlog >= MAX_PENDING_BYTES:
                     self._wake.set()
             self._seq = seq
             self._prev_raw = digest_raw
