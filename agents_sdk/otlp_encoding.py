@@ -42,7 +42,9 @@ _FLAGS[True] = b"\x85\x01" + _pack_fixed32(_HAS_IS_REMOTE | _IS_REMOTE)
 _LINK_FLAGS = {False: b"\x35" + _pack_fixed32(_HAS_IS_REMOTE)}
 _LINK_FLAGS[True] = b"\x35" + _pack_fixed32(_HAS_IS_REMOTE | _IS_REMOTE)
 
-# A span encoded as it ended: (its resource, its scope or None, its Span message bytes).
+# A span encoded as it ended: (its resource, its scope or None, its Span message bytes
+# framed as a ScopeSpans `spans` field): a batch is then joined in C, not framed span by
+# span while the export thread holds the GIL (~1 µs a span, 0.5 ms for a batch of 512).
 EncodedSpan = tuple[Any, Any, bytes]
 
 _CACHE_LIMIT = 4096  # encoded attributes remembered; past it the cache starts over
@@ -157,8 +159,13 @@ class SpanEncoder:
         worst race is an entry computed twice.
         """
         if type(span) is AgentSpan:
-            return (span._resource, span._instrumentation_scope, self._agent_span(span))
-        return (span.resource, span.instrumentation_scope or None, self._span(span))
+            framed = _field(b"\x12", self._agent_span(span))
+            return (span._resource, span._instrumentation_scope, framed)
+        return (
+            span.resource,
+            span.instrumentation_scope or None,
+            _field(b"\x12", self._span(span)),
+        )
 
     def encode_encoded(self, spans: Sequence[EncodedSpan]) -> bytes:
         """The request carrying spans encoded by `encode_span` (one thread at a time)."""
@@ -185,7 +192,7 @@ class SpanEncoder:
             for scope, encoded_spans in scopes.values():
                 # A span without a scope still gets an (empty) scope message, as upstream.
                 scope_spans = [_field(b"\x0a", b"" if scope is None else self._scope(scope))]
-                scope_spans.extend([_field(b"\x12", s) for s in encoded_spans])
+                scope_spans.extend(encoded_spans)  # framed by encode_span
                 if scope is not None and scope.schema_url:
                     scope_spans.append(_field(b"\x1a", scope.schema_url.encode()))
                 body.append(_field(b"\x12", b"".join(scope_spans)))

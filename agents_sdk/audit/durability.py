@@ -2,7 +2,7 @@
 
 `GroupCommit` is the file half of `JournalWriter`: the writer builds each line under
 its chain lock and appends it to `_pending`; this writes the pending bytes in one
-`write` + `fsync` for everyone (every `BATCH_FLUSH_INTERVAL`, or at once for
+`write` + `fsync` for everyone (within `BATCH_FLUSH_INTERVAL` of the first, or at once for
 fsync="always"), publishes how far the journal is durable, and rotates files.
 """
 
@@ -19,7 +19,7 @@ from agents_sdk.audit.segments import JournalPosition, fsync_directory, segment_
 
 # Group-commit window for fsync="batch": the longest an event waits to be durable.
 BATCH_FLUSH_INTERVAL = 0.002
-# fsync="write": how often an idle writer's thread wakes (time-based rotation).
+# How often an idle writer's thread wakes (time-based rotation).
 IDLE_WAKE_INTERVAL = 1.0
 # A flush is started early once this much is pending.
 MAX_PENDING_BYTES = 1 << 20
@@ -60,6 +60,7 @@ class GroupCommit:
     _durable_position: JournalPosition
     _durable: threading.Condition
     _committing: bool
+    _idle: bool  # the flush thread waits for an append to wake it
     _pending: bytearray
     _wake: threading.Event
     _listeners: list[threading.Event]
@@ -113,18 +114,32 @@ class GroupCommit:
                 self._durable.wait(0.1)
 
     def _flush_loop(self) -> None:
-        # fsync="write": woken by each append (nothing to do otherwise), so an idle
-        # writer does not wake every few milliseconds; once a second for rotation.
-        interval = IDLE_WAKE_INTERVAL if self.fsync_mode == "write" else BATCH_FLUSH_INTERVAL
+        # fsync="batch"/"never": busy (the last flush wrote), the thread sleeps one
+        # group-commit window between flushes, one GIL acquisition a window; idle, it
+        # waits for the append that finds nothing pending (`_idle` tells it to wake the
+        # thread), so an idle writer does not take the GIL from the agent's thread every
+        # few milliseconds. fsync="write": woken by each append. Either way once a second
+        # for time-based rotation.
+        grouped = self.fsync_mode != "write"
+        busy = False
         while True:
-            self._wake.wait(interval)
-            self._wake.clear()
+            if grouped and busy:
+                time.sleep(BATCH_FLUSH_INTERVAL)
+            else:
+                self._idle = True
+                if not (grouped and self._pending):  # appended before `_idle` was seen
+                    self._wake.wait(IDLE_WAKE_INTERVAL)
+                self._idle = False
+                self._wake.clear()
+                if grouped and not self._closed:
+                    time.sleep(BATCH_FLUSH_INTERVAL)  # the rest of the group joins
             closed = self._closed
-            self._flush_pending()
+            busy = self._flush_pending()
             if closed:
                 return
 
-    def _flush_pending(self) -> None:
+    def _flush_pending(self) -> bool:
+        """Write (and fsync) what is pending; True when there was something."""
         with self._io_lock:
             with self._lock:
                 data, self._pending = self._pending, bytearray()
@@ -139,7 +154,7 @@ class GroupCommit:
                     self._failure = exc
                     with self._durable:
                         self._durable.notify_all()
-                    return
+                    return False
                 self._publish_durable(last_seq, written)
             if data:
                 try:
@@ -152,14 +167,15 @@ class GroupCommit:
                     self._failure = exc
                     with self._durable:
                         self._durable.notify_all()
-                    return
+                    return False
                 self._file_bytes += len(data)
                 self._written_seq = last_seq
             if self._due_for_rotation():
                 self._rotate()
             elif not data:
-                return
+                return False
             self._publish_durable(last_seq, JournalPosition(self._file_base, self._file_bytes))
+            return bool(data)
 
     def _due_for_rotation(self) -> bool:
         if self._file_bytes == 0:

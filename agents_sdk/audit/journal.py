@@ -98,7 +98,7 @@ class JournalWriter(GroupCommit):
     """Appends envelope-v1 events to a journal file and keeps its hash chain.
 
     fsync="batch" (default): `append` returns at once; a background thread writes
-    and fsyncs every `BATCH_FLUSH_INTERVAL` (group commit). "always": `append`
+    and fsyncs within `BATCH_FLUSH_INTERVAL` (group commit). "always": `append`
     returns once the event is on disk; concurrent callers share one fsync.
     "never": written in the background, fsync left to the OS.
     "write": `append` writes its line to the file before it returns (a full or
@@ -197,6 +197,7 @@ class JournalWriter(GroupCommit):
         self._durable_position = JournalPosition(self._file_base, file_size)
         self._durable = threading.Condition()
         self._committing = False
+        self._idle = False
         # One growing buffer rather than a list of lines: thousands of ~500-byte
         # objects per flush fragment the allocator and RSS never comes back down.
         self._pending = bytearray()
@@ -312,7 +313,8 @@ class JournalWriter(GroupCommit):
             else:
                 self._pending += line
                 backlog = len(self._pending)
-                if backlog >= MAX_PENDING_BYTES:
+                # The first line after an idle spell wakes the thread (its window starts).
+                if (backlog == len(line) and self._idle) or backlog >= MAX_PENDING_BYTES:
                     self._wake.set()
             self._seq = seq
             self._prev_raw = digest_raw
