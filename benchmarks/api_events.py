@@ -220,14 +220,14 @@ def measure_busy(client, queries: list[tuple], database_url: str) -> None:
 
     auditor = get_user_model().objects.get(username="bench-auditor")
     agent, since, until = queries[0]
-    from obsportal.events.api import clamped_to_newest
+    from obsportal.events.selectors import clamped_to_newest
 
     base = visible_events(selectors.events(), auditor, agent).filter(agent_id=agent)
     day = base.filter(ts__gte=since, ts__lt=until)
     shown = {
         "one day, unbounded": day,
         "no range, unbounded": base,
-        "one day, as the API runs it": clamped_to_newest(day, agent, until.isoformat()),
+        "one day, as the API runs it": clamped_to_newest(day, agent, until),
         "no range, as the API runs it": clamped_to_newest(base, agent, None),
     }
     with psycopg.connect(psycopg_dsn(database_url)) as conn:
