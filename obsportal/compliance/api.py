@@ -21,6 +21,7 @@ from rest_framework.views import APIView
 
 from obsportal.accounts.permissions import has_capability
 from obsportal.accounts.roles import Capability
+from obsportal.api_fields import StrictCharField, StrictModelSerializer
 from obsportal.compliance.models import AgentDeclaration, SubjectRequest
 from obsportal.compliance.renderers import subject_export as renderers
 from obsportal.compliance.subjects import deadlines, declarations, erasure, exports, requests
@@ -87,9 +88,9 @@ class SubjectRequestSerializer(serializers.ModelSerializer):
 
 class NewSubjectRequest(serializers.Serializer):
     kind = serializers.ChoiceField(choices=SubjectRequest.Kind.choices)
-    identifier = serializers.CharField(max_length=1000)
+    identifier = StrictCharField(max_length=1000)
     framework = serializers.ChoiceField(choices=SubjectRequest.Framework.choices, required=False)
-    legal_ground = serializers.CharField(max_length=200, required=False, allow_blank=True)
+    legal_ground = StrictCharField(max_length=200, required=False, allow_blank=True)
 
 
 class SubjectRequestList(generics.ListAPIView):
@@ -158,7 +159,7 @@ class SubjectRequestErase(APIView):
 
 
 class Extension(serializers.Serializer):
-    reason = serializers.CharField(max_length=2000)
+    reason = StrictCharField(max_length=2000)
 
 
 class SubjectRequestExtend(APIView):
@@ -196,7 +197,7 @@ class SubjectRequestFile(APIView):
         return response
 
 
-class AgentDeclarationSerializer(serializers.ModelSerializer):
+class AgentDeclarationSerializer(StrictModelSerializer):
     class Meta:
         model = AgentDeclaration
         fields = [

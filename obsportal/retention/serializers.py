@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from obsportal.api_fields import StrictCharField
 from obsportal.retention.floors import floors
 from obsportal.retention.models import (
     Framework,
@@ -49,24 +50,24 @@ class PolicySerializer(serializers.ModelSerializer):
 
 
 class PolicyInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
+    name = StrictCharField(max_length=200)
     framework = serializers.ChoiceField(choices=Framework.choices)
-    description = serializers.CharField(required=False, allow_blank=True, default="")
-    agent_pattern = serializers.CharField(max_length=200, default="*")
-    action_pattern = serializers.CharField(max_length=200, default="*")
-    result_pattern = serializers.CharField(max_length=200, default="*")
+    description = StrictCharField(required=False, allow_blank=True, default="")
+    agent_pattern = StrictCharField(max_length=200, default="*")
+    action_pattern = StrictCharField(max_length=200, default="*")
+    result_pattern = StrictCharField(max_length=200, default="*")
     keep_days = serializers.IntegerField(min_value=1, max_value=MAX_KEEP_DAYS)
-    reason = serializers.CharField(required=False, allow_blank=True, default="")
+    reason = StrictCharField(required=False, allow_blank=True, default="")
 
 
 class PolicyChangeInput(serializers.Serializer):
     keep_days = serializers.IntegerField(min_value=1, max_value=MAX_KEEP_DAYS, required=False)
-    agent_pattern = serializers.CharField(max_length=200, required=False)
-    action_pattern = serializers.CharField(max_length=200, required=False)
-    result_pattern = serializers.CharField(max_length=200, required=False)
-    description = serializers.CharField(required=False, allow_blank=True)
+    agent_pattern = StrictCharField(max_length=200, required=False)
+    action_pattern = StrictCharField(max_length=200, required=False)
+    result_pattern = StrictCharField(max_length=200, required=False)
+    description = StrictCharField(required=False, allow_blank=True)
     delete = serializers.BooleanField(default=False)
-    reason = serializers.CharField(allow_blank=True, default="")
+    reason = StrictCharField(allow_blank=True, default="")
 
 
 class ChangeSerializer(serializers.ModelSerializer):
@@ -116,20 +117,20 @@ class HoldSerializer(serializers.ModelSerializer):
 
 
 class HoldInput(serializers.Serializer):
-    name = serializers.CharField(max_length=200)
-    reason = serializers.CharField()
-    agents = serializers.ListField(child=serializers.CharField(max_length=200), default=list)
-    user_ids = serializers.ListField(child=serializers.CharField(max_length=200), default=list)
+    name = StrictCharField(max_length=200)
+    reason = StrictCharField()
+    agents = serializers.ListField(child=StrictCharField(max_length=200), default=list)
+    user_ids = serializers.ListField(child=StrictCharField(max_length=200), default=list)
     subject_keys = serializers.ListField(
         child=serializers.RegexField(r"^[0-9a-fA-F]{16,128}$"), default=list
     )
-    streams = serializers.ListField(child=serializers.CharField(max_length=200), default=list)
+    streams = serializers.ListField(child=StrictCharField(max_length=200), default=list)
     ts_from = serializers.DateTimeField(required=False, allow_null=True, default=None)
     ts_to = serializers.DateTimeField(required=False, allow_null=True, default=None)
 
 
 class ReasonInput(serializers.Serializer):
-    reason = serializers.CharField(allow_blank=True, default="")
+    reason = StrictCharField(allow_blank=True, default="")
 
 
 class PlanSerializer(serializers.ModelSerializer):

@@ -89,6 +89,21 @@ def test_a_policy_below_the_floor_is_a_400_naming_the_source(db):
     assert "164.316(b)(2)" in response.json()["detail"]
 
 
+@pytest.mark.parametrize(
+    ("url", "body"),
+    [
+        ("/api/v1/retention/policies/", {"name": 12, "framework": "custom", "keep_days": 1}),
+        ("/api/v1/retention/plans/", {"reason": 12}),
+    ],
+)
+def test_a_number_where_the_schema_says_string_is_a_400_and_stores_nothing(db, url, body):
+    alice, _ = officers()
+    response = client_for(alice).post(url, body, format="json")
+    assert response.status_code == 400, response.content
+    assert "Not a valid string" in str(response.json())
+    assert RetentionPolicy.objects.count() == 0 and RetentionPlan.objects.count() == 0
+
+
 def test_pages_for_each_role(db, client, django_user_model):
     alice, bob = officers()
     assert client.get("/retention/").status_code == 302  # anonymous: to the login page
