@@ -159,9 +159,11 @@ class OwnPostgres:
         shutil.rmtree(self.dir, ignore_errors=True)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def celery_worker(django_db_setup, django_db_blocker, tmp_path_factory):
-    """Start `celery worker` for the session; yield its log path."""
+    """Start `celery worker` for the e2e tests; yield its log path. Stopped when a process
+    (pytest-xdist) moves on to another package, so it never takes the tasks of a test
+    elsewhere that starts a worker of its own and reads that worker's log."""
     from django.db import connection
 
     redis.Redis.from_url(settings.CELERY_BROKER_URL).flushdb()
