@@ -41,7 +41,7 @@ def events_past_policy(rules: Rules, scope: QuerySet[AuditEvent] | None = None) 
     held, held_params = held_sql(rules.holds)
     expired, expired_params = rules.expired_sql()
     # An expired event is older than the latest cutoff (the shortest policy's): a bound on
-    # ts, so the scan takes the ts index and stops there.
+    # ts that the ts index can serve when few events are that old.
     latest = connection.ops.adapt_datetimefield_value(max(map(rules.cutoff, rules.policies)))
     where, where_params = "", []
     if scope is not None:
