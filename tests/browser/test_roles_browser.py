@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from playwright.sync_api import expect
 
 from tests.support.people import PASSWORD, person
 
@@ -56,8 +57,11 @@ def test_each_role_sees_its_menu_and_is_refused_the_rest(
         if label == "API":
             continue
         page.goto(f"{live_server.url}/")
-        page.click(f"header nav a:text-is('{label}')")
-        assert page.locator("h1").count() == 1, label
+        # click() returns once the link is clicked, not once the next page has loaded: expect()
+        # waits for it (a bare count() read the old page on a loaded CI machine).
+        with page.expect_navigation():
+            page.click(f"header nav a:text-is('{label}')")
+        expect(page.locator("h1"), label).to_have_count(1)
         assert "Not allowed" not in page.title()
 
 
@@ -75,7 +79,7 @@ def test_an_administrator_issues_a_credential_and_sees_its_secret_once(
     assert page.locator("#new-secret").count() == 0
     assert "browser-agent" in page.locator("tbody").inner_text()
     page.click("tbody tr:has-text('browser-agent') >> text=Revoke")
-    assert "revoked" in page.locator("tbody tr:has-text('browser-agent')").inner_text()
+    expect(page.locator("tbody tr:has-text('browser-agent')")).to_contain_text("revoked")
 
 
 def test_a_person_without_a_role_sees_no_menu_and_is_refused(page, live_server, django_user_model):
