@@ -49,6 +49,11 @@ class HoldForm(forms.Form):
     reason = forms.CharField()
     agents = forms.CharField(required=False, help_text="comma-separated")
     user_ids = forms.CharField(required=False, help_text="comma-separated")
+    subjects = forms.CharField(
+        required=False,
+        label="Data subjects",
+        help_text="comma-separated e-mail addresses or user ids: kept as subject keys only",
+    )
     subject_keys = forms.CharField(required=False, help_text="comma-separated hex keys")
     streams = forms.CharField(required=False, help_text="comma-separated")
     ts_from = forms.DateTimeField(required=False)
@@ -64,6 +69,7 @@ class HoldForm(forms.Form):
             "agents": listed("agents"),
             "user_ids": listed("user_ids"),
             "subject_keys": listed("subject_keys"),
+            "subjects": listed("subjects"),
             "streams": listed("streams"),
             "ts_from": data["ts_from"],
             "ts_to": data["ts_to"],

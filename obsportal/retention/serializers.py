@@ -124,6 +124,10 @@ class HoldInput(serializers.Serializer):
     subject_keys = serializers.ListField(
         child=serializers.RegexField(r"^[0-9a-fA-F]{16,128}$"), default=list
     )
+    # Identifiers (e-mail addresses, user ids): held by their subject keys, stored nowhere.
+    subjects = serializers.ListField(
+        child=StrictCharField(max_length=320), default=list, write_only=True
+    )
     streams = serializers.ListField(child=StrictCharField(max_length=200), default=list)
     ts_from = serializers.DateTimeField(required=False, allow_null=True, default=None)
     ts_to = serializers.DateTimeField(required=False, allow_null=True, default=None)

@@ -128,3 +128,28 @@ def test_pages_for_each_role(db, client, django_user_model):
     client.force_login(bob)
     assert client.post(f"/retention/plans/{plan.pk}/approve/").status_code == 200
     assert RetentionPlan.objects.get().status == "approved"
+
+
+def test_a_hold_placed_by_a_subjects_identifier_keeps_only_its_key_and_covers_their_events(
+    db, stored
+):
+    from obsportal.ingest.models import AuditEvent
+    from obsportal.ingest.subjects import subject_key
+    from obsportal.retention import holds
+
+    alice, _ = officers()
+    response = client_for(alice).post(
+        "/api/v1/retention/holds/",
+        {"name": "case 7", "reason": "litigation", "subjects": [" BOB "]},
+        format="json",
+    )
+    assert response.status_code == 201, response.content
+    key = subject_key("bob")
+    assert response.json()["subject_keys"] == [key] and "subjects" not in response.json()
+    hold = LegalHold.objects.get()
+    stored_row = str(LegalHold.objects.filter(pk=hold.pk).values().get())
+    assert "BOB" not in stored_row and "'bob'" not in stored_row
+    covered = AuditEvent.objects.filter(holds.hold_q(hold))
+    assert sorted(covered.values_list("user_id", flat=True)) == ["bob", "bob"]
+    placed = AuditEvent.objects.get(action="hold.place")
+    assert "bob" not in placed.canonical.lower().replace(key, "")

@@ -8,6 +8,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from obsportal.ingest.subjects import subject_key
 from obsportal.retention.models import LegalHold
 from obsportal.retention.services.trail import RetentionRefused, actor_name, record_trail, via
 
@@ -20,16 +21,23 @@ def place_legal_hold(
     agents: list[str] | None = None,
     user_ids: list[str] | None = None,
     subject_keys: list[str] | None = None,
+    subjects: list[str] | None = None,
     streams: list[str] | None = None,
     ts_from: datetime | None = None,
     ts_to: datetime | None = None,
 ) -> LegalHold:
     """Hold what the scope covers from pruning and erasure, on the trail. Takes effect at
-    once: holding more never needs a second person."""
+    once: holding more never needs a second person.
+
+    `subjects` are identifiers as a person gives them (an e-mail address, a user id): the
+    hold keeps only their subject keys, so it covers the person wherever an event names
+    them (user_id or an identifying detail) and the identifier itself is stored nowhere."""
+    keys = [k.lower() for k in subject_keys or []]
+    keys += [subject_key(identifier) for identifier in subjects or [] if identifier.strip()]
     scope = {
         "agents": list(agents or []),
         "user_ids": list(user_ids or []),
-        "subject_keys": [k.lower() for k in subject_keys or []],
+        "subject_keys": list(dict.fromkeys(keys)),
         "streams": list(streams or []),
     }
     if not any(scope.values()) and ts_from is None and ts_to is None:
