@@ -108,7 +108,8 @@ def _load(n: int) -> dict[str, float]:
 
 
 def _export(keys: list[str], pdf: bool) -> int:
-    from obsportal.compliance import renderers, subjects
+    from obsportal.compliance.renderers import subject_export as renderers
+    from obsportal.compliance.subjects import records as subjects
 
     content = {
         "cover": {"reference": "R-bench", "subject": "user-7"},
