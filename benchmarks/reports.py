@@ -157,12 +157,15 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=40)
     parser.add_argument("--child", choices=["json", "pdf"])
     parser.add_argument("--tmp")
-    parser.add_argument("--reuse", action="store_true", help="keep the loaded database")
+    parser.add_argument("--reuse", action="store_true", help="use the database and signing key a run with the same --tmp loaded")
     args = parser.parse_args()
     if args.child:
         child(Path(args.tmp), args.child == "pdf")
         return
+    if args.reuse and not args.tmp:
+        parser.error("--reuse needs the --tmp directory of the run that loaded the database")
     tmp = Path(args.tmp or tempfile.mkdtemp(prefix="bench-reports-"))
+    print(f"working directory (for --reuse --tmp): {tmp}", flush=True)
     if not args.reuse:
         rig.recreate_database()
         rig.setup_django(tmp)
