@@ -142,6 +142,26 @@ def stored_position(event_ids: list[str]) -> tuple[Any, str, int] | None:
     )
 
 
+def stored_event_id(event_ids: list[str]) -> tuple[Any, str, int] | None:
+    """(event_id, stream, seq) of one of `event_ids` stored already, if any: admission's
+    check, since no unique index spans the month partitions (ingest migration 0013). One
+    probe of each partition's event_id index per id: no ORDER BY, one row is enough."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT event_id, stream_id, seq FROM ingest_auditevent"
+                " WHERE event_id = ANY(%s::uuid[]) LIMIT 1",
+                [event_ids],
+            )
+            return cursor.fetchone()
+    return (
+        AuditEvent.objects.filter(event_id__in=event_ids)
+        .order_by()
+        .values_list("event_id", "stream_id", "seq")
+        .first()
+    )
+
+
 def store_events(events: list[dict[str, Any]], canonicals: Canonicals | None = None) -> None:
     """Insert admitted events (and their personal-data sidecars), each with the canonical
     bytes it was hashed over: from `canonicals` where admission has them (the events of
