@@ -85,4 +85,3 @@ def create_partitions_ahead(months: int | None = None, today: date | None = None
     first = month_start(today or datetime.now(UTC))
     created = [create_month(add_months(first, step)) for step in range(ahead + 1)]
     return [name for name in created if name]
-
