@@ -81,11 +81,24 @@ def test_a_month_a_hold_keeps_part_of_is_deleted_in_chunks_and_stays(june):
     outcome = runs.run_plan(approved_plan(june["alice"], june["bob"]), progress=messages.append)
     assert outcome.pruned == 15  # a 0..4 and all of b, through the door's DELETE
     assert "ingest_auditevent_2018_06" in _names()
-    assert any(m.startswith("ingest_auditevent_2018_06: not whole (june-a") for m in messages)
+    assert "ingest_auditevent_2018_06: not whole (it holds events the plan keeps)" in messages
     assert list(
         AuditEvent.objects.filter(stream_id="june-a").order_by("seq").values_list("seq", flat=True)
     ) == [5, 6, 7, 8, 9]
     assert verify_streams().streams.get(stream_id="june-a").status == "verified"
+
+
+def test_a_hold_placed_after_the_plan_was_approved_keeps_the_month_too(june):
+    plan = approved_plan(june["alice"], june["bob"])
+    LegalHold.objects.create(
+        name="late case", reason="r", streams=["june-b"], ts_from=days_from(JUNE_2018, 1)[0]
+    )
+    messages: list[str] = []
+    outcome = runs.run_plan(plan, progress=messages.append)
+    assert "ingest_auditevent_2018_06" in _names()
+    assert any("june-b may go only through seq -1 now" in m for m in messages), messages
+    assert outcome.pruned == 10  # stream a, by DELETE
+    assert AuditEvent.objects.filter(stream_id="june-b").count() == 10
 
 
 def test_the_older_month_goes_whole_and_the_newer_rows_of_its_streams_stay(june):

@@ -120,6 +120,17 @@ BEGIN
     RETURN removed;
 END $$;
 
+-- Admission's check that no event_id of a batch is stored in any month (no unique index
+-- spans the partitions): an index probe a partition, whatever the statistics say. A month
+-- partition not analyzed yet (its first minute) would otherwise be planned as a seq scan.
+CREATE FUNCTION obsportal_stored_event_id(p_ids uuid[])
+RETURNS TABLE (event_id uuid, stream_id text, seq bigint)
+LANGUAGE plpgsql STABLE SET enable_seqscan = off SET search_path = pg_catalog, {schema} AS $$
+BEGIN
+    RETURN QUERY SELECT e.event_id, e.stream_id::text, e.seq FROM {schema}.{TABLE} e
+        WHERE e.event_id = ANY(p_ids) LIMIT 1;
+END $$;
+
 ALTER FUNCTION obsportal_create_audit_partition(date) OWNER TO {OWNER};
 ALTER FUNCTION obsportal_drop_audit_partition(text) OWNER TO {OWNER};
 REVOKE ALL ON FUNCTION obsportal_create_audit_partition(date) FROM PUBLIC;

@@ -66,6 +66,9 @@ def prune_whole_months(
     for month in month_partitions():
         if month.upper > plan.as_of:
             break
+        if _kept_row(month, planned):
+            say(f"{month.name}: not whole (it holds events the plan keeps)")
+            continue
         streams = _streams_in(rules, month)
         if not streams:
             continue  # nothing stored that month: nothing to anchor, nothing to gain
@@ -79,6 +82,20 @@ def prune_whole_months(
             say(f"{month.name}: not dropped ({exc}): its rows are deleted in chunks")
             continue
         say(f"{month.name}: dropped, {sum(s.count for s in streams.values())} events")
+
+
+def _kept_row(month: MonthPartition, planned: dict[str, int]) -> bool:
+    """Whether the month holds a row the plan does not prune: the first found ends the
+    look, so a month that cannot go whole costs a few pages, not a scan of the month."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT 1 FROM {TABLE} e"
+            " LEFT JOIN unnest(%s::text[], %s::bigint[]) AS p(stream_id, last)"
+            " ON p.stream_id = e.stream_id"
+            " WHERE e.ts >= %s AND e.ts < %s AND (p.last IS NULL OR e.seq > p.last) LIMIT 1",
+            [list(planned), list(planned.values()), month.lower, month.upper],
+        )
+        return cursor.fetchone() is not None
 
 
 def _streams_in(rules: Rules, month: MonthPartition) -> dict[str, _InMonth]:
