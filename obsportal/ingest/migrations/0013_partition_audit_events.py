@@ -165,7 +165,8 @@ def partition(apps, schema_editor):
         [owner] = _one(cursor, "SELECT tableowner FROM pg_tables WHERE tablename = %s", [TABLE])
         [sequence] = _one(cursor, "SELECT pg_get_serial_sequence(%s, 'id')", [TABLE])
         [next_id] = _one(
-            cursor, f"SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM {sequence}"
+            cursor,
+            f"SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM {sequence}",
         )
         cursor.execute(
             "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN"
@@ -231,6 +232,62 @@ def partition(apps, schema_editor):
     run(f"ANALYZE {TABLE}")
 
 
+def unpartition(apps, schema_editor):
+    """Back to one plain table (a migration back past 0013, as some tests make): the rows
+    move back, the keys of 0012 return, the partition doors go."""
+    if schema_editor.connection.vendor != "postgresql":
+        return
+    run = schema_editor.execute
+    with schema_editor.connection.cursor() as cursor:
+        [schema] = _one(cursor, "SELECT current_schema()")
+        [sequence] = _one(cursor, "SELECT pg_get_serial_sequence(%s, 'id')", [TABLE])
+        [next_id] = _one(
+            cursor,
+            f"SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM {sequence}",
+        )
+        cursor.execute(
+            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN"
+            " (SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+            [TABLE, TABLE],
+        )
+        indexes = cursor.fetchall()
+        cursor.execute(
+            "SELECT grantee, privilege_type FROM information_schema.role_table_grants"
+            " WHERE table_schema = %s AND table_name = %s AND grantee NOT IN (%s, current_user)",
+            [schema, TABLE, OWNER],
+        )
+        grants = cursor.fetchall()
+    run(
+        "DROP FUNCTION obsportal_create_audit_partition(date);"
+        " DROP FUNCTION obsportal_drop_audit_partition(text);"
+        " DROP FUNCTION obsportal_stored_event_id(uuid[])"
+    )
+    parted = f"{TABLE}_partitioned"
+    run(f"ALTER TABLE {TABLE} RENAME TO {parted}")
+    for name, _definition in indexes:
+        run(f"DROP INDEX {name}")
+    run(f"ALTER TABLE {parted} DROP CONSTRAINT audit_event_stream_seq")
+    run(f"ALTER TABLE {parted} DROP CONSTRAINT {TABLE}_pkey")
+    run(f"CREATE TABLE {TABLE} (LIKE {parted} INCLUDING DEFAULTS INCLUDING IDENTITY)")
+    run(f"ALTER TABLE {TABLE} ALTER COLUMN id RESTART WITH {int(next_id)}")
+    run(f"INSERT INTO {TABLE} SELECT * FROM {parted}")
+    run(f"ALTER TABLE {TABLE} ADD CONSTRAINT {TABLE}_pkey PRIMARY KEY (id)")
+    run(f"ALTER TABLE {TABLE} ADD CONSTRAINT audit_event_stream_seq UNIQUE (stream_id, seq)")
+    for _name, definition in indexes:
+        run(definition.replace(" ON ONLY ", " ON "))
+    run(GUARD.format(table=TABLE))
+    run(f"GRANT SELECT, DELETE ON {TABLE} TO {OWNER}")
+    run(f"GRANT UPDATE (subject_key) ON {TABLE} TO {OWNER}")
+    for grantee, privilege in grants:
+        run(f'GRANT {privilege} ON {TABLE} TO "{grantee}"')
+    run(f"DROP TABLE {parted} CASCADE")
+    run(f"REVOKE CREATE ON SCHEMA {schema} FROM {OWNER}")
+    with schema_editor.connection.cursor() as cursor:
+        [new_sequence] = _one(cursor, "SELECT pg_get_serial_sequence(%s, 'id')", [TABLE])
+    if new_sequence.split(".")[-1] != f"{TABLE}_id_seq":
+        run(f"ALTER SEQUENCE {new_sequence} RENAME TO {TABLE}_id_seq")
+
+
 class Migration(migrations.Migration):
     # One transaction (the default): the move and the swap happen together or not at all.
     dependencies = [
@@ -256,5 +313,5 @@ class Migration(migrations.Migration):
             name="event_id",
             field=models.UUIDField(db_index=True),
         ),
-        migrations.RunPython(partition, migrations.RunPython.noop),
+        migrations.RunPython(partition, unpartition),
     ]
