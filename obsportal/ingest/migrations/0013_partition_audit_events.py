@@ -38,7 +38,7 @@ OWNER = "obsportal_audit_owner"
 TABLE = "ingest_auditevent"
 OLD = "ingest_auditevent_unpartitioned"
 AHEAD = 3  # months created ahead by the migration; the beat job keeps it so
-MAX_MONTHS_BACK = 240  # older rows than that stay in the default partition
+MAX_MONTHS_BACK = 240  # rows older than that stay in the default partition
 
 # The append-only guard (0005, 0008_retention_statement_triggers) on a table: statement
 # triggers fire for the table a statement names, so each partition carries them too.
@@ -75,7 +75,8 @@ BEGIN
         -- The default partition holds rows of this month: PostgreSQL would refuse the new
         -- partition. No insert meanwhile; the rows move, then the month is attached.
         LOCK TABLE {schema}.{TABLE} IN SHARE ROW EXCLUSIVE MODE;
-        EXECUTE format('CREATE TABLE {schema}.%%I (LIKE {schema}.{TABLE} INCLUDING DEFAULTS)', part);
+        EXECUTE format('CREATE TABLE {schema}.%%I '
+                       '(LIKE {schema}.{TABLE} INCLUDING DEFAULTS)', part);
         EXECUTE format('WITH moved AS (DELETE FROM {schema}.{TABLE}_default '
                        'WHERE ts >= $1 AND ts < $2 RETURNING *) '
                        'INSERT INTO {schema}.%%I SELECT * FROM moved', part) USING lo, hi;
@@ -180,8 +181,13 @@ def partition(apps, schema_editor):
             [schema, TABLE, owner, OWNER],
         )
         grants = cursor.fetchall()
-        cursor.execute(f"SELECT min(ts), max(ts) FROM {TABLE}")
-        oldest, _newest = cursor.fetchone()
+        # The months that hold rows (no empty month for a gap of years), within 20 years.
+        cursor.execute(
+            f"SELECT DISTINCT to_char(date_trunc('month', ts AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
+            f" FROM {TABLE} WHERE ts >= now() - interval '{MAX_MONTHS_BACK} months'"
+            " AND ts < now()"
+        )
+        stored_months = {row[0] for row in cursor.fetchall()}
     if not superuser:  # the owner role will own the table: its migrator must be a member
         run(f"GRANT {OWNER} TO CURRENT_USER")
 
@@ -203,13 +209,11 @@ def partition(apps, schema_editor):
     run(_doors_sql(schema))
 
     now = datetime.now(UTC)
-    back = now.replace(day=1, year=now.year - MAX_MONTHS_BACK // 12)
-    first = max(oldest, back) if oldest is not None and oldest < now else now
     last = now.replace(day=1)
     for _ in range(AHEAD):
         last = last.replace(year=last.year + (last.month == 12), month=last.month % 12 + 1)
     with schema_editor.connection.cursor() as cursor:
-        for month in _months(first, last):
+        for month in sorted(stored_months | set(_months(now, last))):
             cursor.execute("SELECT obsportal_create_audit_partition(%s::date)", [month])
 
     run(f"INSERT INTO {TABLE} SELECT * FROM {OLD}")
