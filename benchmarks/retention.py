@@ -10,9 +10,17 @@ In a dedicated database (`obsportal_bench_retention`, dropped and recreated):
 2. times `dry_run()` over all of them (goal <= 10 s at 5,000,000);
 3. times `run_plan()` of an approved plan whose moment lets about `--prune` events go,
    through the database door with a signed anchor per chunk (goal >= 50,000 events/s);
-4. loads two streams with real hash chains (`--verify-events` each), prunes the oldest
+4. loads `--month-events` more events in ten streams into one month of their own (before
+   the two years, its own partition) under a one-year policy, and times the run that prunes
+   them: the month goes whole, behind one anchor a stream, as one partition detached and
+   dropped (goal: the drop under 1 s), beside step 3's DELETE figure of the same run;
+5. loads two streams with real hash chains (`--verify-events` each), prunes the oldest
    third of one, and times `verify_stream` of both: per event, the pruned stream must be
    no slower than the unpruned baseline measured in the same run.
+
+The database is partitioned by month (ingest migration 0013); every month of the data is
+created before the load, so no row waits in the default partition. Step 3's months all
+hold rows that a 6-year policy keeps, so step 3 is the chunked DELETE through the door.
 """
 
 from __future__ import annotations
@@ -98,9 +106,59 @@ def load_synthetic(events: int, streams: int, now: datetime) -> float:
     return time.perf_counter() - started
 
 
+def create_months(first: datetime, last: datetime) -> int:
+    """Create every month partition from `first`'s month through `last`'s (the beat job
+    creates months ahead only; a benchmark loads the past too)."""
+    from obsportal.ingest import partitions
+
+    month, created = partitions.month_start(first), 0
+    while month <= partitions.month_start(last):
+        created += partitions.create_month(month) is not None
+        month = partitions.add_months(month, 1)
+    return created
+
+
+def load_month(events: int, month_start: datetime) -> None:
+    """`events` synthetic events in ten streams `month-k` of agent `month-agent`, all inside
+    the month that starts at `month_start` (28 days of it)."""
+    with psycopg.connect(f"{SERVER}/{DATABASE}") as conn:
+        conn.execute(
+            """
+            INSERT INTO ingest_stream (id, agent_id, head_seq, head_hash, status, pending_count,
+                                       created_at, updated_at)
+            SELECT 'month-' || k, 'month-agent', %(n)s / 10 - 1, md5(k::text) || md5(k::text),
+                   'ok', 0, now(), now()
+            FROM generate_series(0, 9) k
+            """,
+            {"n": events},
+        )
+        conn.execute(
+            """
+            INSERT INTO ingest_auditevent (event_id, stream_id, seq, ts, agent_id, action, result,
+                user_id, resource, details, trace_id, span_id, pii_commitments, prev_hash, hash,
+                canonical, received_at)
+            SELECT gen_random_uuid(), 'month-' || (g %% 10), g / 10,
+                   %(start)s + (g * (28.0 / %(n)s)) * interval '1 day', 'month-agent',
+                   'llm_call', 'success', 'user-' || (g %% 100), NULL, '{}', NULL, NULL, '{}',
+                   md5(g::text) || md5(g::text), md5((g + 1)::text) || md5((g + 1)::text),
+                   NULL, now()
+            FROM generate_series(0, %(n)s - 1) g
+            """,
+            {"n": events, "start": month_start},
+        )
+        conn.commit()
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE ingest_auditevent")
+
+
 def load_chain(stream_id: str, agent: str, count: int, old: int, now: datetime) -> None:
-    """A real hash chain: its first `old` events 400 days old, the rest of today."""
+    """A real hash chain: its first `old` events 400 days old, the rest of today. Its agent
+    holds an ingest credential, as an agent whose batches ingestion admitted does."""
     from django.db import transaction
+
+    from tests.factories import agent_credential
+
+    agent_credential(agent)
 
     from agents_sdk.audit.chain import GENESIS_HASH, compute_hash
     from obsportal.ingest import storage
@@ -145,6 +203,9 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=50)
     parser.add_argument("--prune", type=int, default=1_000_000)
     parser.add_argument("--verify-events", type=int, default=150_000)
+    parser.add_argument(
+        "--month-events", type=int, default=None, help="events of the dropped month (N / 24)"
+    )
     args = parser.parse_args()
     tmp = Path(tempfile.mkdtemp(prefix="bench-retention-"))
     recreate_database()
@@ -152,16 +213,23 @@ def main() -> None:
     from django.contrib.auth import get_user_model
 
     from obsportal.accounts.models import RoleAssignment
+    from obsportal.ingest import partitions
     from obsportal.ingest.models import AuditEvent, Stream
     from obsportal.integrity.anchors import pruned_through
     from obsportal.integrity.checkpoints import sign_checkpoint
     from obsportal.integrity.signing import create_signing_key
     from obsportal.integrity.verification.walk import verify_stream
     from obsportal.retention.models import LegalHold, RetentionPolicy
+    from obsportal.retention.services import months as month_service
     from obsportal.retention.services import plans, policies, runs
 
     create_signing_key()
     now = datetime.now(UTC)
+    month_start = datetime.combine(
+        partitions.month_start(now - timedelta(days=SPAN_DAYS + 70)), datetime.min.time(), UTC
+    )
+    months = create_months(month_start, now + timedelta(days=93))
+    print(f"created {months} month partitions, {month_start:%Y-%m} through 3 months ahead")
     seconds = load_synthetic(args.events, args.streams, now)
     print(f"loaded {args.events:,} events in {args.streams} streams in {seconds:.1f} s")
 
@@ -213,6 +281,45 @@ def main() -> None:
         f"{pruned_seconds:.2f} s: {rate:,.0f} events/s (goal >= 50,000: "
         f"{'met' if rate >= 50_000 else 'NOT met'}); kept by holds: "
         f"{sum(s['events'] for s in outcome.run.skipped):,}"
+    )
+
+    print(f"  months dropped whole in that run: {outcome.run.progress.get('partitions', [])}")
+
+    # A month the policies empty whole: one partition detached and dropped behind its anchors.
+    month_events = args.month_events or args.events // 24 // 10 * 10
+    load_month(month_events, month_start)
+    policies.approve_policy_change(
+        bob,
+        policies.request_policy(alice, name="month agents 1 year", framework="soc2",
+                                agent_pattern="month-agent", keep_days=365),
+    )  # fmt: skip
+    drops: list[float] = []
+    door = month_service.drop_month_partition
+
+    def timed_door(name: str) -> int:
+        started = time.perf_counter()
+        try:
+            return door(name)
+        finally:
+            drops.append(time.perf_counter() - started)
+
+    month_service.drop_month_partition = timed_door
+    # At step 3's moment: its ranges are pruned already, the month's rows are past a year.
+    plan = plans.approve_plan(bob, plans.propose_plan(alice, as_of=as_of))
+    started = time.perf_counter()
+    outcome = runs.run_plan(plan)
+    month_seconds = time.perf_counter() - started
+    month_service.drop_month_partition = door
+    dropped = outcome.run.progress.get("partitions", [])
+    assert dropped == [f"ingest_auditevent_{month_start:%Y_%m}"], dropped
+    assert outcome.pruned == month_events, (outcome.pruned, month_events)
+    drop = drops[-1]
+    print(
+        f"month {month_start:%Y-%m} of {month_events:,} events in 10 streams dropped whole: "
+        f"detach + drop {drop * 1000:.0f} ms (goal < 1 s: {'met' if drop < 1 else 'NOT met'}); "
+        f"the whole run (month scan, {outcome.anchors} signed anchors, trail, drop) "
+        f"{month_seconds:.2f} s = {outcome.pruned / month_seconds:,.0f} events/s, against "
+        f"{rate:,.0f} events/s by DELETE above"
     )
 
     # Verification: a pruned stream against an unpruned one, per event, in the same run.

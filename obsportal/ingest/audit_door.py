@@ -68,3 +68,14 @@ def fill_subject_keys(
                 subject_key=key
             )
     return filled
+
+
+def drop_month_partition(name: str) -> int:
+    """Detach and drop one month partition with its sidecars; the events dropped.
+
+    PostgreSQL only (SQLite has no partitions). The door refuses unless a prune anchor of
+    each stream in the month reaches its last seq there: write the anchors first, in the
+    same transaction."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT obsportal_drop_audit_partition(%s)", [name])
+        return cursor.fetchone()[0]

@@ -33,7 +33,10 @@ class Stream(models.Model):
 class AuditEvent(models.Model):
     """One envelope-v1 event exactly as its agent hashed it (personal data aside)."""
 
-    event_id = models.UUIDField(unique=True)
+    # Indexed, not unique: on PostgreSQL the table is partitioned by month (migration 0013)
+    # and a unique index cannot span partitions. Admission refuses an event_id already
+    # stored anywhere (storage.reused_event_id, Reason.DUPLICATE_EVENT_ID).
+    event_id = models.UUIDField(db_index=True)
     # No index of its own: the unique (stream, seq) index serves stream lookups. No
     # database constraint either: admission creates and locks the stream's row in the
     # same transaction before it copies the rows, and the per-row check cost ~2.5 µs of
@@ -69,6 +72,9 @@ class AuditEvent(models.Model):
     subject_key = models.CharField(max_length=32, null=True, blank=True)
 
     class Meta:
+        # On PostgreSQL this is UNIQUE (stream_id, seq, ts), per month partition (0013); the
+        # one row per (stream, seq) across months is admission's: only head + 1, under the
+        # stream's row lock.
         constraints = [
             models.UniqueConstraint(fields=["stream", "seq"], name="audit_event_stream_seq"),
         ]
@@ -151,7 +157,12 @@ class ResultCount(models.Model):
 class PersonalDatum(models.Model):
     """The erasable sidecar of one personal-data field; erasure deletes this row only."""
 
-    event = models.ForeignKey(AuditEvent, on_delete=models.CASCADE, related_name="personal_data")
+    # No database constraint: a key into the partitioned audit table would have to carry
+    # its whole primary key (id, ts). The doors that remove rows (audit_door: prune, drop a
+    # month) delete the sidecars themselves.
+    event = models.ForeignKey(
+        AuditEvent, on_delete=models.CASCADE, related_name="personal_data", db_constraint=False
+    )
     field = models.CharField(max_length=200)
     value = models.JSONField()
     salt = models.CharField(max_length=32)

@@ -134,6 +134,7 @@ def _admit(
                 raise_after_commit = None
                 admitted = _admit_in_order(agent_id, heads, streams, result)
                 if admitted:
+                    _refuse_stored_event_ids(agent_id, admitted)
                     storage.store_events(admitted, canonicals)
                 storage.save_heads([head for head in heads.values() if head.changed])
                 store_signed_heads(signed)
@@ -253,6 +254,31 @@ def _admit_in_order(
         stamps = [event["ts"] for event in admitted]
         result.oldest_admitted_ts, result.newest_admitted_ts = min(stamps), max(stamps)
     return admitted
+
+
+def _refuse_stored_event_ids(agent_id: str, admitted: list[dict[str, Any]]) -> None:
+    """An event_id is one event, in whatever stream or month: no unique index spans the
+    audit table's month partitions (ingest migration 0013), so admission checks, under the
+    head locks, both this batch and every stored row."""
+    seen: dict[str, dict[str, Any]] = {}
+    for event in admitted:
+        first = seen.setdefault(event["event_id"], event)
+        if first is not event:
+            raise BatchRefused(
+                Reason.DUPLICATE_EVENT_ID,
+                f"event_id {event['event_id']} is used twice in the batch (stream "
+                f"{first['stream']} seq {first['seq']} and stream {event['stream']} seq "
+                f"{event['seq']})",
+                agent_id,
+            )
+    reused = storage.stored_event_id(list(seen))
+    if reused is not None:
+        raise BatchRefused(
+            Reason.DUPLICATE_EVENT_ID,
+            f"event_id {reused[0]} is already stored at another position "
+            f"(stream {reused[1]} seq {reused[2]})",
+            agent_id,
+        )
 
 
 def _refuse_reused_event_id(agent_id: str, events: list[dict[str, Any]], exc: Exception) -> None:

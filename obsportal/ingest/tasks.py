@@ -9,6 +9,7 @@ from celery import shared_task
 from django.db import DatabaseError, InterfaceError, OperationalError
 
 from agents_sdk.shipping.transports import INGEST_TASK
+from obsportal.ingest import partitions
 from obsportal.ingest.decoding import decode_batch
 from obsportal.ingest.services import admit_batch, refuse_batch
 from obsportal.ingest.verdicts import BatchRefused, Reason
@@ -39,3 +40,9 @@ def ingest_batch(self, batch: dict[str, Any]) -> dict[str, Any]:
             raise self.retry(exc=exc, countdown=backoff(self.request.retries)) from exc
         reason = f"the database refused the batch {self.request.retries + 1} times: {exc}"
         return refuse_batch(batch, Reason.STORAGE_ERROR, reason).as_dict()
+
+
+@shared_task(name="obsportal.ingest.tasks.create_partitions_ahead", acks_late=False)
+def create_partitions_ahead() -> dict[str, Any]:
+    """The beat job: this month's audit partition and the next ones exist before rows come."""
+    return {"created": partitions.create_partitions_ahead()}

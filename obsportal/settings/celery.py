@@ -68,6 +68,11 @@ CELERY_BEAT_SCHEDULE = {
 CELERY_BEAT_SCHEDULER = os.environ.get(
     "CELERY_BEAT_SCHEDULER", "django_celery_beat.schedulers:DatabaseScheduler"
 )
+# Month partitions of the audit table, created ahead (a no-op on SQLite and once created).
+CELERY_BEAT_SCHEDULE["ingest-partitions-ahead"] = {
+    "task": "obsportal.ingest.tasks.create_partitions_ahead",
+    "schedule": float(os.environ.get("OBSPORTAL_PARTITIONS_INTERVAL", 86400)),
+}
 CELERY_BEAT_SCHEDULE["retention-run-approved-plans"] = {
     "task": "obsportal.retention.tasks.run_approved_plans",
     "schedule": float(os.environ.get("OBSPORTAL_RETENTION_INTERVAL", 3600)),

@@ -91,6 +91,9 @@ OBSPORTAL_RETENTION_FLOORS = {
     },
 }
 OBSPORTAL_RETENTION_CHUNK = int(os.environ.get("OBSPORTAL_RETENTION_CHUNK", 50_000))
+# Month partitions of the audit table kept created ahead of today (PostgreSQL; beat job
+# `ingest-partitions-ahead`, `manage.py audit_partitions`).
+OBSPORTAL_AUDIT_PARTITIONS_AHEAD = int(os.environ.get("OBSPORTAL_AUDIT_PARTITIONS_AHEAD", 3))
 # Compliance reports (obsportal.compliance.reports): each run's files, kept with their digests.
 OBSPORTAL_REPORT_DIR = Path(os.environ.get("OBSPORTAL_REPORT_DIR", VAR_DIR / "reports"))
 # Render each report's PDF/A (seconds to a minute under WeasyPrint); the tests of figures skip it.

@@ -9,7 +9,9 @@ The run (`run_plan`) keeps these invariants (Zulip's retention module is the mod
   trail, delete through the database door (`ingest.audit_door.prune_events`), note the
   progress. A kill at any point loses the whole chunk or nothing, so a rerun resumes
   from the last anchor: never an anchor lost, never a seq pruned twice;
-- it holds at most one chunk's aggregates in memory, never the rows.
+- it holds at most one chunk's aggregates in memory, never the rows;
+- on PostgreSQL a month the plan empties whole goes first, as one partition dropped
+  behind its anchors in one transaction (months.py); the chunks take over from there.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from obsportal.ingest.models import AuditEvent, Stream
 from obsportal.integrity.anchors import lock_stream_anchors, pruned_through, write_prune_anchor
 from obsportal.retention.models import RetentionPlan, RetentionRun
 from obsportal.retention.selectors import Rules, stream_range
+from obsportal.retention.services.months import prune_whole_months
 from obsportal.retention.services.trail import RetentionRefused, actor_name, record_trail
 
 Progress = Callable[[str], None]
@@ -105,6 +108,7 @@ def _run_plan(
             if frozen["held"] and frozen["last_seq"] < frozen["first_seq"]:
                 # Nothing of the stream may go: the plan itself stopped at a hold.
                 _note_skipped(run, frozen["stream"], frozen["held"], frozen["last_seq"])
+        prune_whole_months(run, plan, rules, say)
         for item in plan.items:
             _run_item(run, plan, rules, item, chunk_size, say)
     except Exception as exc:
