@@ -2,7 +2,7 @@
 
 A batch goes through `storage` (locked heads, COPY); a single event appended by the portal
 itself takes this compare-and-set instead, which moves the head, stores the row, its
-sidecars and its hourly count only if the head is still the one the event links to.
+sidecars only if the head is still the one the event links to.
 """
 
 from __future__ import annotations
@@ -14,7 +14,6 @@ import orjson
 from django.db import connection
 
 from agents_sdk.audit.chain import canonical_body
-from obsportal.ingest.counts import APPEND_COUNTS_SQL
 from obsportal.ingest.envelope import (
     COPY_COLUMNS,
 )
@@ -43,7 +42,7 @@ WITH moved AS (
     FROM stored, unnest(%(fields)s::text[], %(values)s::jsonb[], %(salts)s::text[],
                         %(sidecar_keys)s::text[])
         AS s(field, value, salt, subject_key)
-), {APPEND_COUNTS_SQL}
+)
 SELECT count(*) FROM stored
 """
 
