@@ -19,7 +19,6 @@ from typing import Any
 
 import orjson
 from django.conf import settings
-from django.db import transaction
 from django.db.models import Count
 from django.utils import timezone
 
@@ -286,10 +285,6 @@ def build_report(run_id: int) -> ReportRun:
     run.save()
     if run.schedule and run.schedule.drop_dir:
         drop(run, Path(run.schedule.drop_dir))
-    if run.schedule and run.schedule.recipients:
-        from obsportal.compliance.reports.tasks import deliver_report_task
-
-        transaction.on_commit(lambda: deliver_report_task.delay(run.pk))
     return run
 
 

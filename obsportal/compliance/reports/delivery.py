@@ -9,8 +9,8 @@ from django.core.mail import EmailMessage
 from django.core.validators import validate_email
 from django.utils import timezone
 
-from obsportal.compliance.reports.paths import report_dir
 from obsportal.compliance.reports.models import ReportDelivery, ReportRun
+from obsportal.compliance.reports.paths import report_dir
 from obsportal.trail.services import record_trail
 
 MAX_RECIPIENTS = 10
@@ -68,7 +68,7 @@ def _attachments(run: ReportRun) -> list[str]:
 
 
 def deliver_run(run_id: int) -> list[ReportDelivery]:
-    """Send each pending recipient one email; a failure is recorded and raised (the task retries)."""
+    """Send each pending recipient one email; a failure is recorded, then raised (to retry)."""
     run = ReportRun.objects.select_related("schedule").get(pk=run_id)
     if run.status != ReportRun.Status.DONE or not run.schedule:
         return []
@@ -90,7 +90,10 @@ def deliver_run(run_id: int) -> list[ReportDelivery]:
         try:
             message.send(fail_silently=False)
         except Exception as exc:  # SMTP, socket, TLS: all retried by the task
-            delivery.status, delivery.error = ReportDelivery.Status.FAILED, f"{type(exc).__name__}: {exc}"
+            delivery.status, delivery.error = (
+                ReportDelivery.Status.FAILED,
+                f"{type(exc).__name__}: {exc}",
+            )
             delivery.save()
             record_trail(
                 "report.email", result="failure", resource=f"report-run:{run.pk}",
@@ -99,7 +102,11 @@ def deliver_run(run_id: int) -> list[ReportDelivery]:
             )  # fmt: skip
             failure = failure or exc
             continue
-        delivery.status, delivery.error, delivery.sent_at = ReportDelivery.Status.SENT, "", timezone.now()
+        delivery.status, delivery.error, delivery.sent_at = (
+            ReportDelivery.Status.SENT,
+            "",
+            timezone.now(),
+        )
         delivery.save()
         record_trail(
             "report.email", resource=f"report-run:{run.pk}", details=details,

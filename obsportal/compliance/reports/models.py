@@ -75,7 +75,7 @@ class ReportRun(models.Model):
 
 
 class ReportDelivery(models.Model):
-    """One recipient's email of one run: the row that makes a redelivered task send nothing twice."""
+    """One recipient's email of one run: the row that makes a redelivered task send once."""
 
     class Status(models.TextChoices):
         PENDING = "pending", "pending"

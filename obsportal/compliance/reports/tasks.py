@@ -11,6 +11,8 @@ from obsportal.compliance.reports import build, delivery, services
 @shared_task(name="obsportal.compliance.reports.tasks.build_report", acks_late=True)
 def build_report_task(run_id: int) -> dict:
     run = build.build_report(run_id)
+    if run.status == run.Status.DONE and run.schedule and run.schedule.recipients:
+        deliver_report_task.delay(run.pk)  # its own retries: a down SMTP server rebuilds nothing
     return {"run": run.pk, "status": run.status}
 
 
