@@ -95,8 +95,15 @@ OBSPORTAL_RETENTION_CHUNK = int(os.environ.get("OBSPORTAL_RETENTION_CHUNK", 50_0
 OBSPORTAL_REPORT_DIR = Path(os.environ.get("OBSPORTAL_REPORT_DIR", VAR_DIR / "reports"))
 # Render each report's PDF/A (seconds to a minute under WeasyPrint); the tests of figures skip it.
 OBSPORTAL_REPORT_PDF = os.environ.get("OBSPORTAL_REPORT_PDF", "1") != "0"
-# Scheduled reports' email (delivery.py): SMTP from the environment.
-EMAIL_BACKEND = os.environ.get("EMAIL_BACKEND", "django.core.mail.backends.smtp.EmailBackend")
+# Scheduled reports' email (delivery.py): SMTP from the environment; the embedded demo writes
+# each message as a file under var/mail/ instead (no mail server to configure).
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.filebased.EmailBackend"
+    if EMBEDDED
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_FILE_PATH = Path(os.environ.get("EMAIL_FILE_PATH", VAR_DIR / "mail"))
 EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
 EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 25))
 EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
