@@ -22,6 +22,7 @@ from obsportal.compliance.reports.models import ReportDelivery
 from obsportal.compliance.reports.services import create_schedule
 from obsportal.compliance.reports.tasks import deliver_report_task
 from obsportal.ingest.models import AuditEvent, PersonalDatum
+from tests.compliance.reports.conftest import build
 from tests.compliance.reports.test_api import token_client
 from tests.factories import with_role
 
@@ -111,10 +112,17 @@ def test_each_recipient_receives_the_run_figures_once(built, smtp):
     assert sorted(p.value for p in sidecar) == RECIPIENTS
 
 
-def test_attachments_when_allowed_never_the_csvs(built, smtp, settings):
+@pytest.fixture
+def with_pdf(world, settings):
+    settings.OBSPORTAL_REPORT_PDF = True
+    return build(world, "soc2")
+
+
+def test_attachments_when_allowed_never_the_csvs(with_pdf, smtp, settings):
     settings.OBSPORTAL_REPORT_EMAIL_ATTACH = True
     smtp.start()
-    run = scheduled(built, ["one@example.org"])
+    run = scheduled(with_pdf, ["one@example.org"])
+    assert "report.pdf" in run.files
     deliver_run(run.pk)
     [message] = smtp.messages
     attached = {
@@ -123,7 +131,7 @@ def test_attachments_when_allowed_never_the_csvs(built, smtp, settings):
         else hashlib.sha256(part.get_payload(decode=True)).hexdigest()
         for part in message.iter_attachments()
     }
-    expected = {n: run.files[n]["sha256"] for n in ("report.json", "report.pdf") if n in run.files}
+    expected = {n: run.files[n]["sha256"] for n in ("report.json", "report.pdf")}
     assert attached == expected
     assert not any(name.endswith(".csv") for name in attached)
     assert any(name.endswith(".csv") for name in run.files)  # the run has CSVs to leave out
