@@ -157,7 +157,11 @@ def main() -> None:
     parser.add_argument("--streams", type=int, default=40)
     parser.add_argument("--child", choices=["json", "pdf"])
     parser.add_argument("--tmp")
-    parser.add_argument("--reuse", action="store_true", help="use the database and signing key a run with the same --tmp loaded")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="use the database and signing key a run with the same --tmp loaded",
+    )
     args = parser.parse_args()
     if args.child:
         child(Path(args.tmp), args.child == "pdf")

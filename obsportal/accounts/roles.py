@@ -44,6 +44,8 @@ class Capability(StrEnum):
     EVENTS_EXPORT = "events.export"
     # "Verify now": queue a verification run (a job on the worker), not a read.
     INTEGRITY_VERIFY = "integrity.verify"
+    # Name the addresses a scheduled report is emailed to: the report then leaves the portal.
+    REPORTS_EMAIL = "reports.email"
 
 
 _READ = frozenset(
@@ -70,6 +72,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
         Capability.USERS_MANAGE,
         Capability.CREDENTIALS_MANAGE,
         Capability.INTEGRITY_VERIFY,
+        Capability.REPORTS_EMAIL,
     },
     Role.COMPLIANCE_OFFICER: _READ
     | {
@@ -80,6 +83,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
         Capability.PII_READ,
         Capability.INTEGRITY_VERIFY,
         Capability.SUBJECTS_READ,
+        Capability.REPORTS_EMAIL,
     },
     # Read-only; an assignment may narrow it to some agents and a period (RoleAssignment).
     # An auditor checks that requests are answered in time (subjects.read), but neither

@@ -98,6 +98,29 @@ OBSPORTAL_AUDIT_PARTITIONS_AHEAD = int(os.environ.get("OBSPORTAL_AUDIT_PARTITION
 OBSPORTAL_REPORT_DIR = Path(os.environ.get("OBSPORTAL_REPORT_DIR", VAR_DIR / "reports"))
 # Render each report's PDF/A (seconds to a minute under WeasyPrint); the tests of figures skip it.
 OBSPORTAL_REPORT_PDF = os.environ.get("OBSPORTAL_REPORT_PDF", "1") != "0"
+# Scheduled reports' email (delivery.py): SMTP from the environment; the embedded demo writes
+# each message as a file under var/mail/ instead (no mail server to configure).
+EMAIL_BACKEND = os.environ.get(
+    "EMAIL_BACKEND",
+    "django.core.mail.backends.filebased.EmailBackend"
+    if EMBEDDED
+    else "django.core.mail.backends.smtp.EmailBackend",
+)
+EMAIL_FILE_PATH = Path(os.environ.get("EMAIL_FILE_PATH", VAR_DIR / "mail"))
+EMAIL_HOST = os.environ.get("EMAIL_HOST", "localhost")
+EMAIL_PORT = int(os.environ.get("EMAIL_PORT", 25))
+EMAIL_HOST_USER = os.environ.get("EMAIL_HOST_USER", "")
+EMAIL_HOST_PASSWORD = os.environ.get("EMAIL_HOST_PASSWORD", "")
+EMAIL_USE_TLS = os.environ.get("EMAIL_USE_TLS") == "1"
+EMAIL_TIMEOUT = int(os.environ.get("EMAIL_TIMEOUT", 30))
+DEFAULT_FROM_EMAIL = os.environ.get("DEFAULT_FROM_EMAIL", "obsportal@localhost")
+OBSPORTAL_PUBLIC_URL = os.environ.get("OBSPORTAL_PUBLIC_URL", "http://localhost:8000")
+# Attach report.json and the PDF (under the size limit) to the email: off, since populations may
+# hold personal data and mail leaves the portal's access control. CSVs are never attached.
+OBSPORTAL_REPORT_EMAIL_ATTACH = os.environ.get("OBSPORTAL_REPORT_EMAIL_ATTACH") == "1"
+OBSPORTAL_REPORT_EMAIL_MAX_PDF_BYTES = int(
+    os.environ.get("OBSPORTAL_REPORT_EMAIL_MAX_PDF_BYTES", 5_000_000)
+)
 # The portal's own audit trail: an agent of its own, one hash-chained stream.
 OBSPORTAL_TRAIL_AGENT_ID = os.environ.get("OBSPORTAL_TRAIL_AGENT_ID", "obsportal")
 OBSPORTAL_TRAIL_STREAM = os.environ.get(

@@ -124,6 +124,8 @@ for _name, _kind, _summary in [
     ("report.run", Kind.EXPORT, "requested a compliance report run"),
     ("report.download", Kind.EXPORT, "downloaded a compliance report file"),
     ("report.schedule", Kind.CHANGE, "scheduled a compliance report"),
+    ("report.recipients", Kind.CHANGE, "set the addresses a scheduled report is emailed to"),
+    ("report.email", Kind.EXPORT, "emailed a finished report to a recipient (or failed to)"),
 ]:
     register(_name, _kind, _summary)
 
@@ -184,12 +186,14 @@ URL_ACTIONS: dict[str, str] = {
     "report-list": "reports.view",
     "report-frameworks": "reports.view",
     "report-schedules": "reports.view",
+    "report-schedule-recipients": "report.recipients",
     "report-detail": "report.open",
     "report-file": "report.download",
     "reports:list": "reports.view",
     "reports:new": "reports.view",
     "reports:run": "report.open",
     "reports:file": "report.download",
+    "reports:recipients": "report.recipients",
     "schema": "schema.view",
     # The integrity pages (portal) and their API counterparts
     "integrity:checkpoints": "checkpoints.view",

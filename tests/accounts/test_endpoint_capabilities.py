@@ -75,6 +75,7 @@ def _concrete(route, two_agents) -> str:
         "<uuid:pk>": "00000000-0000-4000-8000-000000000000",
         "<str:fmt>": "json",
         "<int:run_id>": "1",
+        "<int:schedule_id>": "1",
         "<str:name>": "report.json",
     }
     path = route.pattern.replace("^", "").replace("\\Z", "").replace("$", "")

@@ -6,10 +6,11 @@ from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers
-from rest_framework.exceptions import NotFound, ValidationError
+from rest_framework.exceptions import NotFound, PermissionDenied, ValidationError
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from obsportal.accounts.permissions import has_capability
 from obsportal.accounts.roles import Capability
 from obsportal.compliance.reports import registry, selectors, services
 from obsportal.compliance.reports.models import ReportRun, ReportSchedule
@@ -40,8 +41,18 @@ class ReportRunSerializer(serializers.ModelSerializer):
             "report_sha256",
             "sections_with_exceptions",
             "error",
+            "deliveries",
             "url",
         ]
+
+    deliveries = serializers.SerializerMethodField()
+
+    def get_deliveries(self, run: ReportRun) -> list[dict]:
+        return [
+            {"recipient": d.recipient, "status": d.status, "attempts": d.attempts,
+             "sent_at": d.sent_at, "error": d.error}
+            for d in run.deliveries.all()
+        ]  # fmt: skip
 
     def get_url(self, run: ReportRun) -> str:
         return self.context["request"].build_absolute_uri(f"/api/v1/reports/{run.pk}/")
@@ -55,7 +66,16 @@ class ReportScheduleSerializer(serializers.ModelSerializer):
 
     class Meta:
         model = ReportSchedule
-        fields = ["id", "framework", "cadence", "owner", "drop_dir", "enabled", "created_at"]
+        fields = [
+            "id",
+            "framework",
+            "cadence",
+            "owner",
+            "drop_dir",
+            "recipients",
+            "enabled",
+            "created_at",
+        ]
 
     def get_owner(self, schedule: ReportSchedule) -> str:
         return schedule.owner.get_username()
@@ -163,12 +183,16 @@ class ReportScheduleList(APIView):
             {
                 "framework": serializers.ChoiceField(choices=list(registry.FRAMEWORKS)),
                 "cadence": serializers.ChoiceField(choices=ReportSchedule.Cadence.values),
+                "recipients": serializers.ListField(child=serializers.EmailField(), required=False),
             },
         ),
         responses={201: ReportScheduleSerializer},
     )
     def post(self, request):
         data = request.data if hasattr(request.data, "get") else {}
+        recipients = data.get("recipients") or None
+        if recipients and not has_capability(request.user, Capability.REPORTS_EMAIL):
+            raise PermissionDenied("naming email recipients needs the reports.email capability")
         try:
             # A drop directory is the operator's (manage.py schedule_report): not over HTTP.
             schedule = services.create_schedule(
@@ -176,10 +200,33 @@ class ReportScheduleList(APIView):
                 str(data.get("cadence", "")),
                 request.user,
                 by=request.user,
+                recipients=recipients,
             )
         except services.InvalidReportRequest as exc:
             raise ValidationError(exc.errors) from exc
         return Response(ReportScheduleSerializer(schedule).data, status=201)
+
+
+class ReportScheduleRecipients(APIView):
+    """PUT {recipients: [address, ...]} to replace whom a schedule's runs are emailed to."""
+
+    required_capability = Capability.REPORTS_EMAIL
+
+    @extend_schema(
+        request=inline_serializer(
+            "ReportRecipients",
+            {"recipients": serializers.ListField(child=serializers.EmailField())},
+        ),
+        responses={200: ReportScheduleSerializer},
+    )
+    def put(self, request, schedule_id: int):
+        schedule = get_object_or_404(selectors.visible_schedules(request.user), pk=schedule_id)
+        data = request.data if hasattr(request.data, "get") else {}
+        try:
+            schedule = services.set_recipients(schedule, data.get("recipients"), by=request.user)
+        except services.InvalidReportRequest as exc:
+            raise ValidationError(exc.errors) from exc
+        return Response(ReportScheduleSerializer(schedule).data)
 
 
 # Included under /api/v1/ by obsportal.urls.
@@ -187,6 +234,11 @@ urlpatterns = [
     path("reports/", ReportRunList.as_view(), name="report-list"),
     path("reports/frameworks/", FrameworkList.as_view(), name="report-frameworks"),
     path("reports/schedules/", ReportScheduleList.as_view(), name="report-schedules"),
+    path(
+        "reports/schedules/<int:schedule_id>/recipients/",
+        ReportScheduleRecipients.as_view(),
+        name="report-schedule-recipients",
+    ),
     path("reports/<int:run_id>/", ReportRunDetail.as_view(), name="report-detail"),
     path("reports/<int:run_id>/files/<str:name>", ReportFile.as_view(), name="report-file"),
 ]

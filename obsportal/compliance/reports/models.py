@@ -20,6 +20,8 @@ class ReportSchedule(models.Model):
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     # Where a copy of each finished report goes (JSON, PDF, CSVs), if set.
     drop_dir = models.CharField(max_length=500, blank=True)
+    # Addresses emailed when each scheduled run is ready (see delivery.py); at most MAX_RECIPIENTS.
+    recipients = models.JSONField(default=list, blank=True)
     enabled = models.BooleanField(default=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
@@ -70,3 +72,28 @@ class ReportRun(models.Model):
 
     def __str__(self) -> str:
         return f"{self.framework} report {self.pk} ({self.since:%Y-%m-%d}..{self.until:%Y-%m-%d})"
+
+
+class ReportDelivery(models.Model):
+    """One recipient's email of one run: the row that makes a redelivered task send once."""
+
+    class Status(models.TextChoices):
+        PENDING = "pending", "pending"
+        SENT = "sent", "sent"
+        FAILED = "failed", "failed"
+
+    run = models.ForeignKey(ReportRun, on_delete=models.CASCADE, related_name="deliveries")
+    recipient = models.EmailField()
+    status = models.CharField(max_length=16, choices=Status.choices, default=Status.PENDING)
+    attempts = models.IntegerField(default=0)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    error = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(fields=["run", "recipient"], name="report_delivery_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} to {self.recipient}: {self.status}"

@@ -14,4 +14,4 @@ from obsportal.trail.services import record_change
 def _on_report_change(
     sender: Any, actor: Any, action: str, target: Any, details: dict, **kw
 ) -> None:
-    record_change(actor, action, target, details)
+    record_change(actor, action, target, details, personal=kw.get("personal"))

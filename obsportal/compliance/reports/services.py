@@ -80,15 +80,38 @@ def request_report(
     return run
 
 
+def _recipients(values: list[str] | None) -> list[str]:
+    from obsportal.compliance.reports.delivery import clean_recipients
+
+    if values is not None and not isinstance(values, list):
+        raise InvalidReportRequest({"recipients": "a list of email addresses"})
+    try:
+        return clean_recipients(values or [])
+    except ValueError as exc:
+        raise InvalidReportRequest({"recipients": str(exc)}) from None
+
+
 def create_schedule(
-    framework: str, cadence: str, owner: Any, *, drop_dir: str = "", by: Any = None
+    framework: str,
+    cadence: str,
+    owner: Any,
+    *,
+    drop_dir: str = "",
+    by: Any = None,
+    recipients: list[str] | None = None,
 ) -> ReportSchedule:
+    """`recipients` are emailed each finished run; the caller checks reports.email first."""
     check_request(framework, datetime(2000, 1, 1, tzinfo=UTC), datetime(2000, 2, 1, tzinfo=UTC))
     if cadence not in ReportSchedule.Cadence.values:
         raise InvalidReportRequest({"cadence": "monthly or quarterly"})
+    addresses = _recipients(recipients)
     with transaction.atomic():
         schedule = ReportSchedule.objects.create(
-            framework=framework, cadence=cadence, owner=owner, drop_dir=drop_dir
+            framework=framework,
+            cadence=cadence,
+            owner=owner,
+            drop_dir=drop_dir,
+            recipients=addresses,
         )
         report_changed.send(
             sender=ReportSchedule,
@@ -100,7 +123,27 @@ def create_schedule(
                 "cadence": cadence,
                 "owner": owner.get_username(),
                 "drop_dir": drop_dir,
+                "recipients": len(addresses),
             },
+            personal={"recipients": addresses} if addresses else None,
+        )
+    return schedule
+
+
+def set_recipients(schedule: ReportSchedule, recipients: list[str], *, by: Any) -> ReportSchedule:
+    """Replace a schedule's recipients (the caller checks reports.email); on the trail, the
+    addresses in the personal-data sidecar only."""
+    addresses = _recipients(recipients)
+    with transaction.atomic():
+        schedule.recipients = addresses
+        schedule.save(update_fields=["recipients"])
+        report_changed.send(
+            sender=ReportSchedule,
+            actor=by,
+            action="report.recipients",
+            target=schedule,
+            details={"recipients": len(addresses)},
+            personal={"recipients": addresses},
         )
     return schedule
 

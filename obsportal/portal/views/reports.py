@@ -6,7 +6,7 @@ import orjson
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 
-from obsportal.accounts.permissions import capability_required
+from obsportal.accounts.permissions import capability_required, has_capability
 from obsportal.accounts.roles import Capability
 from obsportal.compliance.reports import registry, selectors, services
 from obsportal.compliance.reports.models import ReportRun
@@ -19,8 +19,32 @@ def report_list(request: HttpRequest) -> HttpResponse:
         "runs": selectors.visible_runs(request.user)[:100],
         "schedules": selectors.visible_schedules(request.user),
         "frameworks": [registry.framework(key) for key in registry.FRAMEWORKS],
+        "can_email": has_capability(request.user, Capability.REPORTS_EMAIL),
+        "errors": {},
     }
     return render(request, "portal/reports/list.html", context)
+
+
+@capability_required(Capability.REPORTS_EMAIL)
+def schedule_recipients(request: HttpRequest, schedule_id: int) -> HttpResponse:
+    """POST a schedule's recipients (one address per line or comma-separated)."""
+    schedule = get_object_or_404(selectors.visible_schedules(request.user), pk=schedule_id)
+    if request.method != "POST":
+        return redirect("reports:list")
+    text = request.POST.get("recipients", "")
+    addresses = [a for a in text.replace(",", "\n").split() if a]
+    try:
+        services.set_recipients(schedule, addresses, by=request.user)
+    except services.InvalidReportRequest as exc:
+        context = {
+            "runs": selectors.visible_runs(request.user)[:100],
+            "schedules": selectors.visible_schedules(request.user),
+            "frameworks": [registry.framework(key) for key in registry.FRAMEWORKS],
+            "can_email": True,
+            "errors": {schedule.pk: exc.errors["recipients"]},
+        }
+        return render(request, "portal/reports/list.html", context, status=400)
+    return redirect("reports:list")
 
 
 def _moment(text: str | None):

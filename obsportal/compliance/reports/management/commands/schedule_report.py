@@ -1,4 +1,4 @@
-"""`manage.py schedule_report soc2 quarterly --as USER [--drop-dir DIR]`."""
+"""`manage.py schedule_report soc2 quarterly --as USER [--drop-dir DIR] [--recipient ADDR]...`."""
 
 from __future__ import annotations
 
@@ -18,13 +18,18 @@ class Command(BaseCommand):
         parser.add_argument("cadence", choices=ReportSchedule.Cadence.values)
         parser.add_argument("--as", dest="as_user", required=True)
         parser.add_argument("--drop-dir", default="", help="copy each finished report here")
+        parser.add_argument(
+            "--recipient", action="append", default=[], help="email each finished report here"
+        )
 
-    def handle(self, *args, framework, cadence, as_user, drop_dir, **options):
+    def handle(self, *args, framework, cadence, as_user, drop_dir, recipient, **options):
         owner = get_user_model().objects.filter(username=as_user).first()
         if owner is None:
             raise CommandError(f"no user {as_user!r}")
         try:
-            schedule = create_schedule(framework, cadence, owner, drop_dir=drop_dir)
+            schedule = create_schedule(
+                framework, cadence, owner, drop_dir=drop_dir, recipients=recipient
+            )
         except InvalidReportRequest as exc:
             raise CommandError(str(exc)) from exc
         self.stdout.write(f"Scheduled {schedule} as {as_user} (schedule {schedule.pk})")
