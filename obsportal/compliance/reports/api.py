@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.shortcuts import get_object_or_404
 from django.urls import path
 from drf_spectacular.utils import extend_schema, inline_serializer
@@ -166,6 +168,13 @@ class ReportFile(APIView):
             raise NotFound(str(exc)) from exc
 
 
+def _listed(data: Any, name: str) -> Any:
+    """A list field of a JSON body, or of a form body (whose repeated fields are a list)."""
+    if hasattr(data, "getlist"):
+        return data.getlist(name) if name in data else None
+    return data.get(name)
+
+
 class ReportScheduleList(APIView):
     """GET the schedules; POST {framework, cadence, drop_dir?} to run a report each month or
     quarter, as the caller (the report shows what they may read)."""
@@ -190,7 +199,7 @@ class ReportScheduleList(APIView):
     )
     def post(self, request):
         data = request.data if hasattr(request.data, "get") else {}
-        recipients = data.get("recipients") or None
+        recipients = _listed(data, "recipients") or None
         if recipients and not has_capability(request.user, Capability.REPORTS_EMAIL):
             raise PermissionDenied("naming email recipients needs the reports.email capability")
         try:
@@ -223,7 +232,9 @@ class ReportScheduleRecipients(APIView):
         schedule = get_object_or_404(selectors.visible_schedules(request.user), pk=schedule_id)
         data = request.data if hasattr(request.data, "get") else {}
         try:
-            schedule = services.set_recipients(schedule, data.get("recipients"), by=request.user)
+            schedule = services.set_recipients(
+                schedule, _listed(data, "recipients"), by=request.user
+            )
         except services.InvalidReportRequest as exc:
             raise ValidationError(exc.errors) from exc
         return Response(ReportScheduleSerializer(schedule).data)

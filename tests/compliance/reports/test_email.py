@@ -205,3 +205,17 @@ def test_recipients_need_the_reports_email_capability(django_user_model):
     [event] = [e for e in trail("report.recipients") if e.result == "success"]
     assert "@" not in str(event.details)
     assert PersonalDatum.objects.get(event=event).value == ["a@e.org", "b@e.org"]
+
+
+@pytest.mark.django_db
+def test_recipients_in_a_form_body_are_its_repeated_fields(django_user_model):
+    # Found by schemathesis: a multipart body's repeated `recipients` read as one string (400).
+    officer = with_role(django_user_model.objects.create_user("off"), "compliance_officer")
+    api = token_client(officer)
+    body = {"framework": "soc2", "cadence": "monthly", "recipients": ["a@example.org", "b@e.org"]}
+    response = api.post("/api/v1/reports/schedules/", body, format="multipart")
+    assert response.status_code == 201, response.content
+    assert response.json()["recipients"] == ["a@example.org", "b@e.org"]
+    url = f"/api/v1/reports/schedules/{response.json()['id']}/recipients/"
+    replaced = api.put(url, {"recipients": ["c@example.org"]}, format="multipart")
+    assert replaced.status_code == 200 and replaced.json()["recipients"] == ["c@example.org"]
