@@ -29,10 +29,10 @@ from django.utils import timezone
 from obsportal.ingest.audit_door import drop_month_partition
 from obsportal.ingest.models import Stream
 from obsportal.ingest.partitions import MonthPartition, is_partitioned, month_partitions
-from obsportal.integrity.anchors import lock_stream_anchors, pruned_through, write_prune_anchor
+from obsportal.integrity.anchors import lock_stream_anchors, pruned_through
 from obsportal.retention.models import RetentionPlan, RetentionRun
 from obsportal.retention.selectors import Rules, stream_range
-from obsportal.retention.services.trail import actor_name, record_trail
+from obsportal.retention.services.anchoring import anchor_pruned_range
 
 TABLE = "ingest_auditevent"
 # A month's drop waits this long at most for the table lock (DETACH takes it exclusively,
@@ -162,33 +162,11 @@ def _drop_month(
         now = timezone.now()
         for stream, rows in sorted(streams.items()):
             policy = " + ".join(sorted(str(p) for p in rows.policies))
-            anchor = write_prune_anchor(
-                stream_id=stream,
-                first_seq=rows.first,
-                last_seq=rows.last,
-                last_hash=hashes[stream],
-                count=rows.count,
-                policy=policy,
-                plan_id=plan.pk,
-                run_id=run.pk,
-                pruned_at=now,
-            )
-            record_trail(
-                "retention.prune",
-                actor=actor_name(run.started_by),
-                resource=f"stream:{stream}",
-                details={
-                    "from": rows.first,
-                    "to": rows.last,
-                    "hash": hashes[stream],
-                    "events": rows.count,
-                    "policy": policy,
-                    "plan": plan.pk,
-                    "run": run.pk,
-                    "anchor": anchor.note_hash,
-                    "partition": month.name,
-                },
-            )
+            anchor_pruned_range(
+                run, plan, stream=stream, first=rows.first, last=rows.last,
+                last_hash=hashes[stream], count=rows.count, policy=policy, at=now,
+                partition=month.name,
+            )  # fmt: skip
         with connection.cursor() as cursor:
             cursor.execute(f"SET LOCAL lock_timeout = '{LOCK_TIMEOUT}'")
         removed = drop_month_partition(month.name)

@@ -28,9 +28,10 @@ from django.utils import timezone
 
 from obsportal.ingest.audit_door import prune_events
 from obsportal.ingest.models import AuditEvent, Stream
-from obsportal.integrity.anchors import lock_stream_anchors, pruned_through, write_prune_anchor
+from obsportal.integrity.anchors import lock_stream_anchors, pruned_through
 from obsportal.retention.models import RetentionPlan, RetentionRun
 from obsportal.retention.selectors import Rules, stream_range
+from obsportal.retention.services.anchoring import anchor_pruned_range
 from obsportal.retention.services.months import prune_whole_months
 from obsportal.retention.services.trail import RetentionRefused, actor_name, record_trail
 
@@ -221,32 +222,10 @@ def _prune_chunk(
             )
         policy = " + ".join(sorted(by_policy))
         now = timezone.now()
-        anchor = write_prune_anchor(
-            stream_id=stream,
-            first_seq=first,
-            last_seq=last,
-            last_hash=row[0],
-            count=count,
-            policy=policy,
-            plan_id=plan.pk,
-            run_id=run.pk,
-            pruned_at=now,
-        )
-        record_trail(
-            "retention.prune",
-            actor=actor_name(run.started_by),
-            resource=f"stream:{stream}",
-            details={
-                "from": first,
-                "to": last,
-                "hash": row[0],
-                "events": count,
-                "policy": policy,
-                "plan": plan.pk,
-                "run": run.pk,
-                "anchor": anchor.note_hash,
-            },
-        )
+        anchor_pruned_range(
+            run, plan, stream=stream, first=first, last=last, last_hash=row[0], count=count,
+            policy=policy, at=now,
+        )  # fmt: skip
         removed = prune_events(stream, first, last)
         if removed != count:
             raise RetentionRefused(f"{stream}: the door removed {removed} of {count} events")
