@@ -156,31 +156,45 @@ def _months(first: datetime, last: datetime) -> list[str]:
     return months
 
 
+def _table_facts(cursor, *, grants_but: list[str]) -> tuple[str, int, list, list]:
+    """What both directions carry over: the schema, the next id, the secondary indexes
+    (name, definition) and the table's grants to roles other than `grants_but`."""
+    [schema] = _one(cursor, "SELECT current_schema()")
+    [sequence] = _one(cursor, "SELECT pg_get_serial_sequence(%s, 'id')", [TABLE])
+    [next_id] = _one(
+        cursor,
+        f"SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM {sequence}",
+    )
+    cursor.execute(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN"
+        " (SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
+        [TABLE, TABLE],
+    )
+    indexes = cursor.fetchall()
+    cursor.execute(
+        "SELECT grantee, privilege_type FROM information_schema.role_table_grants"
+        " WHERE table_schema = %s AND table_name = %s AND grantee <> ALL(%s)",
+        [schema, TABLE, grants_but],
+    )
+    return schema, int(next_id), indexes, cursor.fetchall()
+
+
+def _name_the_sequence(schema_editor) -> None:
+    """The new table's identity sequence takes the old name (Django and dumps expect it)."""
+    with schema_editor.connection.cursor() as cursor:
+        [sequence] = _one(cursor, "SELECT pg_get_serial_sequence(%s, 'id')", [TABLE])
+    if sequence.split(".")[-1] != f"{TABLE}_id_seq":
+        schema_editor.execute(f"ALTER SEQUENCE {sequence} RENAME TO {TABLE}_id_seq")
+
+
 def partition(apps, schema_editor):
     if schema_editor.connection.vendor != "postgresql":
         return
     run = schema_editor.execute
     with schema_editor.connection.cursor() as cursor:
-        [schema] = _one(cursor, "SELECT current_schema()")
         [superuser] = _one(cursor, "SELECT rolsuper FROM pg_roles WHERE rolname = current_user")
         [owner] = _one(cursor, "SELECT tableowner FROM pg_tables WHERE tablename = %s", [TABLE])
-        [sequence] = _one(cursor, "SELECT pg_get_serial_sequence(%s, 'id')", [TABLE])
-        [next_id] = _one(
-            cursor,
-            f"SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM {sequence}",
-        )
-        cursor.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN"
-            " (SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
-            [TABLE, TABLE],
-        )
-        indexes = cursor.fetchall()
-        cursor.execute(
-            "SELECT grantee, privilege_type FROM information_schema.role_table_grants"
-            " WHERE table_schema = %s AND table_name = %s AND grantee NOT IN (%s, %s)",
-            [schema, TABLE, owner, OWNER],
-        )
-        grants = cursor.fetchall()
+        schema, next_id, indexes, grants = _table_facts(cursor, grants_but=[owner, OWNER])
         # The months that hold rows (no empty month for a gap of years), within 20 years.
         cursor.execute(
             f"SELECT DISTINCT to_char(date_trunc('month', ts AT TIME ZONE 'UTC'), 'YYYY-MM-DD')"
@@ -200,7 +214,7 @@ def partition(apps, schema_editor):
         f"CREATE TABLE {TABLE} (LIKE {OLD} INCLUDING DEFAULTS INCLUDING IDENTITY)"
         " PARTITION BY RANGE (ts)"
     )
-    run(f"ALTER TABLE {TABLE} ALTER COLUMN id RESTART WITH {int(next_id)}")
+    run(f"ALTER TABLE {TABLE} ALTER COLUMN id RESTART WITH {next_id}")
     run(f"CREATE TABLE {TABLE}_default PARTITION OF {TABLE} DEFAULT")
     run(f"ALTER TABLE {TABLE} OWNER TO {OWNER}")
     run(f"ALTER TABLE {TABLE}_default OWNER TO {OWNER}")
@@ -229,10 +243,7 @@ def partition(apps, schema_editor):
     for grantee, privilege in grants:
         run(f'GRANT {privilege} ON {TABLE} TO "{grantee}"')
     run(f"DROP TABLE {OLD}")
-    with schema_editor.connection.cursor() as cursor:
-        [new_sequence] = _one(cursor, "SELECT pg_get_serial_sequence(%s, 'id')", [TABLE])
-    if new_sequence.split(".")[-1] != f"{TABLE}_id_seq":
-        run(f"ALTER SEQUENCE {new_sequence} RENAME TO {TABLE}_id_seq")
+    _name_the_sequence(schema_editor)
     run(f"ANALYZE {TABLE}")
 
 
@@ -243,24 +254,8 @@ def unpartition(apps, schema_editor):
         return
     run = schema_editor.execute
     with schema_editor.connection.cursor() as cursor:
-        [schema] = _one(cursor, "SELECT current_schema()")
-        [sequence] = _one(cursor, "SELECT pg_get_serial_sequence(%s, 'id')", [TABLE])
-        [next_id] = _one(
-            cursor,
-            f"SELECT CASE WHEN is_called THEN last_value + 1 ELSE last_value END FROM {sequence}",
-        )
-        cursor.execute(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = %s AND indexname NOT IN"
-            " (SELECT conname FROM pg_constraint WHERE conrelid = %s::regclass)",
-            [TABLE, TABLE],
-        )
-        indexes = cursor.fetchall()
-        cursor.execute(
-            "SELECT grantee, privilege_type FROM information_schema.role_table_grants"
-            " WHERE table_schema = %s AND table_name = %s AND grantee NOT IN (%s, current_user)",
-            [schema, TABLE, OWNER],
-        )
-        grants = cursor.fetchall()
+        [me] = _one(cursor, "SELECT current_user")
+        schema, next_id, indexes, grants = _table_facts(cursor, grants_but=[OWNER, me])
     run(
         "DROP FUNCTION obsportal_create_audit_partition(date);"
         " DROP FUNCTION obsportal_drop_audit_partition(text);"
@@ -273,7 +268,7 @@ def unpartition(apps, schema_editor):
     run(f"ALTER TABLE {parted} DROP CONSTRAINT audit_event_stream_seq")
     run(f"ALTER TABLE {parted} DROP CONSTRAINT {TABLE}_pkey")
     run(f"CREATE TABLE {TABLE} (LIKE {parted} INCLUDING DEFAULTS INCLUDING IDENTITY)")
-    run(f"ALTER TABLE {TABLE} ALTER COLUMN id RESTART WITH {int(next_id)}")
+    run(f"ALTER TABLE {TABLE} ALTER COLUMN id RESTART WITH {next_id}")
     run(f"INSERT INTO {TABLE} SELECT * FROM {parted}")
     run(f"ALTER TABLE {TABLE} ADD CONSTRAINT {TABLE}_pkey PRIMARY KEY (id)")
     run(f"ALTER TABLE {TABLE} ADD CONSTRAINT audit_event_stream_seq UNIQUE (stream_id, seq)")
@@ -286,10 +281,7 @@ def unpartition(apps, schema_editor):
         run(f'GRANT {privilege} ON {TABLE} TO "{grantee}"')
     run(f"DROP TABLE {parted} CASCADE")
     run(f"REVOKE CREATE ON SCHEMA {schema} FROM {OWNER}")
-    with schema_editor.connection.cursor() as cursor:
-        [new_sequence] = _one(cursor, "SELECT pg_get_serial_sequence(%s, 'id')", [TABLE])
-    if new_sequence.split(".")[-1] != f"{TABLE}_id_seq":
-        run(f"ALTER SEQUENCE {new_sequence} RENAME TO {TABLE}_id_seq")
+    _name_the_sequence(schema_editor)
 
 
 class Migration(migrations.Migration):
