@@ -143,7 +143,7 @@ def _breakdown(bd: Breakdown, period: sources.Period, reader: Any) -> dict[str, 
             "selector": query.selector,
             "params": query.params,
             "api": query.api,
-            "sql": str(grouped.query),
+            "sql": sources.query_sql(grouped),
         },
     }
 

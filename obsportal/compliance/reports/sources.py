@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlencode
 
+from django.core.exceptions import EmptyResultSet
 from django.db.models import Q, QuerySet
 
 from obsportal.accounts.models import AgentCredential, RoleAssignment
@@ -56,7 +57,17 @@ class Query:
     order: tuple[str, ...]
 
     def sql(self) -> str:
-        return str(self.queryset.order_by(*self.order).query)
+        return query_sql(self.queryset.order_by(*self.order))
+
+
+def query_sql(queryset: QuerySet) -> str:
+    """The SQL a report prints for a query. Django compiles none for a filter it knows
+    matches nothing (`x IN ()`: a period before any trail stream, say): the report says so
+    instead of failing the run."""
+    try:
+        return str(queryset.query)
+    except EmptyResultSet:
+        return "(no SQL: the filter matches no row by construction; the population is empty)"
 
 
 EVENT_COLUMNS = (

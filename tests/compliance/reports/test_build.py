@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from datetime import datetime
+from datetime import datetime, timedelta
 
 import orjson
 import pytest
@@ -254,3 +254,20 @@ def test_header_states_period_bounds_scope_generator_and_query(built):
     assert "SELECT" in pop["query"]["sql"] and pop["query"]["api"].startswith(
         "/api/v1/events/?result=denied"
     )
+
+
+@pytest.mark.parametrize("framework", ["soc2", "gdpr", "hipaa", "ai_act"])
+def test_a_period_before_any_activity_builds_and_says_its_empty_queries(world, framework):
+    # A scheduled run's first period (last month) often predates every stream: a population
+    # whose filter matched nothing by construction had no SQL and failed the whole run.
+    from obsportal.compliance.reports.build import build_report, report_dir
+    from obsportal.compliance.reports.services import request_report
+
+    until = world.since - timedelta(days=30)
+    run = request_report(framework, until - timedelta(days=30), until, world.admin, queue=False)
+    run = build_report(run.pk)
+    assert run.status == "done", run.error
+    doc = orjson.loads((report_dir(run) / "report.json").read_bytes())
+    populations = [p for s in doc["sections"] for p in s["populations"]]
+    empty_by_construction = [p for p in populations if p["query"]["sql"].startswith("(no SQL")]
+    assert empty_by_construction and all(p["count"] == 0 for p in empty_by_construction)
