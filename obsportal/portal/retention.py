@@ -56,8 +56,10 @@ class HoldForm(forms.Form):
     )
     subject_keys = forms.CharField(required=False, help_text="comma-separated hex keys")
     streams = forms.CharField(required=False, help_text="comma-separated")
-    ts_from = forms.DateTimeField(required=False)
-    ts_to = forms.DateTimeField(required=False)
+    ts_from = forms.DateTimeField(
+        required=False, label="From", help_text="UTC, e.g. 2026-01-01 00:00"
+    )
+    ts_to = forms.DateTimeField(required=False, label="To", help_text="UTC, inclusive")
 
     def scope(self) -> dict:
         data = self.cleaned_data
