@@ -15,6 +15,22 @@ app.autodiscover_tasks()
 
 
 @signals.task_postrun.connect
+def _store_the_tasks_trail(**_: object) -> None:
+    """The trail events a task recorded are in the database before its result is: a
+    verification run's outcome is on the trail page when the run is."""
+    from obsportal.trail.services import flush_trail
+
+    flush_trail()
+
+
+@signals.worker_process_shutdown.connect
+def _close_the_trail(**_: object) -> None:
+    from obsportal.trail.services import reset_process_trail
+
+    reset_process_trail()
+
+
+@signals.task_postrun.connect
 def _drop_broken_connections(**_: object) -> None:
     """With CELERY_DB_REUSE_MAX the fixup keeps connections: still replace a broken one."""
     from django.db import connections

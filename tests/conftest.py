@@ -20,6 +20,16 @@ def _allow_test_flush(sender, connection, **kwargs):
 connection_created.connect(_allow_test_flush)
 
 
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_teardown(item, nextitem):
+    """The trail's database copy stores what a test recorded before the test's database
+    is torn down (a transactional test's tables are emptied: a late copy would leak)."""
+    from obsportal.trail.services import flush_trail
+
+    flush_trail()
+    return (yield)
+
+
 @pytest.fixture(autouse=True)
 def trail_journal(settings, tmp_path_factory):
     """Each test's trail starts on a fresh stream, its journal in a directory of its own

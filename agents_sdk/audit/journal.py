@@ -233,6 +233,7 @@ class JournalWriter(GroupCommit):
         span_id: str | None = None,
         personal_data: dict[str, Any] | None = None,
         before_write: Callable[[dict[str, Any]], None] | None = None,
+        after_write: Callable[[dict[str, Any]], None] | None = None,
     ) -> dict[str, Any]:
         """Record one event; returns it as written. Bad input raises and writes nothing.
 
@@ -240,6 +241,10 @@ class JournalWriter(GroupCommit):
         lock, so in chain order) before its line is written: a copy kept elsewhere
         (the portal's database) is stored first, and if the call raises, nothing is
         written and the chain is left as it was.
+
+        `after_write`, if given, is called with the sealed event under the chain lock
+        once its line is written (fsync="write") or queued for the writer thread: a
+        copy made later, in chain order, of lines the journal holds. It must not raise.
         """
         # Everything that can fail is checked before the chain state is touched.
         if type(action) is not str or not action:
@@ -292,12 +297,14 @@ class JournalWriter(GroupCommit):
             # The line is the canonical body with `hash` (and the sidecar) appended:
             # still one JSON object, and no second serialization on the hot path.
             line = canonical[:-1] + b',"hash":"' + digest + b'"' + sidecar_json + b"}\n"
-            if before_write is not None:
+            sealed = before_write is not None or after_write is not None
+            if sealed:
                 event = self._event(
                     event_id, seq, ts, action, result, user_id, resource, details,
                     trace_id, span_id, commitments, prev_hex, digest, sidecar,
                 )  # fmt: skip
-                before_write(event)
+                if before_write is not None:
+                    before_write(event)
             backlog = 0
             if self.fsync_mode == "write":
                 try:
@@ -319,11 +326,13 @@ class JournalWriter(GroupCommit):
             self._seq = seq
             self._prev_raw = digest_raw
             self._prev_hex = digest
+            if after_write is not None:
+                after_write(event)
         if self.fsync_mode == "always":
             self._commit_until(seq)
         elif backlog >= PENDING_LIMIT:
             self._wait_for_disk(seq - 1)
-        if before_write is not None:
+        if sealed:
             return event
         return self._event(
             event_id, seq, ts, action, result, user_id, resource, details,

@@ -19,6 +19,7 @@ from obsportal.events.renderers import EVENT_RENDERERS
 from obsportal.ingest.envelope import ENVELOPE_COLUMNS, as_envelope_json
 from obsportal.ingest.models import AuditEvent
 from obsportal.pagination import CheckedCursorPagination
+from obsportal.trail.services import READ_YOUR_OWN_TRAIL_SECONDS, flush_trail, trail_agent_id
 
 
 class AuditEventSerializer(serializers.ModelSerializer):
@@ -47,6 +48,8 @@ class EventSearch(DjangoFilterBackend):
     (AuditEventFilter, the caller's scope, the sort); its schema is the filter's."""
 
     def filter_queryset(self, request, queryset, view):
+        if request.query_params.get("agent_id") == trail_agent_id():
+            flush_trail(READ_YOUR_OWN_TRAIL_SECONDS)  # what this caller just did is listed
         try:
             return selectors.search_events(request.query_params, request.user)
         except selectors.InvalidEventQuery as exc:

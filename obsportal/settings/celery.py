@@ -73,6 +73,11 @@ CELERY_BEAT_SCHEDULE["ingest-partitions-ahead"] = {
     "task": "obsportal.ingest.tasks.create_partitions_ahead",
     "schedule": float(os.environ.get("OBSPORTAL_PARTITIONS_INTERVAL", 86400)),
 }
+# Trail journals whose process died before their database copy caught up (trail.recovery).
+CELERY_BEAT_SCHEDULE["trail-recover"] = {
+    "task": "obsportal.trail.tasks.recover_trail",
+    "schedule": float(os.environ.get("OBSPORTAL_TRAIL_RECOVER_INTERVAL", 300)),
+}
 CELERY_BEAT_SCHEDULE["retention-run-approved-plans"] = {
     "task": "obsportal.retention.tasks.run_approved_plans",
     "schedule": float(os.environ.get("OBSPORTAL_RETENTION_INTERVAL", 3600)),

@@ -131,3 +131,13 @@ OBSPORTAL_TRAIL_JOURNAL_DIR = Path(os.environ.get("OBSPORTAL_TRAIL_JOURNAL_DIR",
 # False: a trail row outside a transaction commits without waiting for the WAL flush
 # (the journal line is written already); True: every row waits (~2 ms on this disk).
 OBSPORTAL_TRAIL_SYNCHRONOUS_COMMIT = os.environ.get("OBSPORTAL_TRAIL_SYNCHRONOUS_COMMIT") == "1"
+# How a read's trail event reaches the database (PostgreSQL, outside a transaction):
+# "background" (a thread per process copies the journal's lines in batches; the request
+# waits for its line only) or "inline" (the request stores its row before its line).
+OBSPORTAL_TRAIL_DATABASE_COPY = os.environ.get("OBSPORTAL_TRAIL_DATABASE_COPY", "background")
+if OBSPORTAL_TRAIL_DATABASE_COPY not in ("background", "inline"):
+    raise ValueError("OBSPORTAL_TRAIL_DATABASE_COPY must be 'background' or 'inline'")
+# At most this many events may wait for the database copy; the next request is refused.
+OBSPORTAL_TRAIL_BACKLOG = int(os.environ.get("OBSPORTAL_TRAIL_BACKLOG", 10_000))
+# How long a change, a reader of the trail or an exiting process waits for the copy.
+OBSPORTAL_TRAIL_DRAIN_SECONDS = float(os.environ.get("OBSPORTAL_TRAIL_DRAIN_SECONDS", 5))

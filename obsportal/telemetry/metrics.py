@@ -54,6 +54,11 @@ TRAIL_APPEND_FAILURES = Counter(
     "obsportal_trail_append_failures",
     "Portal trail events that could not be recorded (each refused what needed it)",
 )
+TRAIL_COPY_FAILURES = Counter(
+    "obsportal_trail_copy_failures",
+    "Failed attempts to copy trail journal events into the database (retried; the journal"
+    " holds them)",
+)
 
 
 def record_admission(

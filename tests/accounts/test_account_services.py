@@ -25,12 +25,14 @@ from obsportal.accounts.services import (
     rotate_agent_credential,
 )
 from obsportal.ingest.models import AuditEvent
+from obsportal.trail.services import flush_trail
 from tests.support.people import PASSWORD, person
 
 pytestmark = pytest.mark.django_db
 
 
 def trail_actions() -> list[tuple[str, str | None, str | None]]:
+    flush_trail()  # the trail's background copy is stored
     rows = AuditEvent.objects.filter(agent_id="obsportal").order_by("seq")
     return [(e.action, e.user_id, e.resource) for e in rows]
 

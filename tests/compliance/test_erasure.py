@@ -17,7 +17,7 @@ from obsportal.integrity.checkpoints import sign_checkpoint
 from obsportal.integrity.models import StreamVerification
 from obsportal.integrity.verification import verify_streams
 from obsportal.retention.models import LegalHold
-from obsportal.trail.services import trail_agent_id
+from obsportal.trail.services import flush_trail, trail_agent_id
 from tests.support.chains import admit_journal, superuser_sql
 
 
@@ -67,6 +67,7 @@ def test_erasure_deletes_only_the_subjects_values_and_the_chain_reads_erased_und
     assert not PersonalDatum.objects.filter(event__stream_id=erin["stream"]).exists()
     assert PersonalDatum.objects.filter(value="frank@example.org").count() == 3
     # the receipt: on the trail, signed, naming the request and the positions, no person
+    flush_trail()
     receipt = AuditEvent.objects.get(agent_id=trail_agent_id(), action="subject.erasure")
     body = orjson.loads(receipt.canonical)
     assert body["details"]["reference"] == request.reference
@@ -119,6 +120,7 @@ def test_a_receipt_forged_by_a_superuser_is_not_accepted(erin):
     )
     # the trail stream this process writes (a request puts an event on it): forge its next seq
     requests.create_request(kind="access", identifier="someone else")
+    flush_trail()
     head = AuditEvent.objects.filter(agent_id=trail_agent_id()).order_by("-id").first()
     stream = head.stream_id
     seq, prev = head.seq + 1, head.hash

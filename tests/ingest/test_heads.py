@@ -11,6 +11,7 @@ from agents_sdk.audit.head_signing import HeadSigner, key_path
 from obsportal.ingest.heads import KeyChangeRefused, retire_agent_key
 from obsportal.ingest.models import AgentKey, AuditEvent, SignedStreamHead
 from obsportal.ingest.services import admit_batch
+from obsportal.trail.services import flush_trail
 from tests.factories import journal_events
 from tests.support.chains import signed_head
 
@@ -18,6 +19,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def trail_actions() -> list[str]:
+    flush_trail()  # the trail's background copy is stored
     return list(
         AuditEvent.objects.filter(agent_id="obsportal")
         .order_by("seq")

@@ -14,11 +14,13 @@ from obsportal.ingest.models import AuditEvent, IntegrityIncident
 from obsportal.ingest.services import admit_batch
 from obsportal.integrity.checkpoints import sign_checkpoint
 from obsportal.integrity.verification import verify_streams
+from obsportal.trail.services import flush_trail
 from tests.factories import tampered
 from tests.support.chains import superuser_sql
 
 
 def trail_events(action: str) -> list[dict]:
+    flush_trail()  # the trail's background copy is stored
     rows = AuditEvent.objects.filter(
         agent_id=settings.OBSPORTAL_TRAIL_AGENT_ID, action=action
     ).order_by("seq")

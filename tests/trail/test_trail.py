@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 
+import orjson
 import pytest
 from django.test import Client
 
@@ -17,7 +18,12 @@ from obsportal.trail.actions import (
     URL_EXEMPTIONS,
     action_named,
 )
-from obsportal.trail.services import TrailUnavailable, record_trail
+from obsportal.trail.services import (
+    TrailUnavailable,
+    flush_trail,
+    record_trail,
+    reset_process_trail,
+)
 from tests.accounts.urlwalk import routes
 from tests.independent_chain import verify_chain
 from tests.support.chains import superuser_sql
@@ -27,6 +33,7 @@ TRAIL = "obsportal"
 
 
 def trail_events() -> list[AuditEvent]:
+    flush_trail()  # what this process recorded in the background is stored
     return list(AuditEvent.objects.filter(agent_id=TRAIL).order_by("seq"))
 
 
@@ -125,9 +132,12 @@ def test_the_trail_is_not_mixed_into_searches_nor_outside_a_scope(two_agents, cl
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_request_that_cannot_be_recorded_is_refused(two_agents, django_user_model):
+def test_while_the_database_refuses_the_trail_reads_are_journaled_and_changes_refused(
+    two_agents, django_user_model, settings, trail_journal
+):
     from obsportal.accounts.services import assign_role
 
+    settings.OBSPORTAL_TRAIL_BACKLOG = 3
     admin = person(django_user_model, "root-admin", "administrator")
     target = person(django_user_model, "tom", "auditor")
     client = Client()
@@ -143,35 +153,62 @@ def test_a_request_that_cannot_be_recorded_is_refused(two_agents, django_user_mo
         )
     )
     try:
-        refused = client.get("/api/v1/events/")
-        assert refused.status_code == 503
+        # A change must commit with its record: refused at once, and not made.
+        with pytest.raises(TrailUnavailable):
+            assign_role(target, "compliance_officer", by=admin)
+        target.role_assignment.refresh_from_db()
+        assert target.role_assignment.role == "auditor"
+        # A read is on the record once its journal line is written: served while the
+        # database copy retries, up to the backlog's bound, then refused.
+        answers = [client.get("/api/v1/events/") for _ in range(5)]
+        assert [a.status_code for a in answers] == [200, 200, 200, 503, 503]
+        refused = answers[-1]
         assert "could not be written to the portal's audit trail" in refused.json()["detail"]
         assert "agent-a" not in refused.content.decode()
         page = client.get("/events/")
         assert page.status_code == 503 and "Audit events" not in page.content.decode()
-        with pytest.raises(TrailUnavailable):
-            assign_role(target, "compliance_officer", by=admin)
-        target.role_assignment.refresh_from_db()
-        assert target.role_assignment.role == "auditor"  # the change was not made
+        assert len(trail_events()) == recorded  # nothing more reached the database
     finally:
         superuser_sql(("ALTER TABLE ingest_auditevent DROP CONSTRAINT trail_unwritable", ()))
-    assert len(trail_events()) == recorded
+    # The copy catches up on its own: the database holds the journal's whole chain (the
+    # served reads among it), and requests are served again.
+    assert flush_trail(10) == 0
     assert client.get("/api/v1/events/").status_code == 200
+    reset_process_trail()
+    [journal] = trail_journal.glob("*.jsonl")
+    written = [orjson.loads(line) for line in journal.read_bytes().splitlines()]
+    stored = trail_events()
+    assert [e.hash for e in stored] == [e["hash"] for e in written]
+    assert [e.action for e in stored][-4:] == ["events.search"] * 4
+    assert verify_streams().status == "verified"
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_whole_database_in_read_only_mode_refuses_the_request(two_agents, django_user_model):
+def test_a_whole_database_in_read_only_mode_refuses_the_request(
+    two_agents, django_user_model, settings
+):
     from django.db import connection
 
+    settings.OBSPORTAL_TRAIL_BACKLOG = 1
     client = Client()
     client.force_login(person(django_user_model, "ro-auditor", "auditor"))
-    with connection.cursor() as cursor:
-        cursor.execute("SET default_transaction_read_only = on")
+    database = connection.settings_dict["NAME"]
+    reset_process_trail()  # the next stream's copier connects after the change below
+    superuser_sql((f'ALTER DATABASE "{database}" SET default_transaction_read_only = on', ()))
     try:
-        assert client.get("/api/v1/streams/").status_code == 503
+        with connection.cursor() as cursor:
+            cursor.execute("SET default_transaction_read_only = on")
+        statuses = [client.get("/api/v1/streams/").status_code for _ in range(3)]
+        assert statuses[-1] == 503  # the one event the copy may hold back is all it takes
+        assert statuses == [200, 503, 503]
     finally:
+        superuser_sql(
+            ("SET default_transaction_read_only = off", ()),  # this connection too is read-only
+            (f'ALTER DATABASE "{database}" RESET default_transaction_read_only', ()),
+        )
         with connection.cursor() as cursor:
             cursor.execute("SET default_transaction_read_only = off")
+    reset_process_trail()
     assert client.get("/api/v1/streams/").status_code == 200
 
 
@@ -219,14 +256,15 @@ def test_threads_of_one_process_share_its_stream_and_never_fork_it():
 
 
 @pytest.mark.django_db(transaction=True)
-def test_a_stream_whose_database_head_moved_is_left_for_a_new_one_never_forked():
+def test_a_rolled_back_changes_event_stays_on_the_trail_in_one_chain():
     from django.db import transaction
 
     record_trail("page.view", actor="first")
     record_trail("page.view", actor="second")
 
-    # A change recorded inside its transaction, which then rolls back: the journal holds
-    # the event, the database does not (its head stays one behind the journal's).
+    # A change recorded inside its transaction, which then rolls back: its journal line is
+    # written, its row is not. The next event's copy fills the gap from the journal: the
+    # record says more than happened, never less, and the chain is never forked.
     def change_that_fails() -> None:
         with transaction.atomic():
             record_trail("page.view", actor="rolled-back")
@@ -235,14 +273,33 @@ def test_a_stream_whose_database_head_moved_is_left_for_a_new_one_never_forked()
     with pytest.raises(RuntimeError):
         change_that_fails()
     record_trail("page.view", actor="third")
-    whole = list(AuditEvent.objects.filter(agent_id=TRAIL).order_by("id"))
-    assert [(e.user_id, e.seq) for e in whole] == [("first", 0), ("second", 1), ("third", 0)]
-    left, new = whole[0].stream_id, whole[2].stream_id
+    whole = trail_events()
+    assert [(e.user_id, e.seq) for e in whole] == [
+        ("first", 0), ("second", 1), ("rolled-back", 2), ("third", 3),
+    ]  # fmt: skip
+    assert len({e.stream_id for e in whole}) == 1
+    assert verify_chain([_envelope(e) for e in whole]) == []
+    assert verify_streams().status == "verified"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_stream_whose_database_head_was_altered_is_left_for_a_new_one_never_forked():
+    from django.db import transaction
+
+    record_trail("page.view", actor="first")
+    [stored] = trail_events()
+    # A superuser moves the stream's head in psql: its copy no longer links to it.
+    superuser_sql(
+        ("UPDATE ingest_stream SET head_hash = %s WHERE id = %s", ("0" * 64, stored.stream_id))
+    )
+    with transaction.atomic():  # stored in the caller's transaction: checked at once
+        record_trail("page.view", actor="second")
+    record_trail("page.view", actor="third")
+    whole = trail_events()
+    assert [(e.user_id, e.seq) for e in whole] == [("first", 0), ("second", 0), ("third", 1)]
+    left, new = whole[0].stream_id, whole[1].stream_id
     assert left != new
-    for stream in (left, new):
-        assert verify_chain([_envelope(e) for e in whole if e.stream_id == stream]) == []
-    run = verify_streams()
-    assert {s.status for s in run.streams.all()} == {"verified"}
+    assert verify_chain([_envelope(e) for e in whole if e.stream_id == new]) == []
 
 
 def test_an_api_token_call_is_on_the_trail_with_its_user(api_client):

@@ -33,6 +33,7 @@ from obsportal.events.models import EventExport
 from obsportal.events.selectors import InvalidEventQuery, search_events
 from obsportal.ingest.envelope import as_envelope
 from obsportal.telemetry.links import dashboard_url, trace_url
+from obsportal.trail.services import READ_YOUR_OWN_TRAIL_SECONDS, flush_trail
 
 FILTERS = ("agent_id", "action", "result", "user_id", "resource", "stream", "trace_id")
 RESULTS = ("success", "failure", "denied", "error")
@@ -69,8 +70,12 @@ def trail(request: HttpRequest) -> HttpResponse:
     """The portal's own audit trail: who read, searched, exported or changed what."""
     query = _filled(request.GET).copy()
     query["agent_id"] = settings.OBSPORTAL_TRAIL_AGENT_ID
+    # What this reader just did is on the page: this process's copy is stored first.
+    behind = flush_trail(READ_YOUR_OWN_TRAIL_SECONDS)
     return _render_search(
-        request, query, {"heading": "The portal's own audit trail", "trail": True}
+        request,
+        query,
+        {"heading": "The portal's own audit trail", "trail": True, "trail_behind": behind},
     )
 
 
