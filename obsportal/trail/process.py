@@ -32,7 +32,7 @@ from django.db import connection
 from agents_sdk.audit.chain import InvalidEvent
 from agents_sdk.audit.journal import JournalError, JournalWriter
 from obsportal.ingest import head_append
-from obsportal.trail.copier import TrailCopier
+from obsportal.trail.copier import ASYNC_COMMIT, TrailCopier
 from obsportal.trail.database_copy import Diverged, store_in_chain_order
 
 logger = logging.getLogger(__name__)
@@ -75,14 +75,6 @@ def copies_in_background() -> bool:
     )
 
 
-# Outside a transaction, the inline path's row need not wait for the WAL flush: the
-# journal line written right after it is the durable record.
-_APPEND_ASYNC_COMMIT = head_append.APPEND_AT_HEAD.replace(
-    "SELECT count(*) FROM stored",
-    "SELECT (SELECT count(*) FROM stored), set_config('synchronous_commit', 'off', true)",
-)
-
-
 class Stream:
     """One trail stream of this process: its journal and its database copy."""
 
@@ -114,7 +106,9 @@ class Stream:
             quick = not connection.in_atomic_block and not getattr(
                 settings, "OBSPORTAL_TRAIL_SYNCHRONOUS_COMMIT", False
             )
-            statement = _APPEND_ASYNC_COMMIT if quick else None
+            # Outside a transaction the row need not wait for the WAL flush: the journal
+            # line written right after it is the durable record.
+            statement = ASYNC_COMMIT if quick else None
             if head_append.append_at_head(event, statement, prepared=True):
                 return
         # The first event, or the head is elsewhere (a rolled-back row: filled from the
