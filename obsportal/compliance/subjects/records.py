@@ -15,6 +15,7 @@ from django.utils import timezone
 from obsportal.compliance.subjects.declarations import declaration_dict, declarations_of
 from obsportal.ingest.envelope import format_ts
 from obsportal.ingest.models import AuditEvent, PersonalDatum
+from obsportal.trail.services import flush_trail
 
 # HIPAA 164.528(a): an accounting covers the six years before the request.
 ACCOUNTING_YEARS = 6
@@ -56,6 +57,7 @@ def consultations(keys: list[str], event_ids: list[str]) -> list[dict[str, Any]]
     """The portal's own consultations of the subject's data, from its trail: searches that
     named them (a sidecar of theirs) and openings of their events (CJEU C-579/21 Pankki S:
     dates, purposes; the role, not the name, of who consulted)."""
+    flush_trail()  # this process's latest reads are among them
     trail = settings.OBSPORTAL_TRAIL_AGENT_ID
     named = list(
         PersonalDatum.objects.filter(subject_key__in=keys, event__agent_id=trail).values_list(

@@ -6,27 +6,18 @@ from __future__ import annotations
 import hashlib
 
 import pytest
-from django.conf import settings
 from rest_framework.test import APIClient
 
 from obsportal.accounts.services import issue_api_token
 from obsportal.compliance.reports.models import ReportRun
-from obsportal.ingest.models import AuditEvent
 from tests.factories import agent_credential, with_role
+from tests.support.trail import trail
 
 
 def token_client(user) -> APIClient:
     client = APIClient()
     client.credentials(HTTP_AUTHORIZATION=f"Token {issue_api_token(user)}")
     return client
-
-
-def trail(action: str) -> list[AuditEvent]:
-    return list(
-        AuditEvent.objects.filter(
-            agent_id=settings.OBSPORTAL_TRAIL_AGENT_ID, action=action
-        ).order_by("seq")
-    )
 
 
 PERIOD = {"framework": "soc2", "since": "2026-07-01T00:00:00Z", "until": "2026-10-01T00:00:00Z"}

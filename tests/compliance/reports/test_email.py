@@ -14,17 +14,17 @@ import orjson
 import pytest
 from aiosmtpd.controller import Controller
 from celery.exceptions import Retry
-from django.conf import settings
 from rest_framework.test import APIClient
 
 from obsportal.compliance.reports.delivery import deliver_run
 from obsportal.compliance.reports.models import ReportDelivery
 from obsportal.compliance.reports.services import create_schedule
 from obsportal.compliance.reports.tasks import deliver_report_task
-from obsportal.ingest.models import AuditEvent, PersonalDatum
+from obsportal.ingest.models import PersonalDatum
 from tests.compliance.reports.conftest import build
 from tests.compliance.reports.test_api import token_client
 from tests.factories import with_role
+from tests.support.trail import trail
 
 RECIPIENTS = ["auditor@example.org", "ciso@example.org"]
 
@@ -70,14 +70,6 @@ def scheduled(built, recipients=RECIPIENTS):
     built.run.schedule = schedule
     built.run.save(update_fields=["schedule"])
     return built.run
-
-
-def trail(action: str) -> list[AuditEvent]:
-    return list(
-        AuditEvent.objects.filter(
-            agent_id=settings.OBSPORTAL_TRAIL_AGENT_ID, action=action
-        ).order_by("seq")
-    )
 
 
 def test_each_recipient_receives_the_run_figures_once(built, smtp):
