@@ -48,7 +48,8 @@ class Recovery:
 
     def summary(self) -> str:
         return (
-            f"{self.journals} trail journals: {self.live} being written by a live process, "
+            f"{self.journals} trail journal{'' if self.journals == 1 else 's'}: "
+            f"{self.live} being written by a live process, "
             f"{self.complete} complete in the database, {len(self.recovered)} recovered "
             f"({self.events} events stored), {len(self.failed)} failed"
         )

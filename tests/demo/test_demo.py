@@ -30,6 +30,12 @@ def test_demo_setup_ships_the_scripted_agents_events_and_the_portal_shows_them(t
         r"Signed checkpoint \d+; verification of 2 stream\(s\), (\d+) events: verified", out
     )
     assert verified and int(verified.group(1)) > recorded
+    # Its own trail journal is the demo's, live; nothing was left for recovery.
+    assert re.search(
+        r"The portal's own trail, 1 trail journal: 1 being written by a live process, "
+        r"0 complete in the database, 0 recovered \(0 events stored\), 0 failed",
+        out,
+    ), out
     for username, role in [("admin", "administrator"), ("auditor", "auditor")]:
         assert re.search(rf"Log in as '{username}' with password '\S+' \({role}\)", out)
     password = re.search(r"Log in as 'officer' with password '([^']+)'", out).group(1)

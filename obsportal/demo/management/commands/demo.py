@@ -26,6 +26,7 @@ from obsportal.demo.subjects import run_subject_requests
 from obsportal.integrity.checkpoints import sign_checkpoint
 from obsportal.integrity.signing import SigningKeyExists, create_signing_key
 from obsportal.integrity.verification import verify_streams
+from obsportal.trail.recovery import recover_trail_journals
 
 
 class Command(BaseCommand):
@@ -97,6 +98,10 @@ class Command(BaseCommand):
         self.stdout.write(
             f"Signed checkpoint {checkpoint.pk}; verification of {run.streams_checked} "
             f"stream(s), {run.events_checked} events: {run.status}"
+        )
+        self.stdout.write(
+            f"The portal's own trail, {recover_trail_journals().summary()} "
+            "(`manage.py recover_trail` stores what a killed process left in its journal)"
         )
         for line in page_tour(stream, services.DEMO_AGENT):
             self.stdout.write(line)
