@@ -11,6 +11,12 @@ one of two paths to the database, chosen per event:
   embedded SQLite demo, whose one writer a second thread would contend with): the copier
   is drained first, so the database receives the chain in order, then the row is stored
   before the line is written.
+
+One case waits: in a threaded server, a transaction that already stored a row holds its
+stream's head until it commits; if another thread's read is queued behind it and the
+same transaction records again, its drain waits for a copy that waits for it. After
+OBSPORTAL_TRAIL_DRAIN_SECONDS that change is refused and rolled back, and the copy goes
+on (gunicorn's sync workers, the deployment's, serve one request at a time per process).
 """
 
 from __future__ import annotations
