@@ -76,6 +76,7 @@ for _name, _kind, _summary in [
     ("credential.rotate", Kind.CHANGE, "replaced an agent ingest credential"),
     ("integrity.incident", Kind.CHANGE, "an integrity incident was recorded"),
     ("integrity.verification", Kind.CHANGE, "a verification run finished, with its result"),
+    ("trail.recover", Kind.CHANGE, "stored the events a killed portal process left in its journal"),
     ("overview.view", Kind.VIEW, "read the overview: volumes, integrity, incidents"),
     ("events.export", Kind.EXPORT, "requested an export of event search results (CSV or JSON)"),
     ("events.exports", Kind.VIEW, "listed their exports of event search results"),

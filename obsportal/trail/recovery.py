@@ -8,7 +8,9 @@ lock is free belongs to no live process (a live one holds its `flock`), and what
 holds past the database's head of its stream is re-hashed, linked and stored
 (`database_copy.store_in_chain_order`). Holding the lock while it works keeps a second
 recovery off the same journal; storing under the stream's head lock makes a race with
-anything else harmless (what is stored is skipped).
+anything else harmless (what is stored is skipped). Each journal recovered is itself an
+event on the trail (`trail.recover`: how many events, and whether the database knew
+the stream before).
 
 Run by beat (`trail-recover`) and by `manage.py recover_trail`.
 """
@@ -27,7 +29,13 @@ from agents_sdk.audit.opening import read_head
 from obsportal.ingest.models import Stream
 from obsportal.ingest.verdicts import BatchRefused
 from obsportal.trail.database_copy import Diverged, store_in_chain_order, verified
-from obsportal.trail.process import trail_agent_id, trail_journal_dir, trail_stream
+from obsportal.trail.process import (
+    TrailUnavailable,
+    trail_agent_id,
+    trail_journal_dir,
+    trail_stream,
+)
+from obsportal.trail.services import record_trail
 
 BATCH_EVENTS = 2_000
 
@@ -82,15 +90,27 @@ def recover_trail_journals(
             lock.close()
         if stored is None:
             found.complete += 1
-        else:
-            found.recovered[stored[0]] = stored[1]
-            if progress:
-                progress(f"{journal.name}: stored {stored[1]} events of stream {stored[0]}")
+            continue
+        stream, count, known = stored
+        found.recovered[stream] = count
+        if progress:
+            progress(f"{journal.name}: stored {count} events of stream {stream}")
+        try:
+            # On the record: what was stored, and whether the database knew the stream (a
+            # journal the portal never began to copy is the one to look at twice).
+            record_trail(
+                "trail.recover",
+                resource=f"stream:{stream}",
+                details={"journal": journal.name, "events": count, "stream_known": known},
+            )
+        except TrailUnavailable as exc:
+            found.failed[journal.name] = f"stored, but not recorded on the trail: {exc}"
     return found
 
 
-def _recover(journal: Path) -> tuple[str, int] | None:
-    """(stream, events stored) for `journal`; None when the database already holds it."""
+def _recover(journal: Path) -> tuple[str, int, bool] | None:
+    """(stream, events stored, whether the database knew the stream) for `journal`; None
+    when the database already holds it all."""
     head = read_head(journal)
     if head.seq < 0:
         return None
@@ -110,4 +130,4 @@ def _recover(journal: Path) -> tuple[str, int] | None:
             if event["agent_id"] != trail_agent_id():
                 raise ValueError(f"seq {event['seq']} is not the portal's own event")
         total += store_in_chain_order(trail_agent_id(), head.stream, batch, journal)
-    return head.stream, total
+    return head.stream, total, at is not None

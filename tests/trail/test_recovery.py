@@ -20,6 +20,7 @@ from obsportal.integrity.verification import verify_streams
 from obsportal.trail.recovery import recover_trail_journals
 from obsportal.trail.services import flush_trail, record_trail
 from tests.support.people import person
+from tests.support.trail import trail
 
 ROOT = Path(__file__).resolve().parents[2]
 READS = 5
@@ -117,6 +118,9 @@ def test_reads_served_by_a_process_killed_before_its_copy_are_recovered_once(
     stored = list(AuditEvent.objects.filter(stream_id=stream).order_by("seq"))
     assert [(e.seq, e.hash) for e in stored] == [(e["seq"], e["hash"]) for e in written]
     assert verify_streams().status == "verified"
+    [recorded] = trail("trail.recover")
+    assert (recorded.resource, recorded.details["events"]) == (f"stream:{stream}", READS)
+    assert recorded.details["stream_known"] is True  # the sign-in had been copied
     # Once: a second pass finds the journal complete and stores nothing.
     again = recover_trail_journals(directory)
     assert (again.complete, again.recovered) == (1, {})
