@@ -120,10 +120,16 @@ def _recover(journal: Path) -> tuple[str, int, bool] | None:
     if at == (head.seq, head.hash):
         return None
     stored_seq = -1 if at is None else at[0]
-    if stored_seq > head.seq:
-        raise Diverged(f"the database holds stream {head.stream} past its journal's seq {head.seq}")
-    # Re-hashed and linked before anything is stored: an altered line stops there.
-    events = (event for event in verified(read_events(journal)) if event["seq"] > stored_seq)
+    if stored_seq >= head.seq:
+        raise Diverged(
+            f"the database holds another chain at stream {head.stream} seq {stored_seq}"
+            f" than its journal (which ends at seq {head.seq})"
+        )
+    # Every line re-hashed and linked before any is stored (the journal's writer lock is
+    # held: nothing changes it meanwhile): an altered line stops the whole journal.
+    for _event in verified(read_events(journal)):
+        pass
+    events = (event for event in read_events(journal) if event["seq"] > stored_seq)
     total = 0
     while batch := list(islice(events, BATCH_EVENTS)):
         for event in batch:

@@ -28,7 +28,8 @@ Fail closed: when the journal line cannot be written, or the database copy is to
 behind to take another event, or (inside a transaction) the row cannot be stored,
 TrailUnavailable is raised and the caller refuses what it was about to do or serve.
 When the journal fails after a change's row was stored, the request is refused all
-the same and its transaction rolls the row back.
+the same and its transaction rolls the row back (a row stored inline outside any
+transaction, the SQLite demo's, stays: recorded more, never less).
 """
 
 from __future__ import annotations
