@@ -12,6 +12,11 @@ anything else harmless (what is stored is skipped). Each journal recovered is it
 event on the trail (`trail.recover`: how many events, and whether the database knew
 the stream before).
 
+A dead journal never changes again (its stream name holds its process's pid and a random
+part, so no process reopens it): once the database holds all of it, `<journal>.stored`
+says so, and later passes count it without reading it (`recheck=True` reads them all
+again: after restoring the database from a backup).
+
 Run by beat (`trail-recover`) and by `manage.py recover_trail`.
 """
 
@@ -22,6 +27,7 @@ from dataclasses import dataclass, field
 from itertools import islice
 from pathlib import Path
 
+import orjson
 from django.db import DatabaseError
 
 from agents_sdk.audit.journal import JournalError, JournalLocked, acquire_writer_lock, read_events
@@ -64,13 +70,19 @@ class Recovery:
 
 
 def recover_trail_journals(
-    directory: Path | None = None, progress: Callable[[str], None] | None = None
+    directory: Path | None = None,
+    progress: Callable[[str], None] | None = None,
+    *,
+    recheck: bool = False,
 ) -> Recovery:
     """Store what the trail journals in `directory` hold and the database lacks."""
     directory = trail_journal_dir() if directory is None else directory
     found = Recovery()
     for journal in sorted(directory.glob("*.jsonl")):
         found.journals += 1
+        if not recheck and stored_marker(journal).exists():
+            found.complete += 1
+            continue
         try:
             lock = acquire_writer_lock(journal)
         except JournalLocked:
@@ -88,6 +100,7 @@ def recover_trail_journals(
             continue
         finally:
             lock.close()
+        _mark_stored(journal)
         if stored is None:
             found.complete += 1
             continue
@@ -106,6 +119,17 @@ def recover_trail_journals(
         except TrailUnavailable as exc:
             found.failed[journal.name] = f"stored, but not recorded on the trail: {exc}"
     return found
+
+
+def stored_marker(journal: Path) -> Path:
+    return journal.with_name(journal.name + ".stored")
+
+
+def _mark_stored(journal: Path) -> None:
+    """The database holds every event of `journal`, whose writer is gone."""
+    head = read_head(journal)
+    marker = {"stream": head.stream, "seq": head.seq, "hash": head.hash}
+    stored_marker(journal).write_bytes(orjson.dumps(marker) + b"\n")
 
 
 def _recover(journal: Path) -> tuple[str, int, bool] | None:

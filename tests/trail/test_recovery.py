@@ -19,6 +19,7 @@ from obsportal.ingest.models import AuditEvent
 from obsportal.integrity.verification import verify_streams
 from obsportal.trail.recovery import recover_trail_journals
 from obsportal.trail.services import flush_trail, record_trail
+from tests.support.chains import superuser_sql
 from tests.support.people import person
 from tests.support.trail import trail
 
@@ -121,10 +122,20 @@ def test_reads_served_by_a_process_killed_before_its_copy_are_recovered_once(
     [recorded] = trail("trail.recover")
     assert (recorded.resource, recorded.details["events"]) == (f"stream:{stream}", READS)
     assert recorded.details["stream_known"] is True  # the sign-in had been copied
-    # Once: a second pass finds the journal complete and stores nothing.
+    # Once: a second pass finds the journal complete (marked so, it is not read again)
+    # and stores nothing; after a restore of the database, --recheck reads it again.
+    assert orjson.loads((directory / f"{journal.name}.stored").read_bytes())["seq"] == READS
     again = recover_trail_journals(directory)
     assert (again.complete, again.recovered) == (1, {})
     assert AuditEvent.objects.filter(stream_id=stream).count() == READS + 1
+    superuser_sql(
+        ("DELETE FROM ingest_auditevent WHERE stream_id = %s AND seq > 2", (stream,)),
+        ("UPDATE ingest_stream SET head_seq = 2, head_hash = %s WHERE id = %s",
+         (written[2]["hash"], stream)),
+    )  # fmt: skip
+    assert recover_trail_journals(directory).recovered == {}
+    assert recover_trail_journals(directory, recheck=True).recovered == {stream: READS - 2}
+    assert verify_streams().status == "verified"
 
 
 @pytest.mark.django_db(transaction=True)

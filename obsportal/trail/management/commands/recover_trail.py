@@ -22,9 +22,16 @@ class Command(BaseCommand):
             type=Path,
             help="the trail's journal directory (default: OBSPORTAL_TRAIL_JOURNAL_DIR)",
         )
+        parser.add_argument(
+            "--recheck",
+            action="store_true",
+            help="read again the journals already found complete (after restoring the database)",
+        )
 
-    def handle(self, *args, directory: Path | None = None, **options):
-        found = recover_trail_journals(directory, progress=lambda line: self.stderr.write(line))
+    def handle(self, *args, directory: Path | None = None, recheck: bool = False, **options):
+        found = recover_trail_journals(
+            directory, progress=lambda line: self.stderr.write(line), recheck=recheck
+        )
         self.stdout.write(found.summary())
         for journal, reason in found.failed.items():
             self.stderr.write(f"{journal}: {reason}")
