@@ -24,32 +24,27 @@ from itertools import islice
 from pathlib import Path
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection
 
-from obsportal.ingest import head_append
 from obsportal.telemetry.metrics import TRAIL_COPY_FAILURES
-from obsportal.trail.database_copy import Diverged, store_in_chain_order
+from obsportal.trail.database_copy import (
+    ASYNC_COMMIT,
+    Diverged,
+    store_at_head,
+    store_in_chain_order,
+)
 
 logger = logging.getLogger(__name__)
 
 BATCH_EVENTS = 500
-# Up to this many events go by the prepared compare-and-set, one per event in one
-# transaction: a few tens of microseconds of Python each, where the locked read, COPY and
-# head update of a batch cost a millisecond of it, taken from the requests' interpreter.
+# Up to this many events go by the prepared compare-and-set (`store_at_head`), in one
+# transaction: the locked path's Python would be taken from the requests' interpreter.
 QUICK_EVENTS = 32
 # After the first event of a batch the thread waits this long for more (unless a reader
 # or a change is waiting for the copy): one wake-up and one transaction for the events of
 # many requests, where one each would take the interpreter from a request every time.
 GATHER_SECONDS = 0.025
 RETRY_FIRST, RETRY_MOST = 0.05, 2.0  # seconds between attempts while the database fails
-
-
-# The compare-and-set whose commit does not wait for the WAL flush: the journal holds the
-# event durably already.
-ASYNC_COMMIT = head_append.APPEND_AT_HEAD.replace(
-    "SELECT count(*) FROM stored",
-    "SELECT (SELECT count(*) FROM stored), set_config('synchronous_commit', 'off', true)",
-)
 
 
 class CopyBehind(Exception):
@@ -102,9 +97,6 @@ class TrailCopier:
                 self._changed.notify_all()
 
     # -- anyone's side ------------------------------------------------------------------
-
-    def backlog(self) -> int:
-        return len(self._queue)
 
     def drain(self, timeout: float) -> int:
         """Wait until the database holds every event handed over so far; returns how many
@@ -182,12 +174,10 @@ class TrailCopier:
         return list(islice(self._queue, BATCH_EVENTS))
 
     def _store(self, batch: list[dict[str, Any]]) -> None:
-        if self._at_head and len(batch) <= QUICK_EVENTS and connection.vendor == "postgresql":
-            with transaction.atomic():
-                if all(head_append.append_at_head(e, ASYNC_COMMIT, prepared=True) for e in batch):
-                    return
-                transaction.set_rollback(True)  # the head is elsewhere: the whole way below
-        self._at_head = False
+        quick = self._at_head and len(batch) <= QUICK_EVENTS
+        if quick and connection.vendor == "postgresql" and store_at_head(batch, ASYNC_COMMIT):
+            return
+        self._at_head = False  # the head is elsewhere, or not known yet: the locked path
         store_in_chain_order(
             self.agent_id, self.stream, batch, self.journal, asynchronous_commit=True
         )

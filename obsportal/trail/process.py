@@ -37,9 +37,13 @@ from django.db import connection
 
 from agents_sdk.audit.chain import InvalidEvent
 from agents_sdk.audit.journal import JournalError, JournalWriter
-from obsportal.ingest import head_append
-from obsportal.trail.copier import ASYNC_COMMIT, TrailCopier
-from obsportal.trail.database_copy import Diverged, store_in_chain_order
+from obsportal.trail.copier import TrailCopier
+from obsportal.trail.database_copy import (
+    ASYNC_COMMIT,
+    Diverged,
+    store_at_head,
+    store_in_chain_order,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -114,8 +118,7 @@ class Stream:
             )
             # Outside a transaction the row need not wait for the WAL flush: the journal
             # line written right after it is the durable record.
-            statement = ASYNC_COMMIT if quick else None
-            if head_append.append_at_head(event, statement, prepared=True):
+            if store_at_head([event], ASYNC_COMMIT if quick else None):
                 return
         # The first event, or the head is elsewhere (a rolled-back row: filled from the
         # journal; anything else diverged).
