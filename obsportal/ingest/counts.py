@@ -28,6 +28,11 @@ def _counted(agent_id: str) -> bool:
     return agent_id != settings.OBSPORTAL_TRAIL_AGENT_ID
 
 
+def _hour(text: str) -> datetime:
+    """`YYYY-MM-DDTHH` (UTC) as the datetime of that hour."""
+    return parse_ts(text + ":00:00Z").astimezone(UTC)
+
+
 def count_events(events: list[dict[str, Any]]) -> None:
     """Add stored events to the hourly counts, in the caller's transaction.
 
@@ -35,14 +40,23 @@ def count_events(events: list[dict[str, Any]]) -> None:
     batches adding to the same hours never deadlock. Each key's row is locked until the
     batch commits: batches of one agent's streams serialize on it for that instant only.
     """
-    tally: Counter[tuple[datetime, str, str, str]] = Counter()
-    for event in events:
-        if not _counted(event["agent_id"]):
-            continue
-        hour = parse_ts(event["ts"]).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-        tally[(hour, event["agent_id"], event["action"], event["result"])] += 1
-    if not tally:
+    # Tallied by the hour's text: the envelope's `ts` is always UTC in one form
+    # (`YYYY-MM-DDTHH:MM:SS.ffffffZ`), so its first 13 characters name the hour, and
+    # only the few distinct hours are parsed (parsing each event's was ~2 µs of ~35).
+    by_text: Counter[tuple[str, str, str, str]] = Counter(
+        (event["ts"][:13], event["agent_id"], event["action"], event["result"])
+        for event in events
+        if _counted(event["agent_id"])
+    )
+    if not by_text:
         return
+    hours = {key[0]: _hour(key[0]) for key in by_text}
+    tally: Counter[tuple[datetime, str, str, str]] = Counter(
+        {
+            (hours[hour], agent_id, action, result): n
+            for (hour, agent_id, action, result), n in by_text.items()
+        }
+    )
     summed: Counter[tuple[datetime, str, str]] = Counter()
     for (hour, agent_id, _action, result), n in tally.items():
         summed[(hour, agent_id, result)] += n

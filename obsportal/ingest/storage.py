@@ -15,7 +15,6 @@ from collections import defaultdict
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from uuid import UUID
 
 import orjson
 from django.db import connection
@@ -148,12 +147,13 @@ def stored_event_id(event_ids: list[str]) -> tuple[Any, str, int] | None:
     check, since no unique index spans the month partitions (ingest migration 0013).
     On PostgreSQL a function probes each partition's event_id index (never a seq scan of
     a month not analyzed yet); the ids go as one array literal (a list of 1,000 strings
-    costs milliseconds to adapt)."""
+    costs milliseconds to adapt, a UUID object per id ~2 µs an event)."""
     if connection.vendor == "postgresql":
         with connection.cursor() as cursor:
             cursor.execute(
                 "SELECT * FROM obsportal_stored_event_id(%s::uuid[])",
-                ["{" + ",".join(str(UUID(str(event_id))) for event_id in event_ids) + "}"],
+                # Admitted ids are canonical UUID text already (the envelope's check).
+                ["{" + ",".join(event_ids) + "}"],
             )
             return cursor.fetchone()
     return (

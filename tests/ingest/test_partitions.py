@@ -93,6 +93,27 @@ def test_an_event_id_stored_in_another_month_is_refused_with_a_clear_verdict(age
     assert not AuditEvent.objects.filter(stream_id="stream-now").exists()
 
 
+def test_an_event_id_stored_in_the_default_partition_is_refused_though_empty_months_are_skipped(
+    agent_token,
+):
+    # The probe (migration 0014) skips empty months; the default partition holding one row
+    # is not empty, and a month created ahead with no row is skipped without a miss.
+    agent, token = agent_token
+    old = stamped_chain(agent, "stream-2002", [datetime(2002, 7, 1, tzinfo=UTC)])
+    admit(token, old)
+    assert _partition_of(old[0]["event_id"]) == "ingest_auditevent_default"
+    reused = stamped_chain(agent, "stream-today", [datetime.now(UTC)])
+    reused[0]["event_id"] = old[0]["event_id"]
+    from agents_sdk.audit.chain import GENESIS_HASH, compute_hash
+
+    body = {k: v for k, v in reused[0].items() if k != "hash"}
+    reused[0]["hash"] = compute_hash(body, GENESIS_HASH)
+    verdict = admit_batch({"token": token, "events": reused})
+    assert verdict.reason_code == "duplicate_event_id"
+    assert "stream stream-2002 seq 0" in verdict.reason
+    assert not AuditEvent.objects.filter(stream_id="stream-today").exists()
+
+
 def test_an_event_id_twice_in_one_batch_is_refused(agent_token):
     agent, token = agent_token
     events = stamped_chain(agent, "twice", [datetime.now(UTC)] * 2)
