@@ -229,3 +229,26 @@ def test_the_door_refuses_a_month_no_anchor_explains(app_role, agent_token):
     with _as(app_role) as conn, pytest.raises(psycopg.errors.RaiseException, match="not a month"):
         conn.execute("SELECT obsportal_drop_audit_partition('ingest_auditevent_default')")
     assert AuditEvent.objects.filter(stream_id="kept").count() == 2
+
+
+def test_the_event_id_probe_answers_only_roles_that_may_read_the_table(app_role, agent_token):
+    # SECURITY DEFINER of the owner role (migration 0014), so not PUBLIC's: a role without
+    # its grant (one the migration did not find reading the table) learns nothing through
+    # it; a reader, once granted, learns only what it could read itself.
+    agent, token = agent_token
+    [event] = stamped_chain(agent, "probed", [datetime.now(UTC)])
+    admit(token, [event])
+    probe = "SELECT stream_id, seq FROM obsportal_stored_event_id(%s::uuid[])"
+    with connection.cursor() as cursor:
+        cursor.execute(f"REVOKE ALL ON ingest_auditevent FROM {app_role}")
+    with _as(app_role) as conn, pytest.raises(psycopg.errors.InsufficientPrivilege):
+        conn.execute(probe, [[event["event_id"]]])
+    with connection.cursor() as cursor:
+        cursor.execute(f"GRANT SELECT ON ingest_auditevent TO {app_role}")
+        cursor.execute(f"GRANT EXECUTE ON FUNCTION obsportal_stored_event_id TO {app_role}")
+    try:
+        with _as(app_role) as conn:
+            assert conn.execute(probe, [[event["event_id"]]]).fetchall() == [("probed", 0)]
+    finally:
+        with connection.cursor() as cursor:
+            cursor.execute(f"REVOKE ALL ON FUNCTION obsportal_stored_event_id FROM {app_role}")

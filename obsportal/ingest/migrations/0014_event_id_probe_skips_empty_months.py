@@ -67,11 +67,13 @@ def forward(apps, schema_editor):
         cursor.execute("SELECT current_schema()")
         [schema] = cursor.fetchone()
         cursor.execute(_probe_sql(schema))
+        # Every role that may read the table (by grant or membership), not only the roles
+        # information_schema shows this one; superusers need no grant.
         cursor.execute(
-            "SELECT DISTINCT grantee FROM information_schema.role_table_grants"
-            " WHERE table_schema = %s AND table_name = %s AND privilege_type = 'SELECT'"
-            " AND grantee <> ALL(ARRAY[current_user, %s])",
-            [schema, TABLE, OWNER],
+            "SELECT rolname FROM pg_roles WHERE NOT rolsuper AND rolname !~ '^pg_'"
+            " AND rolname <> ALL(ARRAY[current_user::text, %s])"
+            " AND has_table_privilege(oid, %s, 'SELECT')",
+            [OWNER, f"{schema}.{TABLE}"],
         )
         for (role,) in cursor.fetchall():
             cursor.execute(
