@@ -9,9 +9,12 @@ read at scrape time by `collectors`.
 
 from __future__ import annotations
 
+import bisect
+import collections
 import os
+import re
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from prometheus_client import Counter, Histogram
@@ -22,6 +25,11 @@ if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
 
 # Latency buckets: an ingest batch takes milliseconds; a lag spans seconds to hours.
 BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
+# One or more envelope timestamps, one per line (agents_sdk.audit.chain.TS_PATTERN's form).
+_ENVELOPE_STAMPS = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z"
+    r"(?:\n[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z)*"
+)
 LAG_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 86400.0)
 
 INGEST_EVENTS = Counter(
@@ -80,11 +88,7 @@ def record_admission(
     for result, count in verdict.admitted_by_result.items():
         INGEST_EVENTS.labels(verdict.agent_id, result).inc(count)
     admitted = admitted_events(offered, verdict.admitted, verdict.heads)
-    stored_at = now or datetime.now(UTC)
-    for event in admitted:
-        ts = event_time(event)
-        if ts is not None:
-            INGEST_LAG.observe(max(0.0, (stored_at - ts).total_seconds()))
+    observe_lags(INGEST_LAG, [event.get("ts") for event in admitted], now or datetime.now(UTC))
 
 
 def admitted_events(
@@ -109,6 +113,67 @@ def admitted_events(
     ]
     stored.sort(key=lambda e: e["seq"], reverse=True)
     return stored[:admitted]
+
+
+def observe_lags(histogram: Histogram, stamps: list[Any], stored_at: datetime) -> None:
+    """Observe `stored_at - ts` for each timestamp (0 for one ahead of `stored_at`), exactly
+    as one `observe` each would, in a few operations per batch instead of ~2.7 µs an event.
+
+    Admitted stamps have the envelope's one shape (`YYYY-MM-DDTHH:MM:SS.ffffffZ`) and name
+    real moments (both checked at admission); such text orders as the moments do, so a
+    bucket's count is a bisection of the sorted stamps at the stamp `bound` seconds before
+    `stored_at`. A value of any other shape takes `observe`. (prometheus_client has no
+    observe-many: this adds to the histogram's own values, `_buckets` and `_sum`, as
+    `observe` does; tests hold the two equal.)
+    """
+    plain = sorted(s for s in stamps if type(s) is str)
+    lines = "\n".join(plain)
+    if (
+        len(plain) < len(stamps)
+        or len(lines) != 28 * len(plain) - 1  # 27 characters a stamp, no newline inside
+        or not _ENVELOPE_STAMPS.fullmatch(lines)
+    ):
+        # Not all of the envelope's shape (one regex over the batch answers that): the odd
+        # ones one by one.
+        plain = [s for s in plain if _is_envelope_stamp(s)]
+        for stamp in stamps:
+            if not (type(stamp) is str and _is_envelope_stamp(stamp)):
+                moment = event_time({"ts": stamp})
+                if moment is not None:
+                    histogram.observe(max(0.0, (stored_at - moment).total_seconds()))
+    if not plain:
+        return
+    past = plain[: bisect.bisect_right(plain, _ts_text(stored_at))]  # ahead: lag 0
+    if past:
+        stored = stored_at.timestamp()
+        seconds = collections.Counter(stamp[:19] for stamp in past)
+        total = sum(
+            count * (stored - datetime.fromisoformat(second + "+00:00").timestamp())
+            for second, count in seconds.items()
+        )
+        histogram._sum.inc(total - sum(int(stamp[20:26]) for stamp in past) / 1e6)
+    below = 0
+    for index, bound in enumerate(histogram._upper_bounds):
+        # lag <= bound  <=>  ts >= stored_at - bound (the buckets hold first fits only)
+        if bound == float("inf"):
+            within = len(plain)
+        else:
+            within = len(plain) - bisect.bisect_left(plain, _ts_text(stored_at, bound))
+        if within > below:
+            histogram._buckets[index].inc(within - below)
+            below = within
+
+
+def _is_envelope_stamp(text: str) -> bool:
+    return len(text) == 27 and _ENVELOPE_STAMPS.fullmatch(text) is not None
+
+
+def _ts_text(moment: datetime, seconds_before: float = 0.0) -> str:
+    return (
+        (moment - timedelta(seconds=seconds_before))
+        .astimezone(UTC)
+        .strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    )
 
 
 def event_time(event: Mapping[str, Any]) -> datetime | None:
