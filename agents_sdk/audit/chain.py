@@ -84,7 +84,6 @@ MAX_LENGTHS = {
 _FIELD_NAMES = tuple(_ENVELOPE_FIELDS)
 _field_values = operator.itemgetter(*_FIELD_NAMES)
 _KEYS = frozenset(_FIELD_NAMES)
-_KEYS_WITH_PII = _KEYS | {"pii"}
 _TYPE_ROWS = frozenset(
     itertools.product(
         *(
@@ -102,6 +101,15 @@ _UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 
 
 _IDENTIFIER_MATCH = IDENTIFIER.match
+_KEY_COUNT = len(_KEYS)
+# event_id (the SDK's UUID text), ts, prev_hash, hash, stream, agent_id, action: one a line.
+_FIXED_FORM_MATCH = re.compile(
+    "\n".join(
+        pattern.pattern.removeprefix("^").removesuffix("\\Z")
+        for pattern in (_UUID_TEXT, TS_PATTERN, HEX64, HEX64, IDENTIFIER, IDENTIFIER, IDENTIFIER)
+    )
+    + "\\Z"
+).match
 _CONTROL_SEARCH = CONTROL_CHARACTER.search
 
 
@@ -187,17 +195,20 @@ def _well_formed(event: Any) -> bool:
     """True only for an event that `_validate_envelope_fully` accepts (held so by tests)."""
     if type(event) is not dict:
         return False
-    keys = event.keys()
-    if keys != _KEYS and keys != _KEYS_WITH_PII:
+    # Exactly the envelope's keys (plus `pii`): as many keys as that, all of them present.
+    size = len(event)
+    if size != _KEY_COUNT and not (size == _KEY_COUNT + 1 and "pii" in event):
         return False
-    values = _field_values(event)
+    try:
+        values = _field_values(event)
+    except KeyError:
+        return False
     if tuple(map(type, values)) not in _TYPE_ROWS:
         return False
     (v, event_id, stream, seq, ts, agent_id, action, result, user_id, resource, _details,
      trace_id, span_id, commitments, prev_hash, digest) = values  # fmt: skip
     if not (
         v == ENVELOPE_VERSION
-        and _UUID_TEXT.match(event_id)
         and len(stream) <= _MAX_STREAM
         and len(agent_id) <= _MAX_AGENT
         and len(action) <= _MAX_ACTION
@@ -205,15 +216,14 @@ def _well_formed(event: Any) -> bool:
         and (resource is None or len(resource) <= _MAX_RESOURCE)
         and seq >= 0
         and result in RESULTS
-        and TS_PATTERN.match(ts)
-        and _IDENTIFIER_MATCH(stream)
-        and _IDENTIFIER_MATCH(agent_id)
-        and _IDENTIFIER_MATCH(action)
+        # The fixed-form fields in one regex call (a newline is in none of their alphabets,
+        # so each line is exactly one field): ~1 µs less than a call each.
+        and _FIXED_FORM_MATCH(
+            f"{event_id}\n{ts}\n{prev_hash}\n{digest}\n{stream}\n{agent_id}\n{action}"
+        )
         and (user_id is None or not _CONTROL_SEARCH(user_id))
         and (resource is None or not _CONTROL_SEARCH(resource))
         and ts_problem(ts) is None
-        and HEX64.match(prev_hash)
-        and HEX64.match(digest)
         and (seq != 0 or prev_hash == GENESIS_HASH)
         and (trace_id is None or TRACE_ID.match(trace_id))
         and (span_id is None or SPAN_ID.match(span_id))

@@ -138,3 +138,29 @@ def test_the_canonical_body_is_byte_identical_to_the_reference(event, details):
 def test_the_vectors_take_the_fast_paths(event):
     assert _well_formed(event)
     assert canonical_body(event) == canonicalize(hashed_body(event))
+
+
+def _vector_with(**changes):
+    event = json.loads(json.dumps(VECTORS[0]))
+    event.update(changes)
+    return event
+
+
+@pytest.mark.parametrize(
+    "event",
+    [
+        # The fixed-form fields are checked in one regex, a line each: a newline inside one
+        # must not let its halves pass as two fields.
+        _vector_with(stream="agent\nstream"),
+        _vector_with(action="tool_execute\n" + "0" * 64),
+        _vector_with(ts=VECTORS[0]["ts"] + "\n"),
+        _vector_with(prev_hash="0" * 32 + "\n" + "0" * 31),
+        # As many keys as the envelope's (plus `pii`), but not those keys.
+        {**{k: v for k, v in VECTORS[0].items() if k != "hash"}, "extra": "x"},
+        {**{k: v for k, v in VECTORS[0].items() if k != "hash"}, "pii": {}, "extra": "x"},
+        {**VECTORS[0], "extra": "x"},
+    ],
+)
+def test_the_fast_check_refuses_split_fields_and_wrong_keys(event):
+    assert not _well_formed(event)
+    assert _outcome(_validate_envelope_fully, event) is not None
