@@ -47,9 +47,10 @@ CELERY_TASK_ROUTES = {
 }
 # Celery's Django fixup closes the database connection around every task unless told
 # to reuse it: a new PostgreSQL backend (fork, authentication, the catalog caches of
-# the audit table and its indexes) per ingest batch. Reuse one for 50 tasks;
+# the audit table, its partitions and their indexes) per ingest batch. Reuse one for 1,000
+# tasks (a million events; at 50, a cold backend took over every 50,000 events);
 # obsportal.celery still drops a connection that broke (PostgreSQL restarted).
-CELERY_DB_REUSE_MAX = 50
+CELERY_DB_REUSE_MAX = 1000
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_BEAT_SCHEDULE = {
     "sign-checkpoint": {
