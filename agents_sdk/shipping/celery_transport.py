@@ -42,7 +42,7 @@ class _CeleryPending:
 class CeleryTransport(Transport):
     """Sends each batch as the portal's ingest task over a Celery broker (Redis).
 
-    Batches travel in the SDK's serializer, zstd-compressed (`agents_sdk.shipping.wire`);
+    Batches travel in the SDK's serializer, which zstd-compresses (`agents_sdk.shipping.wire`);
     `plain_json=True` sends Celery's plain JSON instead, for a portal that predates it.
     """
 
@@ -67,7 +67,7 @@ class CeleryTransport(Transport):
             self._serializer, self._compression = "json", None
         else:
             wire.register_serializer()
-            self._serializer, self._compression = wire.SERIALIZER, wire.compression()
+            self._serializer, self._compression = wire.serializer(), None
 
     def _new_app(self) -> Any:
         from celery import Celery

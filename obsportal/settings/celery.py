@@ -13,8 +13,9 @@ CELERY_TASK_ALWAYS_EAGER = not CELERY_BROKER_URL
 CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_SERIALIZER = "json"
 CELERY_RESULT_SERIALIZER = "json"
-# Shippers send batches with their own serializer (agents_sdk.shipping.wire).
-CELERY_ACCEPT_CONTENT = ["json", "agents-sdk-json"]
+# Shippers send batches with their own serializer (agents_sdk.shipping.wire): the one that
+# compresses, and the one of earlier SDKs (kombu's zstd beside it).
+CELERY_ACCEPT_CONTENT = ["json", "agents-sdk-json", "agents-sdk-json-zstd"]
 CELERY_RESULT_EXPIRES = 3600
 # No loss: a task is acknowledged after it ran, requeued if its worker dies,
 # and a worker holds one unacknowledged message at a time.

@@ -41,6 +41,33 @@ def test_sdk_event_arrives_in_postgres_identical_and_is_returned_by_the_api(
     assert {e["hash"] for e in listed} == {e["hash"] for e in journal}
 
 
+def test_the_worker_admits_each_wire_form_an_agent_of_this_or_an_earlier_sdk_sends(
+    agent_token, tmp_path
+):
+    """Today's serializer (zstd inside it), the earlier one with kombu's zstd beside it, and
+    plain JSON (`plain_json=True`): batches of one journal in turns, all stored as written."""
+    from agents_sdk.shipping import wire
+
+    agent, token = agent_token
+    events = journal_events(tmp_path, agent, count=9)
+    path = tmp_path / "agent.jsonl"
+    earlier = CeleryTransport(settings.CELERY_BROKER_URL, token=token)
+    earlier._serializer, earlier._compression = wire.JSON_SERIALIZER, "zstd"
+    transports = [
+        CeleryTransport(settings.CELERY_BROKER_URL, token=token),
+        earlier,
+        CeleryTransport(settings.CELERY_BROKER_URL, token=token, plain_json=True),
+    ]
+    assert transports[0]._serializer == wire.SERIALIZER
+    for transport in transports:
+        shipper = Shipper(path, transport, batch_size=3)
+        assert shipper.ship_once() == 3, shipper.last_error
+        transport.close()
+    stored = [as_envelope(e) for e in AuditEvent.objects.filter(agent_id=agent).order_by("seq")]
+    assert stored == [{k: v for k, v in e.items() if k != "pii"} for e in events]
+    assert not RejectedBatch.objects.exists()
+
+
 def test_worker_refuses_malformed_batches_and_keeps_ingesting(agent_token, tmp_path):
     from obsportal.celery import app
 
