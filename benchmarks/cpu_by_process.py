@@ -3,8 +3,8 @@
     .venv/bin/python benchmarks/cpu_by_process.py [ingest_e2e.py arguments]
 
 Runs the benchmark, samples /proc/<pid>/stat of every process every 0.25 s, and
-charges each process's CPU between the "SDK wrote" line and the end of the
-end-to-end phase (its duration is printed by the benchmark) to a class:
+charges each process's CPU between the "shipping" line (the worker is up) and the end
+of the end-to-end phase (its duration is printed by the benchmark) to a class:
 PostgreSQL backends, the worker main process, worker pool processes, the shipping
 benchmark process, Redis. Linux only.
 """
@@ -80,7 +80,7 @@ def main() -> None:
     sampler.start()
     lines: list[tuple[float, str]] = []
     with subprocess.Popen(
-        [sys.executable, str(E2E), *sys.argv[1:]], stdout=subprocess.PIPE, text=True
+        [sys.executable, "-u", str(E2E), *sys.argv[1:]], stdout=subprocess.PIPE, text=True
     ) as bench:
         for line in bench.stdout:
             print(line, end="", flush=True)
@@ -90,7 +90,8 @@ def main() -> None:
     if bench.returncode:
         sys.exit(bench.returncode)
 
-    start = next(t for t, line in lines if line.startswith("SDK wrote"))
+    # From the moment shipping starts (the worker is up by then: its start-up is not ingest).
+    start = next(t for t, line in lines if line.startswith("shipping "))
     summary = next(line for _, line in lines if line.startswith("end-to-end:"))
     seconds = float(re.search(r" in ([0-9.]+) s", summary).group(1))
     events = int(re.search(r"end-to-end: ([0-9,]+)", summary).group(1).replace(",", ""))

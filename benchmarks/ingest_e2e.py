@@ -86,13 +86,19 @@ def main() -> None:
     dsn = psycopg_dsn(database_url)
     tokens = issue_tokens(database_url, args.agents)
     paths, sdk_rate = write_journals(work / "journals", args.agents, per_agent)
-    print(f"SDK wrote {total:,} events into {args.agents} journals at {sdk_rate:,.0f} events/s")
+    print(
+        f"SDK wrote {total:,} events into {args.agents} journals at {sdk_rate:,.0f} events/s",
+        flush=True,
+    )
 
     redis = Redis()
     redis.start()
     worker = Worker(database_url, redis.url, work / "worker.log", args.concurrency)
     worker.start()
     shipping = Shipping(paths, tokens, redis.url, batch_size=args.batch_size)
+    # cpu_by_process.py starts its window at this line: the worker has started by now.
+    print(f"shipping {total:,} events ({args.agents} shippers, worker -c {args.concurrency})...",
+          flush=True)  # fmt: skip
     started = time.perf_counter()
     shipping.start()
     shipping.join()
