@@ -8,11 +8,11 @@ body about 4x faster, and zstd shrinks it about 9x before base64 (figures in
 benchmarks/INGEST.md).
 
 The serializer compresses (`agents-sdk-json-zstd`), not kombu: kombu decompresses a
-message in the worker's main process, which then pipes the whole 0.6 MB to a pool
-process; a serializer's body is decoded only in the pool process, so the main process
-pipes the ~70 KB that travelled. zstd level 1: faster than kombu's level 3 and, on
-journal lines, no larger. The worker accepts this, the earlier `agents-sdk-json` with
-kombu's zstd, and plain `json`.
+message as the worker's main process receives it, which then pipes the whole 0.6 MB to
+a pool process; a serializer's body stays as it travelled, so the main process pipes
+the ~70 KB. (Celery still decodes it there once, to look for a protocol-1 `args` key.)
+zstd level 1: faster than kombu's level 3 and, on journal lines, no larger. The worker
+accepts this, the earlier `agents-sdk-json` with kombu's zstd, and plain `json`.
 """
 
 from __future__ import annotations
