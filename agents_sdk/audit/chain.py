@@ -83,7 +83,6 @@ MAX_LENGTHS = {
 # The fast path of `validate_envelope`: every field's type checked in one tuple lookup.
 _FIELD_NAMES = tuple(_ENVELOPE_FIELDS)
 _field_values = operator.itemgetter(*_FIELD_NAMES)
-_KEYS = frozenset(_FIELD_NAMES)
 _TYPE_ROWS = frozenset(
     itertools.product(
         *(
@@ -101,7 +100,7 @@ _UUID_TEXT = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-
 
 
 _IDENTIFIER_MATCH = IDENTIFIER.match
-_KEY_COUNT = len(_KEYS)
+_KEY_COUNT = len(_FIELD_NAMES)
 # event_id (the SDK's UUID text), ts, prev_hash, hash, stream, agent_id, action: one a line.
 _FIXED_FORM_MATCH = re.compile(
     "\n".join(

@@ -19,17 +19,17 @@ from typing import Any
 
 from prometheus_client import Counter, Histogram
 
+from agents_sdk.audit.chain import TS_PATTERN
+
 if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
     # prometheus_client opens its per-process files as soon as a metric is defined.
     os.makedirs(os.environ["PROMETHEUS_MULTIPROC_DIR"], exist_ok=True)
 
 # Latency buckets: an ingest batch takes milliseconds; a lag spans seconds to hours.
 BATCH_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
-# One or more envelope timestamps, one per line (agents_sdk.audit.chain.TS_PATTERN's form).
-_ENVELOPE_STAMPS = re.compile(
-    r"[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z"
-    r"(?:\n[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{6}Z)*"
-)
+# One or more envelope timestamps (the SDK's own pattern), one per line.
+_STAMP = TS_PATTERN.pattern.removeprefix("^").removesuffix("\\Z")
+_ENVELOPE_STAMPS = re.compile(f"{_STAMP}(?:\n{_STAMP})*")
 LAG_BUCKETS = (0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0, 300.0, 900.0, 3600.0, 86400.0)
 
 INGEST_EVENTS = Counter(
