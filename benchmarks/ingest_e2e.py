@@ -86,10 +86,7 @@ def main() -> None:
     dsn = psycopg_dsn(database_url)
     tokens = issue_tokens(database_url, args.agents)
     paths, sdk_rate = write_journals(work / "journals", args.agents, per_agent)
-    print(
-        f"SDK wrote {total:,} events into {args.agents} journals at {sdk_rate:,.0f} events/s",
-        flush=True,
-    )
+    print(f"SDK wrote {total:,} events into {args.agents} journals at {sdk_rate:,.0f} events/s")
 
     redis = Redis()
     redis.start()
@@ -97,8 +94,7 @@ def main() -> None:
     worker.start()
     shipping = Shipping(paths, tokens, redis.url, batch_size=args.batch_size)
     # cpu_by_process.py starts its window at this line: the worker has started by now.
-    print(f"shipping {total:,} events ({args.agents} shippers, worker -c {args.concurrency})...",
-          flush=True)  # fmt: skip
+    print(f"shipping {total:,} events ({args.agents} shippers, worker -c {args.concurrency})...")
     started = time.perf_counter()
     shipping.start()
     shipping.join()

@@ -64,10 +64,10 @@ class CeleryTransport(Transport):
         self.token = token
         self.result_timeout = result_timeout
         if plain_json:
-            self._serializer, self._compression = "json", None
+            self._serializer = "json"
         else:
             wire.register_serializer()
-            self._serializer, self._compression = wire.serializer(), None
+            self._serializer = wire.serializer()
 
     def _new_app(self) -> Any:
         from celery import Celery
@@ -135,7 +135,6 @@ class CeleryTransport(Transport):
                 args=[message],
                 queue=INGEST_QUEUE,
                 serializer=self._serializer,
-                compression=self._compression,
             )
         except Exception as exc:  # the broker is down
             raise TransportError(f"{type(exc).__name__}: {exc}") from exc

@@ -6,6 +6,7 @@ import pytest
 from django.conf import settings
 
 from agents_sdk import CeleryTransport, Observability, Shipper
+from agents_sdk.shipping import wire
 from agents_sdk.shipping.transports import INGEST_QUEUE, INGEST_TASK
 from obsportal.ingest.envelope import as_envelope
 from obsportal.ingest.models import AuditEvent, RejectedBatch
@@ -44,25 +45,37 @@ def test_sdk_event_arrives_in_postgres_identical_and_is_returned_by_the_api(
 def test_the_worker_admits_each_wire_form_an_agent_of_this_or_an_earlier_sdk_sends(
     agent_token, tmp_path
 ):
-    """Today's serializer (zstd inside it), the earlier one with kombu's zstd beside it, and
-    plain JSON (`plain_json=True`): batches of one journal in turns, all stored as written."""
-    from agents_sdk.shipping import wire
+    """Today's serializer (zstd inside it), plain JSON (`plain_json=True`), and the earlier
+    SDK's `agents-sdk-json` with kombu's zstd beside it: one journal in turns, stored as written."""
+    from obsportal.celery import app
 
     agent, token = agent_token
     events = journal_events(tmp_path, agent, count=9)
     path = tmp_path / "agent.jsonl"
-    earlier = CeleryTransport(settings.CELERY_BROKER_URL, token=token)
-    earlier._serializer, earlier._compression = wire.JSON_SERIALIZER, "zstd"
-    transports = [
-        CeleryTransport(settings.CELERY_BROKER_URL, token=token),
-        earlier,
+    current = CeleryTransport(settings.CELERY_BROKER_URL, token=token)
+    assert current._serializer == wire.SERIALIZER
+    for transport in (
+        current,
         CeleryTransport(settings.CELERY_BROKER_URL, token=token, plain_json=True),
-    ]
-    assert transports[0]._serializer == wire.SERIALIZER
-    for transport in transports:
+    ):
         shipper = Shipper(path, transport, batch_size=3)
         assert shipper.ship_once() == 3, shipper.last_error
         transport.close()
+    # What the earlier SDK's CeleryTransport.submit sent for the last three events.
+    shipper = Shipper(path, CeleryTransport(settings.CELERY_BROKER_URL, token=token), batch_size=3)
+    batch = shipper.read_batch()
+    message = {"token": token, "lines": batch.jsonl()}
+    if batch.head is not None:
+        message["heads"] = [batch.head]
+    verdict = app.send_task(
+        INGEST_TASK,
+        args=[message],
+        queue=INGEST_QUEUE,
+        serializer=wire.JSON_SERIALIZER,
+        compression="zstd",
+    ).get(timeout=30)
+    shipper.transport.close()
+    assert (verdict["status"], verdict["admitted"]) == ("accepted", 3), verdict
     stored = [as_envelope(e) for e in AuditEvent.objects.filter(agent_id=agent).order_by("seq")]
     assert stored == [{k: v for k, v in e.items() if k != "pii"} for e in events]
     assert not RejectedBatch.objects.exists()
