@@ -269,6 +269,9 @@ def test_write_mode_raises_in_the_caller_when_the_disk_refuses(tmp_path):
     path = tmp_path / "agent.jsonl"
     journal = JournalWriter(path, "agent-1", fsync="write")
     journal.append("step")
+    # Durable first: else the journal's thread may fsync the swapped descriptor (EINVAL on
+    # a character device) before the next append's write meets the full disk.
+    assert journal.flush(timeout=10)
     full = os.open("/dev/full", os.O_WRONLY)
     os.dup2(full, journal._fd)  # the file's disk is full from now on
     os.close(full)
