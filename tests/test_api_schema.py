@@ -57,13 +57,13 @@ def exercise(operation, mode, headers) -> str | None:
     # that an evidence range's since comes before its until, and retention's statutory
     # floors and four eyes (a valid request by its own author is refused approval).
     # Also: since before until (events, reports), an erasure's legal ground (subject
-    # requests), a declaration's non-blank agent.
+    # requests), a declaration's non-blank agent, an acknowledgement's non-blank note.
     skips_acceptance = (
         operation.path == "/api/v1/ingest"
         or "/evidence/" in operation.path
         or "/retention/" in operation.path
         or operation.path in ("/api/v1/events/", "/api/v1/reports/", "/api/v1/subject-requests/")
-        or operation.path == "/api/v1/agent-declarations/"
+        or operation.path in ("/api/v1/agent-declarations/", "/api/v1/incidents/acknowledgements/")
         or operation.path.endswith("/extend/")  # an extension states its reason
     )
     excluded = [positive_data_acceptance] if skips_acceptance else []

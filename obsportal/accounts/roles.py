@@ -46,6 +46,8 @@ class Capability(StrEnum):
     INTEGRITY_VERIFY = "integrity.verify"
     # Name the addresses a scheduled report is emailed to: the report then leaves the portal.
     REPORTS_EMAIL = "reports.email"
+    # Put on record that an integrity incident was looked at, and what was done about it.
+    INCIDENTS_ACKNOWLEDGE = "incidents.acknowledge"
 
 
 _READ = frozenset(
@@ -72,6 +74,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
         Capability.USERS_MANAGE,
         Capability.CREDENTIALS_MANAGE,
         Capability.INTEGRITY_VERIFY,
+        Capability.INCIDENTS_ACKNOWLEDGE,
         Capability.REPORTS_EMAIL,
     },
     Role.COMPLIANCE_OFFICER: _READ
@@ -82,6 +85,7 @@ ROLE_CAPABILITIES: dict[Role, frozenset[Capability]] = {
         Capability.SUBJECTS_ERASE,
         Capability.PII_READ,
         Capability.INTEGRITY_VERIFY,
+        Capability.INCIDENTS_ACKNOWLEDGE,
         Capability.SUBJECTS_READ,
         Capability.REPORTS_EMAIL,
     },

@@ -13,6 +13,9 @@ leaves its trail event, and verification reports the incident as deleted.
 - `agent_key_pinned(detail)`: an agent's head-signing key pinned to its credential on
   first use (`obsportal.ingest.heads.pin_detail`), in the admission transaction.
 - `agent_key_retired(detail)`: an administrator retired a pinned key (with `by`, `reason`).
+- `incident_acknowledged(actor, target, detail)`: someone put on record that they looked at
+  an incident (`kind`, `fingerprint`, `summary`, `note`); sent inside the transaction that
+  stores the acknowledgement, so one the trail cannot record is not made.
 - `verification_finished(detail)`: a verification run's result (`run`, `status`,
   `streams_checked`, `streams_with_problems`, `events_checked`).
 """
@@ -22,6 +25,7 @@ from __future__ import annotations
 from django.dispatch import Signal
 
 integrity_incident = Signal()
+incident_acknowledged = Signal()
 verification_finished = Signal()
 verification_requested = Signal()
 agent_key_pinned = Signal()

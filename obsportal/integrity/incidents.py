@@ -35,6 +35,7 @@ from obsportal.ingest.models import (
 )
 from obsportal.integrity.models import (
     CheckpointIncident,
+    IncidentAcknowledgement,
     StreamVerification,
     VerificationRun,
 )
@@ -53,6 +54,10 @@ INCIDENT_KINDS = {
     "checkpoint": "checkpoint chain: a predecessor missing or differing at signing",
     "finding": "finding: a stream's newest verification is not clean",
 }
+INCIDENT_STATES = {
+    "open": "not acknowledged yet",
+    "acknowledged": "someone put on record that they looked at it",
+}
 
 
 @dataclass(frozen=True)
@@ -63,6 +68,9 @@ class Incident:
     agent_id: str | None
     detected_at: datetime | None
     summary: str
+    # What the incident is, for its acknowledgement: a fork or checkpoint incident is its
+    # row; a gap its missing range; a finding its stream's problem, whichever run found it.
+    fingerprint: str
 
 
 def forks(user: Any) -> QuerySet[IntegrityIncident]:
@@ -123,6 +131,7 @@ def _fork_incident(row: IntegrityIncident) -> Incident:
         row.stream.agent_id,
         row.detected_at,
         f"seq {row.seq}: stored {row.stored_hash[:12]}…, refused {row.offered_hash[:12]}…",
+        str(row.pk),
     )
 
 
@@ -135,6 +144,7 @@ def _gap_incident(stream: Stream) -> Incident:
         stream.agent_id,
         stream.waiting_since,
         f"seq {first}..{last} missing; {stream.pending_count} event(s) waiting after it",
+        f"{stream.id} seq {first}..{last}",
     )
 
 
@@ -146,10 +156,24 @@ def _checkpoint_incident(row: CheckpointIncident) -> Incident:
         None,
         row.detected_at,
         f"checkpoint {row.checkpoint_number}: {row.get_kind_display()}",
+        str(row.pk),
     )
 
 
 def _finding_incident(row: StreamVerification) -> Incident:
+    what = _finding_problem(row)
+    return Incident(
+        "finding",
+        str(row.pk),
+        row.stream_id,
+        None,
+        row.run.finished_at,
+        f"{row.status} in run {row.run_id}: {what}",
+        f"{row.stream_id} {row.status}: {what}",
+    )
+
+
+def _finding_problem(row: StreamVerification) -> str:
     if row.first_break:
         what = f"seq {row.first_break.get('seq')}: {row.first_break.get('reason')}"
     elif row.checkpoint_disagreements:
@@ -158,21 +182,18 @@ def _finding_incident(row: StreamVerification) -> Incident:
         what = f"fork at seq {row.forks[0].get('seq')}"
     else:
         what = row.get_status_display()
-    return Incident(
-        "finding",
-        str(row.pk),
-        row.stream_id,
-        None,
-        row.run.finished_at,
-        f"{row.status} in run {row.run_id}: {what}",
-    )
+    return what
 
 
 def incidents(user: Any, params: Mapping[str, Any]) -> Iterator[Incident]:
-    """Every incident in the user's scope, newest first; `kind`, `stream`, `agent_id` filter."""
+    """Every incident in the user's scope, newest first; `kind`, `stream`, `agent_id` and
+    `state` (open, acknowledged) filter."""
     kind = params.get("kind") or ""
     if kind and kind not in INCIDENT_KINDS:
         raise InvalidFilter({"kind": f"one of {', '.join(INCIDENT_KINDS)}"})
+    state = params.get("state") or ""
+    if state and state not in INCIDENT_STATES:
+        raise InvalidFilter({"state": f"one of {', '.join(INCIDENT_STATES)}"})
     stream, agent = params.get("stream") or None, params.get("agent_id") or None
     sources: list[Iterable[Incident]] = []
     if kind in ("", "fork"):
@@ -195,7 +216,33 @@ def incidents(user: Any, params: Mapping[str, Any]) -> Iterator[Incident]:
         if agent:
             rows = rows.filter(stream_id__in=Stream.objects.filter(agent_id=agent).values("id"))
         sources.append(_finding_incident(r) for r in rows.iterator(chunk_size=200))
-    return heapq.merge(*sources, key=_newest_first)
+    merged = heapq.merge(*sources, key=_newest_first)
+    if not state:
+        return merged
+    acknowledged = set(IncidentAcknowledgement.objects.values_list("kind", "fingerprint"))
+    wanted = state == "acknowledged"
+    return (i for i in merged if ((i.kind, i.fingerprint) in acknowledged) == wanted)
+
+
+def find_incident(user: Any, kind: str, ref: str) -> Incident | None:
+    """The incident `kind` keyed `ref` (its detail page's key), if the user's scope shows it."""
+    if kind in ("fork", "checkpoint", "finding") and not (
+        ref.isascii() and ref.isdigit() and len(ref) <= 18
+    ):
+        return None
+    if kind == "fork":
+        fork = forks(user).filter(pk=int(ref)).first()
+        return _fork_incident(fork) if fork else None
+    if kind == "gap":
+        stream = gap_streams(user).filter(id=ref).first()
+        return _gap_incident(stream) if stream else None
+    if kind == "checkpoint":
+        row = checkpoint_incidents(user).filter(pk=int(ref)).first()
+        return _checkpoint_incident(row) if row else None
+    if kind == "finding":
+        finding = findings(user).filter(pk=int(ref)).first()
+        return _finding_incident(finding) if finding else None
+    return None
 
 
 def _newest_first(incident: Incident) -> float:

@@ -15,7 +15,7 @@ from rest_framework.views import APIView
 from obsportal import params  # noqa: F401 - registers the stream_id path converter
 from obsportal.accounts.roles import Capability
 from obsportal.ingest.models import RejectedBatch
-from obsportal.integrity import incidents, reader_scope
+from obsportal.integrity import acknowledgements, incidents, reader_scope
 from obsportal.integrity.models import VerificationRequest
 from obsportal.integrity.verify_now import UnknownStream, request_verification
 from obsportal.pagination import CheckedCursorPagination
@@ -32,6 +32,21 @@ def refuse_empty(query, names: tuple[str, ...]) -> None:
             raise ValidationError({name: ["give a value, or leave the parameter out"]})
 
 
+class AcknowledgementSerializer(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=list(incidents.INCIDENT_KINDS))
+    fingerprint = serializers.CharField(
+        help_text="what the incident is: a row, a missing range, a stream's problem"
+    )
+    summary = serializers.CharField(help_text="the incident as it read when acknowledged")
+    note = serializers.CharField()
+    acknowledged_by = serializers.CharField()
+    acknowledged_at = serializers.DateTimeField()
+    on_trail = serializers.BooleanField(
+        help_text="false: no trail event records this acknowledgement (written behind the "
+        "portal's back)"
+    )
+
+
 class IncidentSerializer(serializers.Serializer):
     kind = serializers.ChoiceField(choices=list(incidents.INCIDENT_KINDS))
     ref = serializers.CharField(help_text="the key of its detail: a number, or a stream id")
@@ -39,6 +54,8 @@ class IncidentSerializer(serializers.Serializer):
     agent_id = serializers.CharField(allow_null=True)
     detected_at = serializers.DateTimeField(allow_null=True)
     summary = serializers.CharField()
+    fingerprint = serializers.CharField()
+    acknowledgement = AcknowledgementSerializer(allow_null=True)
 
 
 class IncidentList(APIView):
@@ -49,6 +66,7 @@ class IncidentList(APIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("kind", str, enum=list(incidents.INCIDENT_KINDS)),
+            OpenApiParameter("state", str, enum=list(incidents.INCIDENT_STATES)),
             OpenApiParameter("stream", str),
             OpenApiParameter("agent_id", str),
             OpenApiParameter("page", int),
@@ -63,7 +81,7 @@ class IncidentList(APIView):
         ),
     )
     def get(self, request):
-        refuse_empty(request.query_params, ("kind", "page"))
+        refuse_empty(request.query_params, ("kind", "state", "page"))
         try:
             rows, number = incidents.incident_page(
                 request.user, request.query_params, INCIDENTS_PER_PAGE
@@ -71,13 +89,69 @@ class IncidentList(APIView):
         except reader_scope.InvalidFilter as exc:
             raise ValidationError(exc.errors) from exc
         shown = rows[:INCIDENTS_PER_PAGE]
+        acknowledged = acknowledgements.acknowledgements_of(shown)
+        results = [
+            {**vars(i), "acknowledgement": acknowledged.get((i.kind, i.fingerprint))} for i in shown
+        ]
         return Response(
             {
                 "page": number,
                 "has_more": len(rows) > INCIDENTS_PER_PAGE,
-                "results": IncidentSerializer(shown, many=True).data,
+                "results": IncidentSerializer(results, many=True).data,
             }
         )
+
+
+class AcknowledgementRequest(serializers.Serializer):
+    kind = serializers.ChoiceField(choices=list(incidents.INCIDENT_KINDS))
+    ref = serializers.CharField(max_length=200, help_text="the incident's `ref` in the list")
+    note = serializers.CharField(
+        max_length=acknowledgements.NOTE_MAX_CHARACTERS,
+        help_text="what was found and what was done about it",
+    )
+
+
+class Acknowledgements(APIView):
+    """Acknowledgements of incidents (GET, newest first), and acknowledging one (POST).
+
+    Acknowledging changes no verdict and hides no incident: the incident stays listed with
+    its acknowledgement, and the acknowledgement is an event of the portal's trail."""
+
+    required_capability = {
+        "GET": Capability.STREAMS_READ,
+        "POST": Capability.INCIDENTS_ACKNOWLEDGE,
+    }
+    parser_classes = [JSONParser]
+
+    @extend_schema(responses=AcknowledgementSerializer(many=True))
+    def get(self, request):
+        rows = acknowledgements.acknowledgement_list()
+        if not reader_scope.sees_everything(request.user):
+            # A scoped reader sees only those of incidents in its scope.
+            seen = {(i.kind, i.fingerprint) for i in incidents.incidents(request.user, {})}
+            rows = [row for row in rows if (row.kind, row.fingerprint) in seen]
+        return Response(AcknowledgementSerializer(rows, many=True).data)
+
+    @extend_schema(
+        request=AcknowledgementRequest,
+        responses={201: AcknowledgementSerializer},
+    )
+    def post(self, request):
+        given = AcknowledgementRequest(data=request.data)
+        given.is_valid(raise_exception=True)
+        kind, ref = given.validated_data["kind"], given.validated_data["ref"]
+        try:
+            row = acknowledgements.acknowledge(
+                request.user, kind, ref, given.validated_data["note"]
+            )
+        except acknowledgements.UnknownIncident as exc:
+            raise NotFound(str(exc)) from exc
+        except acknowledgements.AlreadyAcknowledged as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_409_CONFLICT)
+        except acknowledgements.AcknowledgementRefused as exc:
+            raise ValidationError({"note": [str(exc)]}) from exc
+        shown = acknowledgements.as_shown(row)
+        return Response(AcknowledgementSerializer(shown).data, status=status.HTTP_201_CREATED)
 
 
 class ForkDetail(APIView):
@@ -240,6 +314,11 @@ class VerificationRequestDetail(generics.RetrieveAPIView):
 
 urlpatterns = [
     path("incidents/", IncidentList.as_view(), name="incident-list"),
+    path(
+        "incidents/acknowledgements/",
+        Acknowledgements.as_view(),
+        name="incident-acknowledgements",
+    ),
     path("incidents/forks/<int:pk>/", ForkDetail.as_view(), name="fork-detail"),
     path("dead-letters/", DeadLetterList.as_view(), name="dead-letter-list"),
     path("dead-letters/<int:pk>/", DeadLetterDetail.as_view(), name="dead-letter-detail"),

@@ -231,3 +231,31 @@ class PruneAnchor(models.Model):
 
     def __str__(self) -> str:
         return f"prune anchor {self.stream_id} 0..{self.last_seq} ({self.policy})"
+
+
+class IncidentAcknowledgement(models.Model):
+    """Someone's word on record that an incident was looked at, and what was done about it.
+
+    It hides nothing: the incident stays listed, marked acknowledged. The word is also an
+    event of the portal's trail (`incident.acknowledge`, resource
+    `incidentacknowledgement:<pk>`); a row without its trail event is shown as such.
+    `fingerprint` names the incident (`acknowledgements.fingerprint`): a gap that moves or
+    a finding whose problem changes is a new incident, open again.
+    """
+
+    kind = models.CharField(max_length=16)
+    fingerprint = models.CharField(max_length=600)
+    summary = models.TextField()  # the incident as it read when it was acknowledged
+    note = models.TextField()
+    acknowledged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    acknowledged_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["kind", "fingerprint"], name="incident_ack_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.kind} {self.fingerprint} acknowledged by {self.acknowledged_by_id}"

@@ -31,6 +31,7 @@ integrity_urlpatterns = [
     path("streams/<stream_id:stream_id>/", streams.stream_detail, name="stream"),
     path("evidence/", streams.evidence_export, name="evidence"),
     path("incidents/", integrity.incident_list, name="incidents"),
+    path("incidents/acknowledge/", integrity.acknowledge_incident, name="incident-acknowledge"),
     path("incidents/forks/<int:pk>/", integrity.fork_detail, name="fork"),
     path("incidents/gaps/<stream_id:stream_id>/", integrity.gap_detail, name="gap"),
     path(

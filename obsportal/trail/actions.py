@@ -85,6 +85,11 @@ for _name, _kind, _summary in [
     ("integrity.verify_requested", Kind.CHANGE, "asked for a verification run (verify now)"),
     ("incidents.view", Kind.VIEW, "listed integrity incidents"),
     ("incident.open", Kind.OPEN, "opened an integrity incident (a fork, a gap, a finding)"),
+    (
+        "incident.acknowledge",
+        Kind.CHANGE,
+        "put on record that an integrity incident was looked at, with a note",
+    ),
     ("dead_letters.view", Kind.VIEW, "listed dead letters (refused batches)"),
     ("dead_letter.open", Kind.OPEN, "opened a dead letter and its redacted sample"),
     ("verification.open", Kind.OPEN, "read a verify-now request and its progress"),
@@ -200,6 +205,8 @@ URL_ACTIONS: dict[str, str] = {
     "integrity:checkpoints": "checkpoints.view",
     "integrity:checkpoint": "checkpoints.view",
     "integrity:incidents": "incidents.view",
+    # GET shows the incident and the form; a POST records its own incident.acknowledge.
+    "integrity:incident-acknowledge": "incident.open",
     "integrity:fork": "incident.open",
     "integrity:gap": "incident.open",
     "integrity:checkpoint-incident": "incident.open",
@@ -209,6 +216,8 @@ URL_ACTIONS: dict[str, str] = {
     "integrity:verify-now": "integrity.verify_requested",
     "integrity:verification-request": "verification.open",
     "incident-list": "incidents.view",
+    # GET lists (a view); a POST records its own incident.acknowledge (a change).
+    "incident-acknowledgements": "incidents.view",
     "fork-detail": "incident.open",
     "dead-letter-list": "dead_letters.view",
     "dead-letter-detail": "dead_letter.open",

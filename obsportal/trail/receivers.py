@@ -8,6 +8,7 @@ from django.dispatch import receiver
 from obsportal.ingest.signals import (
     agent_key_pinned,
     agent_key_retired,
+    incident_acknowledged,
     integrity_incident,
     verification_finished,
     verification_requested,
@@ -73,6 +74,12 @@ def _verification_finished(sender, detail: dict, **kwargs) -> None:
 def _verification_requested(sender, actor, target, detail: dict, **kwargs) -> None:
     # Sent with `send`, not `send_robust`: a request the trail cannot hold is not made.
     record_change(actor, "integrity.verify_requested", target, detail)
+
+
+@receiver(incident_acknowledged, dispatch_uid="trail.incident_acknowledged")
+def _incident_acknowledged(sender, actor, target, detail: dict, **kwargs) -> None:
+    # Sent with `send`: an acknowledgement the trail cannot hold is not made.
+    record_change(actor, "incident.acknowledge", target, detail)
 
 
 @receiver(agent_key_pinned, dispatch_uid="trail.agent_key_pinned")

@@ -15,7 +15,7 @@ import pytest
 from playwright.sync_api import expect
 
 from agents_sdk.offline.checkpoint import parse_verifier_key, verify_checkpoint
-from obsportal.ingest.models import IntegrityIncident, RejectedBatch
+from obsportal.ingest.models import AuditEvent, IntegrityIncident, RejectedBatch
 from obsportal.integrity.checkpoints import sign_checkpoint
 from obsportal.integrity.verification import verify_streams
 from tests.browser.test_roles_browser import sign_in
@@ -213,3 +213,34 @@ def test_an_auditor_reads_but_may_not_verify_and_a_scoped_one_sees_only_its_scop
     assert stream_b not in page.locator("main").inner_text()
     page.goto(f"{base}/dead-letters/")
     assert "agent-b" not in page.locator("main").inner_text()
+
+
+def test_an_officer_acknowledges_an_incident_and_the_auditor_reads_it(page, scene, tmp_path):
+    base, shots = scene["base"], shots_dir(tmp_path)
+    sign_in(page, base, "officer")
+    page.goto(f"{base}/incidents/?kind=gap")
+    page.click("#incidents a.acknowledge")
+    expect(page.locator("h1")).to_have_text("Acknowledge an incident")
+    expect(page.locator("#incident")).to_contain_text("seq 1..1 missing")
+    photograph(page, shots, "incident-acknowledge")
+    page.click("#acknowledge")  # an empty note: the browser itself asks for one
+    expect(page.locator("h1")).to_have_text("Acknowledge an incident")
+    page.fill("textarea[name=note]", "Agent b's host lost seq 1 in a disk swap; INC-7 opened.")
+    page.click("#acknowledge")
+
+    expect(page.locator("h1")).to_have_text("Integrity incidents")
+    row = page.locator("#incidents tbody tr")
+    expect(row).to_have_count(1)  # ?state=acknowledged
+    expect(row.locator(".acknowledgement")).to_contain_text("by officer")
+    expect(row.locator(".acknowledgement")).to_contain_text("INC-7 opened")
+    photograph(page, shots, "incidents-acknowledged")
+    page.goto(f"{base}/incidents/?state=open")
+    assert "gap" not in {k.lower() for k in page.locator("#incidents .kind").all_inner_texts()}
+    [trail] = AuditEvent.objects.filter(action="incident.acknowledge")
+    assert trail.user_id == "officer" and "INC-7" in trail.details["note"]
+
+    page.click("text=Log out")
+    sign_in(page, base, "auditor")
+    page.goto(f"{base}/incidents/?state=acknowledged")
+    expect(page.locator("#incidents .acknowledgement")).to_contain_text("by officer")
+    assert page.locator("a.acknowledge").count() == 0

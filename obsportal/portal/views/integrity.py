@@ -10,10 +10,10 @@ from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from obsportal.accounts.permissions import capability_required
+from obsportal.accounts.permissions import capability_required, has_capability
 from obsportal.accounts.roles import Capability
 from obsportal.ingest.verdicts import Reason
-from obsportal.integrity import incidents, keyset, reader_scope
+from obsportal.integrity import acknowledgements, incidents, keyset, reader_scope
 from obsportal.integrity.models import CheckpointIncident
 from obsportal.integrity.signing import SigningKeyMissing, load_signing_key
 from obsportal.integrity.verify_now import UnknownStream, request_verification
@@ -45,8 +45,10 @@ def _bad_filter(request: HttpRequest, template: str, exc: reader_scope.InvalidFi
 def incident_list(request: HttpRequest) -> HttpResponse:
     context = {
         "kinds": incidents.INCIDENT_KINDS,
+        "states": incidents.INCIDENT_STATES,
         "values": request.GET,
         "counts": incidents.incident_counts(request.user),
+        "may_acknowledge": has_capability(request.user, Capability.INCIDENTS_ACKNOWLEDGE),
     }
     try:
         rows, number = incidents.incident_page(request.user, request.GET, PER_PAGE)
@@ -54,14 +56,42 @@ def incident_list(request: HttpRequest) -> HttpResponse:
         return _bad_filter(request, "portal/incident_list.html", exc, rows=[], **context)
     query = request.GET.copy()
     query.pop("page", None)
+    shown = rows[:PER_PAGE]
+    acknowledged = acknowledgements.acknowledgements_of(shown)
     context.update(
-        rows=rows[:PER_PAGE],
+        rows=[(i, acknowledged.get((i.kind, i.fingerprint))) for i in shown],
         page=number,
         next_page=number + 1 if len(rows) > PER_PAGE else None,
         previous_page=number - 1 if number > 1 else None,
         query=query.urlencode(),
     )
     return render(request, "portal/incident_list.html", context)
+
+
+@capability_required(Capability.INCIDENTS_ACKNOWLEDGE)
+def acknowledge_incident(request: HttpRequest) -> HttpResponse:
+    """GET: the incident and a note to write; POST: acknowledge it (on the trail)."""
+    data = request.POST if request.method == "POST" else request.GET
+    kind, ref = data.get("kind", ""), data.get("ref", "")
+    incident = incidents.find_incident(request.user, kind, ref)
+    if incident is None:
+        raise Http404(f"no {kind or 'such'} incident {ref}")
+    existing = acknowledgements.acknowledgements_of([incident]).get(
+        (incident.kind, incident.fingerprint)
+    )
+    context = {"incident": incident, "existing": existing, "note": data.get("note", "")}
+    if request.method == "POST" and existing is None:
+        try:
+            acknowledgements.acknowledge(request.user, kind, ref, data.get("note", ""))
+        except acknowledgements.UnknownIncident as exc:
+            raise Http404(str(exc)) from exc
+        except acknowledgements.AcknowledgementRefused as exc:
+            status = 409 if isinstance(exc, acknowledgements.AlreadyAcknowledged) else 400
+            context["error"] = exc
+            return render(request, "portal/incident_acknowledge.html", context, status=status)
+        return redirect(reverse("integrity:incidents") + "?state=acknowledged")
+    status = 409 if request.method == "POST" else 200
+    return render(request, "portal/incident_acknowledge.html", context, status=status)
 
 
 @capability_required(Capability.STREAMS_READ)
