@@ -15,6 +15,7 @@ incident that names no stream of theirs.
 
 from __future__ import annotations
 
+import hashlib
 import heapq
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
@@ -144,7 +145,7 @@ def _gap_incident(stream: Stream) -> Incident:
         stream.agent_id,
         stream.waiting_since,
         f"seq {first}..{last} missing; {stream.pending_count} event(s) waiting after it",
-        f"{stream.id} seq {first}..{last}",
+        _bounded(f"{stream.id} seq {first}..{last}"),
     )
 
 
@@ -169,8 +170,19 @@ def _finding_incident(row: StreamVerification) -> Incident:
         None,
         row.run.finished_at,
         f"{row.status} in run {row.run_id}: {what}",
-        f"{row.stream_id} {row.status}: {what}",
+        _bounded(f"{row.stream_id} {row.status}: {what}"),
     )
+
+
+FINGERPRINT_MAX = 600  # IncidentAcknowledgement.fingerprint
+
+
+def _bounded(fingerprint: str) -> str:
+    """A fingerprint that fits its column: a long one keeps its start and a digest of all."""
+    if len(fingerprint) <= FINGERPRINT_MAX:
+        return fingerprint
+    digest = hashlib.sha256(fingerprint.encode("utf-8", "backslashreplace")).hexdigest()
+    return f"{fingerprint[: FINGERPRINT_MAX - 66]}… {digest}"
 
 
 def _finding_problem(row: StreamVerification) -> str:

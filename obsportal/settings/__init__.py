@@ -194,6 +194,7 @@ SPECTACULAR_SETTINGS = {
         "RetentionFrameworkEnum": "obsportal.retention.models.Framework",
         "SubjectRequestFrameworkEnum": "obsportal.compliance.models.SubjectRequest.Framework",
         "ReportFrameworkEnum": "obsportal.compliance.reports.registry.FRAMEWORKS",
+        "IncidentKindEnum": "obsportal.integrity.incidents.INCIDENT_KINDS",
     },
 }
 

@@ -180,3 +180,14 @@ def test_the_pages_acknowledge_for_officers_and_show_it_to_everyone(incidents_ma
     again = officer.post(form_url, {"kind": "fork", "ref": fork["ref"], "note": "again"})
     assert again.status_code == 409 and "Acknowledged already" in again.content.decode()
     assert _trail_events().count() == 1
+
+
+def test_a_long_fingerprint_fits_its_column_and_stays_distinct():
+    from obsportal.integrity.incidents import FINGERPRINT_MAX, _bounded
+
+    long_a, long_b = "s" * 700 + "a", "s" * 700 + "b"
+    assert _bounded("short") == "short"
+    assert len(_bounded(long_a)) == FINGERPRINT_MAX
+    assert _bounded(long_a) != _bounded(long_b)
+    field = IncidentAcknowledgement._meta.get_field("fingerprint")
+    assert field.max_length == FINGERPRINT_MAX

@@ -8,7 +8,7 @@ import json
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_http_methods, require_POST
 
 from obsportal.accounts.permissions import capability_required, has_capability
 from obsportal.accounts.roles import Capability
@@ -69,6 +69,7 @@ def incident_list(request: HttpRequest) -> HttpResponse:
 
 
 @capability_required(Capability.INCIDENTS_ACKNOWLEDGE)
+@require_http_methods(["GET", "POST"])
 def acknowledge_incident(request: HttpRequest) -> HttpResponse:
     """GET: the incident and a note to write; POST: acknowledge it (on the trail)."""
     data = request.POST if request.method == "POST" else request.GET
